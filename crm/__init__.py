@@ -1,0 +1,1 @@
+"""Intelligence CRM core: settings, state directory, database, tenancy and the `crm` CLI."""

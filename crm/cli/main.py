@@ -1,0 +1,18 @@
+"""The `crm` command. Upper layers (api, pipelines, demo) are imported inside their commands."""
+
+import typer
+
+from crm.cli import demo, imports, pipeline, serve, tenants
+
+app = typer.Typer(help="Intelligence CRM: multi-tenant CRM and data platform.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.add_typer(tenants.tenant_app, name="tenant")
+app.add_typer(tenants.apikey_app, name="apikey")
+app.add_typer(pipeline.pipeline_app, name="pipeline")
+app.command("serve")(serve.serve)
+app.command("demo")(demo.demo)
+app.command("import")(imports.import_file)
+app.command("migrate")(tenants.migrate_cmd)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,24 @@
+"""`crm serve`: the API and the dashboard in one process."""
+
+from typing import Annotated
+
+import typer
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Serve the REST API (/api/v1, docs at /docs) and the dashboard (/)."""
+    import uvicorn
+
+    from crm.db.embedded import stop_on_sigterm
+    from crm.db.migrate import migrate
+    from crm.state import ensure_home
+
+    stop_on_sigterm()
+    ensure_home()
+    migrate()
+    typer.echo(f"Intelligence CRM on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", err=True)
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info")

@@ -1,0 +1,1 @@
+"""PostgreSQL: embedded server, engines, tenant-scoped sessions, schema and migrations."""

@@ -1,0 +1,82 @@
+"""Engines and sessions.
+
+Two connections to PostgreSQL exist:
+- the *admin* engine (DATABASE_URL's user, or the embedded superuser) runs migrations and operator
+  commands (creating tenants);
+- the *app* engine logs in as `crm_app`, a role that owns no table and cannot bypass row-level
+  security. Every app transaction starts with `set_config('app.tenant_id', ..., true)`, which is
+  transaction-local, so a pooled connection never carries a tenant over.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm.settings import get_settings
+
+APP_ROLE = "crm_app"
+
+
+def admin_url() -> str:
+    s = get_settings()
+    if s.database_url:
+        url = make_url(s.database_url)
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")
+        return url.render_as_string(hide_password=False)
+    from crm.db.embedded import embedded_admin_url
+
+    return embedded_admin_url()
+
+
+def app_url() -> str:
+    url = make_url(admin_url()).set(username=APP_ROLE, password=get_settings().crm_app_db_password)
+    return url.render_as_string(hide_password=False)
+
+
+@lru_cache
+def admin_engine() -> Engine:
+    return create_engine(admin_url(), pool_pre_ping=True, pool_size=2, max_overflow=4)
+
+
+@lru_cache
+def app_engine() -> Engine:
+    return create_engine(app_url(), pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def dispose_engines() -> None:
+    for factory in (app_engine, admin_engine):
+        if factory.cache_info().currsize:
+            factory().dispose()
+        factory.cache_clear()
+    _app_sessionmaker.cache_clear()
+
+
+@lru_cache
+def _app_sessionmaker() -> sessionmaker[Session]:
+    return sessionmaker(app_engine(), expire_on_commit=False)
+
+
+def set_tenant(session: Session, tenant_id: uuid.UUID | str) -> None:
+    session.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)})
+
+
+@contextmanager
+def tenant_session(tenant_id: uuid.UUID | str) -> Iterator[Session]:
+    """A session whose one transaction sees only `tenant_id`'s rows; commits on success."""
+    with _app_sessionmaker()() as session, session.begin():
+        set_tenant(session, tenant_id)
+        yield session
+
+
+@contextmanager
+def admin_session() -> Iterator[Session]:
+    with Session(admin_engine(), expire_on_commit=False) as session, session.begin():
+        yield session

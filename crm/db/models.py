@@ -1,0 +1,181 @@
+"""SQLAlchemy models mapped onto the schema created by the migrations (tests check they agree)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        uuid.UUID: UUID(as_uuid=True),
+        datetime: DateTime(timezone=True),
+        date: Date,
+        dict[str, Any]: JSONB,
+        Decimal: Numeric(14, 2),
+    }
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class TenantOwned(Timestamped):
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=text("gen_random_uuid()"))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+
+
+class Tenant(Timestamped, Base):
+    __tablename__ = "tenants"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=text("gen_random_uuid()"))
+    name: Mapped[str] = mapped_column(Text)
+    slug: Mapped[str] = mapped_column(Text, unique=True)
+    churn_mode: Mapped[str] = mapped_column(Text, server_default="contractual")
+
+
+class User(TenantOwned, Base):
+    __tablename__ = "users"
+    email: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text, server_default="")
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text, server_default="member")
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+
+class ApiKey(TenantOwned, Base):
+    __tablename__ = "api_keys"
+    name: Mapped[str] = mapped_column(Text, server_default="")
+    prefix: Mapped[str] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(Text, unique=True)
+    role: Mapped[str] = mapped_column(Text, server_default="member")
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Company(TenantOwned, Base):
+    __tablename__ = "companies"
+    name: Mapped[str] = mapped_column(Text)
+    domain: Mapped[str | None] = mapped_column(Text)
+    industry: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[str | None] = mapped_column(Text)
+    lifecycle: Mapped[str] = mapped_column(Text, server_default="prospect")
+    owner_id: Mapped[uuid.UUID | None]
+    customer_since: Mapped[date | None]
+    churned_at: Mapped[datetime | None]
+
+
+class Contact(TenantOwned, Base):
+    __tablename__ = "contacts"
+    company_id: Mapped[uuid.UUID | None]
+    first_name: Mapped[str] = mapped_column(Text, server_default="")
+    last_name: Mapped[str] = mapped_column(Text, server_default="")
+    email: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    lead_source: Mapped[str | None] = mapped_column(Text)
+    lifecycle_stage: Mapped[str] = mapped_column(Text, server_default="lead")
+    owner_id: Mapped[uuid.UUID | None]
+
+
+class Pipeline(TenantOwned, Base):
+    __tablename__ = "pipelines"
+    name: Mapped[str] = mapped_column(Text)
+    is_default: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+class PipelineStage(TenantOwned, Base):
+    __tablename__ = "pipeline_stages"
+    pipeline_id: Mapped[uuid.UUID]
+    name: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer)
+    win_probability: Mapped[Decimal] = mapped_column(Numeric(4, 3), server_default="0")
+    is_won: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    is_lost: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+class Deal(TenantOwned, Base):
+    __tablename__ = "deals"
+    name: Mapped[str] = mapped_column(Text)
+    company_id: Mapped[uuid.UUID | None]
+    contact_id: Mapped[uuid.UUID | None]
+    pipeline_id: Mapped[uuid.UUID]
+    stage_id: Mapped[uuid.UUID]
+    amount: Mapped[Decimal] = mapped_column(server_default="0")
+    currency: Mapped[str] = mapped_column(String(3), server_default="USD")
+    expected_close_date: Mapped[date | None]
+    status: Mapped[str] = mapped_column(Text, server_default="open")
+    closed_at: Mapped[datetime | None]
+    lost_reason: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[uuid.UUID | None]
+
+
+class DealStageHistory(TenantOwned, Base):
+    __tablename__ = "deal_stage_history"
+    deal_id: Mapped[uuid.UUID]
+    from_stage_id: Mapped[uuid.UUID | None]
+    to_stage_id: Mapped[uuid.UUID]
+    changed_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class Campaign(TenantOwned, Base):
+    __tablename__ = "campaigns"
+    name: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="draft")
+    budget: Mapped[Decimal] = mapped_column(server_default="0")
+    currency: Mapped[str] = mapped_column(String(3), server_default="USD")
+    starts_on: Mapped[date | None]
+    ends_on: Mapped[date | None]
+
+
+class CampaignMember(TenantOwned, Base):
+    __tablename__ = "campaign_members"
+    campaign_id: Mapped[uuid.UUID]
+    contact_id: Mapped[uuid.UUID]
+    status: Mapped[str] = mapped_column(Text, server_default="member")
+    added_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class Activity(TenantOwned, Base):
+    __tablename__ = "activities"
+    type: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime]
+    contact_id: Mapped[uuid.UUID | None]
+    company_id: Mapped[uuid.UUID | None]
+    deal_id: Mapped[uuid.UUID | None]
+    campaign_id: Mapped[uuid.UUID | None]
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    properties: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    source: Mapped[str] = mapped_column(Text, server_default="api")
+    external_id: Mapped[str | None] = mapped_column(Text)
+
+
+class Note(TenantOwned, Base):
+    __tablename__ = "notes"
+    body: Mapped[str] = mapped_column(Text)
+    contact_id: Mapped[uuid.UUID | None]
+    company_id: Mapped[uuid.UUID | None]
+    deal_id: Mapped[uuid.UUID | None]
+    author_id: Mapped[uuid.UUID | None]
+    occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class Task(TenantOwned, Base):
+    __tablename__ = "tasks"
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None]
+    is_done: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    done_at: Mapped[datetime | None]
+    assignee_id: Mapped[uuid.UUID | None]
+    contact_id: Mapped[uuid.UUID | None]
+    company_id: Mapped[uuid.UUID | None]
+    deal_id: Mapped[uuid.UUID | None]

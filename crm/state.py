@@ -1,0 +1,14 @@
+"""The state directory `$CRM_HOME`: everything the product writes on this machine lives under it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crm.settings import get_settings
+
+
+def ensure_home() -> Path:
+    s = get_settings()
+    for d in (s.home, s.landing_dir, s.ground_truth_dir, s.dagster_home, s.mlflow_artifacts_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    return s.home

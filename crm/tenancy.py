@@ -1,0 +1,108 @@
+"""Tenants, their users and API keys: provisioning (operator, admin engine) and authentication."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, text
+
+from crm.db.engine import admin_session, app_engine, set_tenant, tenant_session
+from crm.db.models import ApiKey, Tenant, User
+from crm.security import ROLES, hash_api_key, hash_password, new_api_key, verify_password
+
+
+class TenancyError(ValueError):
+    """A provisioning request that cannot be carried out, worded for the person who made it."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the tenant every query is scoped to, and the role that limits writes."""
+
+    tenant_id: uuid.UUID
+    role: str
+    user_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+    name: str = ""
+
+
+def _slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "tenant"
+    return f"{slug}-{secrets.token_hex(3)}"
+
+
+def create_tenant(name: str, admin_email: str, admin_password: str | None = None,
+                  churn_mode: str = "contractual") -> dict:
+    """Create a tenant with its first admin user and an admin API key; the key is returned once."""
+    if not name.strip():
+        raise TenancyError("tenant name must not be empty")
+    if "@" not in admin_email:
+        raise TenancyError(f"admin email {admin_email!r} is not an email address")
+    with admin_session() as s:
+        taken = s.execute(text("select 1 from users where lower(email) = lower(:e)"), {"e": admin_email}).first()
+        if taken:
+            raise TenancyError(f"a user with email {admin_email!r} already exists")
+        tenant = Tenant(name=name.strip(), slug=_slugify(name), churn_mode=churn_mode)
+        s.add(tenant)
+        s.flush()
+        s.add(User(tenant_id=tenant.id, email=admin_email, name=admin_email.split("@")[0], role="admin",
+                   password_hash=hash_password(admin_password) if admin_password else None))
+        key, prefix, key_hash = new_api_key()
+        s.add(ApiKey(tenant_id=tenant.id, name="initial admin key", prefix=prefix, key_hash=key_hash,
+                     role="admin"))
+    return {"tenant_id": str(tenant.id), "api_key": key, "admin_email": admin_email}
+
+
+def create_api_key(tenant_id: uuid.UUID | str, role: str = "member", name: str = "") -> dict:
+    if role not in ROLES:
+        raise TenancyError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    try:
+        tid = uuid.UUID(str(tenant_id))
+    except ValueError as exc:
+        raise TenancyError(f"{tenant_id!r} is not a tenant id (a UUID)") from exc
+    with admin_session() as s:
+        if s.get(Tenant, tid) is None:
+            raise TenancyError(f"no tenant with id {tid}")
+        key, prefix, key_hash = new_api_key()
+        s.add(ApiKey(tenant_id=tid, name=name, prefix=prefix, key_hash=key_hash, role=role))
+    return {"api_key": key, "tenant_id": str(tid), "role": role}
+
+
+def create_user(tenant_id: uuid.UUID | str, email: str, password: str, role: str = "member",
+                name: str = "") -> uuid.UUID:
+    if role not in ROLES:
+        raise TenancyError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    with tenant_session(tenant_id) as s:
+        user = User(tenant_id=uuid.UUID(str(tenant_id)), email=email, name=name or email.split("@")[0],
+                    role=role, password_hash=hash_password(password))
+        s.add(user)
+        s.flush()
+        return user.id
+
+
+def authenticate_api_key(key: str) -> Principal | None:
+    with app_engine().begin() as conn:
+        row = conn.execute(text("select * from auth_api_key(:h)"), {"h": hash_api_key(key)}).first()
+    if row is None:
+        return None
+    return Principal(tenant_id=row.tenant_id, role=row.role, api_key_id=row.api_key_id)
+
+
+def authenticate_user(email: str, password: str) -> Principal | None:
+    with app_engine().begin() as conn:
+        row = conn.execute(text("select * from auth_user(:e)"), {"e": email}).first()
+    if row is None or not verify_password(row.password_hash, password):
+        return None
+    return Principal(tenant_id=row.tenant_id, role=row.role, user_id=row.user_id, name=row.name)
+
+
+def tenant_name(tenant_id: uuid.UUID) -> str:
+    with tenant_session(tenant_id) as s:
+        return s.execute(select(Tenant.name)).scalar_one()
+
+
+__all__ = ["Principal", "TenancyError", "authenticate_api_key", "authenticate_user", "create_api_key",
+           "create_tenant", "create_user", "set_tenant", "tenant_name"]
