@@ -1,0 +1,152 @@
+"""The one CRUD mechanism behind every resource router: list/get/create/update/delete in a tenant.
+
+Deliberately no `from __future__ import annotations`: the route functions built here are annotated with
+the resource's own schema classes, which FastAPI must see as real classes.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.orm import Session
+
+from api.deps import CurrentPrincipal, SessionDep, WriterDep
+from api.errors import ApiError, not_found
+from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, page, paginate
+from crm.tenancy import Principal
+
+
+@dataclass
+class Resource:
+    name: str                        # URL segment, e.g. "companies"
+    label: str                       # singular for messages, e.g. "company"
+    model: type
+    create: type[BaseModel]
+    update: type[BaseModel]
+    read: type[BaseModel]
+    search: tuple[str, ...] = ()     # columns matched by ?q=
+    filters: tuple[str, ...] = ()    # uuid/text columns filterable by equality
+    nested: frozenset[str] = frozenset()   # payload fields that are not columns (handled by after_create)
+    # hooks for resources with behaviour beyond plain columns
+    after_create: Callable[[Session, Any, BaseModel], None] | None = None
+    before_create: Callable[[Session, dict, Principal], dict] | None = None
+    after_write: Callable[[Session, Any, dict, Any], None] | None = None   # (session, obj, changes, old)
+    before_update: Callable[[Session, Any, dict], dict] | None = None
+    to_read: Callable[[Session, Any], BaseModel] | None = None
+    extra_routes: list[Callable[[APIRouter], None]] = field(default_factory=list)
+
+
+def get_or_404(session: Session, res: Resource, id_: uuid.UUID) -> Any:
+    obj = session.get(res.model, id_)
+    if obj is None:  # RLS hides other tenants' rows, so theirs and missing ones look alike
+        raise not_found(res.label, id_)
+    return obj
+
+
+def _filter_value(model: type, name: str, value: str) -> Any:
+    python_type = getattr(model, name).type.python_type
+    try:
+        if python_type is uuid.UUID:
+            return uuid.UUID(value)
+        if python_type is bool:
+            return {"true": True, "1": True, "false": False, "0": False}[value.lower()]
+    except (ValueError, KeyError) as exc:
+        raise ApiError(422, f"{name}: {value!r} is not a valid {python_type.__name__}",
+                       type_="/problems/validation") from exc
+    return value
+
+
+def list_rows(session: Session, res: Resource, request: Request, limit: int, cursor: str | None,
+              updated_since: datetime | None, q: str | None) -> tuple[list[Any], str | None]:
+    model = res.model
+    stmt = select(model)
+    for name in res.filters:
+        value = request.query_params.get(name)
+        if value is None:
+            continue
+        stmt = stmt.where(getattr(model, name) == _filter_value(model, name, value))
+    if updated_since is not None:
+        stmt = stmt.where(model.updated_at >= updated_since)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        text = func.concat_ws(" ", *[cast(getattr(model, c), String) for c in res.search])
+        stmt = stmt.where(text.ilike(pattern, escape="\\"))
+    rows = session.scalars(paginate(stmt, model, limit, cursor)).all()
+    return page(list(rows), limit)
+
+
+def create_row(session: Session, res: Resource, payload: BaseModel, principal: Principal) -> Any:
+    values = payload.model_dump(exclude=set(res.nested))
+    if res.before_create:
+        values = res.before_create(session, values, principal)
+    obj = res.model(tenant_id=principal.tenant_id, **values)
+    session.add(obj)
+    session.flush()
+    if res.after_create:
+        res.after_create(session, obj, payload)
+    if res.after_write:
+        res.after_write(session, obj, values, None)
+    session.refresh(obj)
+    return obj
+
+
+def update_row(session: Session, res: Resource, obj: Any, payload: BaseModel) -> Any:
+    changes = payload.model_dump(exclude_unset=True)
+    if res.before_update:
+        changes = res.before_update(session, obj, changes)
+    old = {k: getattr(obj, k) for k in changes}
+    for key, value in changes.items():
+        setattr(obj, key, value)
+    session.flush()
+    if res.after_write:
+        res.after_write(session, obj, changes, old)
+    session.refresh(obj)
+    return obj
+
+
+def crud_router(res: Resource) -> APIRouter:
+    router = APIRouter(prefix=f"/{res.name}", tags=[res.name])
+    Read, Create, Update = res.read, res.create, res.update
+
+    def to_read(session: Session, obj: Any) -> BaseModel:
+        return res.to_read(session, obj) if res.to_read else Read.model_validate(obj)
+
+    filters_doc = ", ".join(f"`{f}`" for f in res.filters) or "none"
+
+    @router.get("", summary=f"List {res.name}",
+                description=f"Keyset-paginated. Filters: {filters_doc}; `updated_since`; `q` searches "
+                            f"{', '.join(res.search) or 'nothing'}.")
+    def list_(request: Request, session: SessionDep, _: CurrentPrincipal,
+              limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+              cursor: Annotated[str | None, Query(max_length=200)] = None,
+              updated_since: datetime | None = None,
+              q: Annotated[str | None, Query(max_length=200)] = None) -> dict:
+        rows, next_cursor = list_rows(session, res, request, limit, cursor, updated_since, q)
+        return {"data": [to_read(session, r).model_dump(mode="json") for r in rows], "next_cursor": next_cursor}
+
+    @router.post("", status_code=201, response_model=Read, summary=f"Create a {res.label}")
+    def create(payload: Create, session: SessionDep, principal: WriterDep):
+        return to_read(session, create_row(session, res, payload, principal))
+
+    @router.get("/{id}", response_model=Read, summary=f"Get a {res.label}")
+    def get(id: uuid.UUID, session: SessionDep, _: CurrentPrincipal):
+        return to_read(session, get_or_404(session, res, id))
+
+    @router.patch("/{id}", response_model=Read, summary=f"Update a {res.label}")
+    def update(id: uuid.UUID, payload: Update, session: SessionDep, _: WriterDep):
+        return to_read(session, update_row(session, res, get_or_404(session, res, id), payload))
+
+    @router.delete("/{id}", status_code=204, summary=f"Delete a {res.label}")
+    def delete(id: uuid.UUID, session: SessionDep, _: WriterDep) -> Response:
+        session.delete(get_or_404(session, res, id))
+        session.flush()
+        return Response(status_code=204)
+
+    for add in res.extra_routes:
+        add(router)
+    return router

@@ -1,0 +1,92 @@
+"""RFC 9457 problem+json for every error the API returns."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM = "application/problem+json"
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+           409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
+           422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error"}
+
+
+class ApiError(Exception):
+    """Raised by routes and services: becomes a problem+json response."""
+
+    def __init__(self, status: int, detail: str, *, type_: str = "about:blank", errors: list | None = None):
+        super().__init__(detail)
+        self.status, self.detail, self.type, self.errors = status, detail, type_, errors
+
+
+def not_found(kind: str, id_: object) -> ApiError:
+    return ApiError(404, f"{kind} {id_} not found", type_="/problems/not-found")
+
+
+def problem(status: int, detail: str, type_: str = "about:blank", **extra) -> JSONResponse:
+    body = {"type": type_, "title": _TITLES.get(status, "Error"), "status": status, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _constraint_field(diag) -> str:
+    """PostgreSQL hides key values under RLS, so name the field from the constraint instead:
+    `contacts_tenant_id_company_id_fkey` -> company_id, `contacts_email_key` -> email."""
+    name = (getattr(diag, "constraint_name", None) or "") if diag else ""
+    table = (getattr(diag, "table_name", None) or "") if diag else ""
+    name = re.sub(r"_(fkey|key|pkey|check)$", "", name.removeprefix(f"{table}_")).replace("tenant_id_", "")
+    return name or "value"
+
+
+def integrity_problem(exc: IntegrityError) -> JSONResponse:
+    """Turn a constraint violation into a 4xx that names the field, never revealing other tenants' rows."""
+    diag = getattr(exc.orig, "diag", None)
+    field = _constraint_field(diag)
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate == "23503":
+        if (getattr(diag, "message_primary", "") or "").startswith("update or delete"):
+            return problem(409, f"other records still refer to this one ({field})", "/problems/in-use")
+        return problem(422, f"{field}: the referenced record does not exist", "/problems/invalid-reference")
+    if sqlstate == "23505":
+        return problem(409, f"a record with this {field} already exists", "/problems/conflict")
+    if sqlstate == "23514":
+        return problem(422, f"a value is outside its allowed range or set ({field})", "/problems/check-violation")
+    if sqlstate == "23502":
+        column = (getattr(diag, "column_name", None) or "a required value") if diag else "a required value"
+        return problem(422, f"{column} is required", "/problems/missing-value")
+    return problem(409, "the request conflicts with existing data", "/problems/conflict")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError):
+        return problem(exc.status, exc.detail, exc.type, errors=exc.errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return problem(exc.status_code, detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError):
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
+        return problem(422, f"{where}: {first['msg']}", "/problems/validation", errors=errors)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError):
+        return integrity_problem(exc)
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi(_: Request, exc: DBAPIError):
+        if getattr(exc.orig, "sqlstate", "") in ("22P02", "22007", "22008", "22003", "22001"):
+            return problem(422, "a value has the wrong format or is out of range", "/problems/validation")
+        raise exc

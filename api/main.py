@@ -1,0 +1,28 @@
+"""The FastAPI app: API routers under /api/v1, health at /healthz, the dashboard at /."""
+
+from fastapi import APIRouter, FastAPI
+
+from api.errors import install_error_handlers
+from api.limits import BodyLimit
+from api.routes import activities, campaigns, companies, contacts, deals, health, notes, pipelines, tasks
+
+API_PREFIX = "/api/v1"
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Intelligence CRM API",
+        version="1.0.0",
+        description="Multi-tenant CRM for marketing agencies. Authenticate with `Authorization: Bearer <api_key>`.",
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit)
+    v1 = APIRouter(prefix=API_PREFIX)
+    for module in (companies, contacts, pipelines, deals, activities, notes, tasks, campaigns):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+    return app
+
+
+app = create_app()

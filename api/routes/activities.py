@@ -1,0 +1,10 @@
+from api.crud import Resource, crud_router
+from api.schemas.activities import ActivityCreate, ActivityRead, ActivityUpdate
+from crm.db.models import Activity
+
+resource = Resource(
+    name="activities", label="activity", model=Activity,
+    create=ActivityCreate, update=ActivityUpdate, read=ActivityRead,
+    search=("subject", "body"), filters=("contact_id", "company_id", "deal_id", "campaign_id", "type"),
+)
+router = crud_router(resource)

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from api.schemas.base import LongText, ReadModel, RequestModel, ShortText
+
+ActivityType = Literal["email_sent", "email_opened", "email_clicked", "email_replied", "call", "meeting",
+                       "web_visit", "form_submit", "order", "support_ticket"]
+
+
+class ActivityCreate(RequestModel):
+    type: ActivityType
+    occurred_at: datetime
+    contact_id: uuid.UUID | None = None
+    company_id: uuid.UUID | None = None
+    deal_id: uuid.UUID | None = None
+    campaign_id: uuid.UUID | None = None
+    subject: ShortText | None = None
+    body: LongText | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActivityUpdate(RequestModel):
+    type: ActivityType | None = None
+    occurred_at: datetime | None = None
+    contact_id: uuid.UUID | None = None
+    company_id: uuid.UUID | None = None
+    deal_id: uuid.UUID | None = None
+    campaign_id: uuid.UUID | None = None
+    subject: ShortText | None = None
+    body: LongText | None = None
+    properties: dict[str, Any] | None = None
+
+
+class ActivityRead(ReadModel):
+    type: str
+    occurred_at: datetime
+    contact_id: uuid.UUID | None
+    company_id: uuid.UUID | None
+    deal_id: uuid.UUID | None
+    campaign_id: uuid.UUID | None
+    subject: str | None
+    body: str | None
+    properties: dict[str, Any]
+    source: str
+    external_id: str | None

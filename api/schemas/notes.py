@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+from api.schemas.base import ReadModel, RequestModel
+
+Body = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+
+
+class NoteCreate(RequestModel):
+    body: Body
+    contact_id: uuid.UUID | None = None
+    company_id: uuid.UUID | None = None
+    deal_id: uuid.UUID | None = None
+    occurred_at: datetime | None = None
+
+
+class NoteUpdate(RequestModel):
+    body: Body | None = None
+    contact_id: uuid.UUID | None = None
+    company_id: uuid.UUID | None = None
+    deal_id: uuid.UUID | None = None
+
+
+class NoteRead(ReadModel):
+    body: str
+    contact_id: uuid.UUID | None
+    company_id: uuid.UUID | None
+    deal_id: uuid.UUID | None
+    author_id: uuid.UUID | None
+    occurred_at: datetime

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.base import Name, ReadModel, RequestModel
+
+
+class StageCreate(RequestModel):
+    name: Name
+    position: int | None = Field(default=None, ge=0, le=1000)
+    win_probability: float = Field(default=0.0, ge=0, le=1)
+    is_won: bool = False
+    is_lost: bool = False
+
+
+class StageUpdate(RequestModel):
+    name: Name | None = None
+    position: int | None = Field(default=None, ge=0, le=1000)
+    win_probability: float | None = Field(default=None, ge=0, le=1)
+    is_won: bool | None = None
+    is_lost: bool | None = None
+
+
+class StageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    name: str
+    position: int
+    win_probability: float
+    is_won: bool
+    is_lost: bool
+
+
+class PipelineCreate(RequestModel):
+    name: Name
+    is_default: bool = False
+    stages: list[StageCreate] = Field(default_factory=list, max_length=50)
+
+
+class PipelineUpdate(RequestModel):
+    name: Name | None = None
+    is_default: bool | None = None
+
+
+class PipelineRead(ReadModel):
+    name: str
+    is_default: bool
+    stages: list[StageRead] = []
