@@ -1,0 +1,1 @@
+"""Serving: champion models, explanations, retrieval and sentiment, loaded once per process."""

@@ -1,0 +1,120 @@
+"""Sentiment of CRM text (notes and conversational activity bodies) with VADER, kept in PostgreSQL.
+
+VADER is a lexicon model: no weights to download, ~40 µs per text, deterministic. Scores live in
+`text_sentiment` (one row per source text, RLS per tenant) so the marts and the API read the same
+number. Only texts that are new or changed (by md5 of the text) are scored again.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import text
+
+from crm.db.engine import admin_engine, tenant_session
+
+# Activity types whose body is something a person wrote or said (not a bulk email or a page view).
+SCORED_ACTIVITY_TYPES = ("email_replied", "call", "meeting", "support_ticket")
+
+_PENDING_SQL = """
+with texts as (
+  select 'note' as source_type, n.id as source_id, n.contact_id, n.company_id, n.occurred_at, n.body as body
+  from notes n
+  union all
+  select 'activity', a.id, a.contact_id, a.company_id, a.occurred_at, coalesce(nullif(a.body, ''), a.subject)
+  from activities a
+  where a.type in ('email_replied', 'call', 'meeting', 'support_ticket')
+    and coalesce(nullif(a.body, ''), a.subject) is not null
+)
+select t.source_type, t.source_id, t.contact_id, t.company_id, t.occurred_at, t.body, md5(t.body) as text_hash
+from texts t
+left join text_sentiment s
+  on s.tenant_id = app_tenant_id() and s.source_type = t.source_type and s.source_id = t.source_id
+where s.source_id is null
+   or s.text_hash <> md5(t.body)
+   or s.contact_id is distinct from t.contact_id
+   or s.company_id is distinct from t.company_id
+   or s.occurred_at <> t.occurred_at
+"""
+
+# Sources deleted (or no longer a scored type) lose their sentiment row.
+_ORPHANS_SQL = """
+delete from text_sentiment s
+where (s.source_type = 'note' and not exists (select 1 from notes n where n.id = s.source_id))
+   or (s.source_type = 'activity' and not exists (
+         select 1 from activities a where a.id = s.source_id
+           and a.type in ('email_replied', 'call', 'meeting', 'support_ticket')))
+"""
+
+_UPSERT_SQL = """
+insert into text_sentiment (tenant_id, source_type, source_id, contact_id, company_id, occurred_at,
+                            compound, text_hash, scored_at)
+select app_tenant_id(), source_type, source_id, contact_id, company_id, occurred_at, compound, text_hash, now()
+from _sentiment_batch
+on conflict (tenant_id, source_type, source_id) do update set
+  contact_id = excluded.contact_id, company_id = excluded.company_id, occurred_at = excluded.occurred_at,
+  compound = excluded.compound, text_hash = excluded.text_hash, scored_at = excluded.scored_at
+"""
+
+
+@lru_cache
+def _analyzer():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def score_text(body: str) -> float:
+    """VADER compound score in [-1, 1]: below -0.05 reads negative, above 0.05 positive."""
+    if not body or not body.strip():
+        return 0.0
+    return float(_analyzer().polarity_scores(body)["compound"])
+
+
+@dataclass(frozen=True)
+class SentimentRun:
+    tenants: int
+    scored: int
+    removed: int
+
+
+def score_tenant(tenant_id: uuid.UUID | str) -> tuple[int, int]:
+    """Score the tenant's new or changed texts and drop scores of deleted ones: (scored, removed)."""
+    with tenant_session(tenant_id) as session:
+        rows = session.execute(text(_PENDING_SQL)).all()
+        removed = session.execute(text(_ORPHANS_SQL)).rowcount
+        if not rows:
+            return 0, removed
+        buf = io.StringIO()
+        for r in rows:
+            fields = [r.source_type, str(r.source_id), _or_null(r.contact_id), _or_null(r.company_id),
+                      r.occurred_at.isoformat(), repr(score_text(r.body)), r.text_hash]
+            buf.write("\t".join(fields) + "\n")
+        raw = session.connection().connection.driver_connection
+        with raw.cursor() as cur:
+            cur.execute("create temp table _sentiment_batch (source_type text, source_id uuid, contact_id uuid, "
+                        "company_id uuid, occurred_at timestamptz, compound double precision, text_hash text) "
+                        "on commit drop")
+            with cur.copy("copy _sentiment_batch from stdin") as copy:
+                copy.write(buf.getvalue())
+        session.execute(text(_UPSERT_SQL))
+        return len(rows), removed
+
+
+def _or_null(value: object) -> str:
+    return "\\N" if value is None else str(value)
+
+
+def score_all_tenants() -> SentimentRun:
+    """The platform job: every tenant in turn, each inside its own RLS-scoped transaction."""
+    with admin_engine().connect() as conn:
+        tenant_ids = [r[0] for r in conn.execute(text("select id from tenants order by created_at"))]
+    scored = removed = 0
+    for tenant_id in tenant_ids:
+        s, r = score_tenant(tenant_id)
+        scored += s
+        removed += r
+    return SentimentRun(tenants=len(tenant_ids), scored=scored, removed=removed)
