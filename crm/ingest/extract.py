@@ -78,10 +78,10 @@ def _since(ts: datetime) -> str:
 
 
 def _copy_to_csv(pg, query: str, path: Path) -> None:
-    with pg.cursor() as cur, open(path, "wb") as out:
-        with cur.copy(f"copy ({query}) to stdout (format csv, header)") as copy:
-            for chunk in copy:
-                out.write(chunk)
+    with pg.cursor() as cur, open(path, "wb") as out, \
+            cur.copy(f"copy ({query}) to stdout (format csv, header)") as copy:
+        for chunk in copy:
+            out.write(chunk)
 
 
 def _oldest_writer_start(pg) -> datetime | None:
@@ -113,8 +113,8 @@ def _load_table(con, pg, table: SourceTable, since: datetime, tmp: Path) -> tupl
 
 def _apply_tombstones(con, pg, since: datetime, tmp: Path, result: ExtractResult) -> datetime | None:
     csv_path = tmp / "deleted_records.csv"
-    _copy_to_csv(pg, f"select table_name, record_id, deleted_at from deleted_records where deleted_at > {_since(since)}",
-                 csv_path)
+    query = f"select table_name, record_id, deleted_at from deleted_records where deleted_at > {_since(since)}"
+    _copy_to_csv(pg, query, csv_path)
     con.execute(f"create or replace temp table _tomb as select * from read_csv('{csv_path}', header = true, "
                 "columns = {'table_name': 'VARCHAR', 'record_id': 'UUID', 'deleted_at': 'TIMESTAMPTZ'}, "
                 "auto_detect = false)")
