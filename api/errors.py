@@ -7,7 +7,7 @@ import re
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM = "application/problem+json"
@@ -87,6 +87,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _dbapi(_: Request, exc: DBAPIError):
-        if getattr(exc.orig, "sqlstate", "") in ("22P02", "22007", "22008", "22003", "22001"):
-            return problem(422, "a value has the wrong format or is out of range", "/problems/validation")
+        # SQLSTATE class 22 is "data exception"; psycopg's own DataError (e.g. a NUL byte in text) has no sqlstate
+        if isinstance(exc, DataError) or (getattr(exc.orig, "sqlstate", None) or "").startswith("22"):
+            return problem(422, "a value has the wrong format, is out of range or holds a character the "
+                                "database cannot store (such as a NUL byte)", "/problems/validation")
         raise exc

@@ -1,5 +1,7 @@
 """Request body limits: a huge body gets a clear 413 before anything reads it."""
 
+import contextlib
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import problem
@@ -21,19 +23,28 @@ class BodyLimit:
         if length is not None and (not length.isdigit() or int(length) > limit):
             await problem(413, f"request body is larger than {limit // (1024 * 1024)} MiB")(scope, receive, send)
             return
-        received = 0
+        received, too_large, started = 0, False, False
 
         async def limited_receive():
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             received += len(message.get("body", b""))
             if received > limit:
+                too_large = True
                 raise BodyTooLarge
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except BodyTooLarge:
+        async def guarded_send(message):
+            # FastAPI turns an error while reading the body into its own 400: drop that answer, send the 413
+            nonlocal started
+            if too_large and not started:
+                return
+            started = True
+            await send(message)
+
+        with contextlib.suppress(BodyTooLarge):
+            await self.app(scope, limited_receive, guarded_send)
+        if too_large and not started:
             await problem(413, f"request body is larger than {limit // (1024 * 1024)} MiB")(scope, receive, send)
 
 

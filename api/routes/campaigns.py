@@ -25,8 +25,9 @@ def _member_routes(router: APIRouter) -> None:
         rows = [{"tenant_id": principal.tenant_id, "campaign_id": id, "contact_id": c}
                 for c in dict.fromkeys(payload.contact_ids)]
         stmt = insert(CampaignMember).values(rows).on_conflict_do_nothing(
-            index_elements=["tenant_id", "campaign_id", "contact_id"])
-        added = session.execute(stmt).rowcount
+            index_elements=["tenant_id", "campaign_id", "contact_id"]).returning(CampaignMember.contact_id)
+        # count returned rows: an ORM-enabled insert reports rowcount -1
+        added = len(session.execute(stmt).all())
         return {"added": added, "already_members": len(rows) - added}
 
     @router.delete("/{id}/members/{contact_id}", status_code=204, summary="Remove a contact from a campaign")
