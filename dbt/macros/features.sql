@@ -1,0 +1,114 @@
+{#- Activity types and the plural names their count features carry. -#}
+{% macro activity_feature_names() -%}
+    {{ return({
+        'email_sent': 'emails_sent', 'email_opened': 'emails_opened', 'email_clicked': 'emails_clicked',
+        'email_replied': 'emails_replied', 'web_visit': 'web_visits', 'form_submit': 'form_submits',
+        'meeting': 'meetings', 'call': 'calls', 'order': 'orders', 'support_ticket': 'support_tickets'
+    }) }}
+{%- endmacro %}
+
+{#- Point-in-time window features for one entity (contact_id or company_id): activities are joined to each
+    as_of date they precede by at most 180 days, so nothing on or after as_of_at is ever counted. -#}
+{% macro activity_window_features(entity_column, types, windows) %}
+with activities as (
+    select * from {{ ref('int_activities_attributed') }} where {{ entity_column }} is not null
+),
+as_of_dates as (select * from {{ ref('int_as_of_dates') }}),
+
+windowed as (
+    select
+        a.tenant_id,
+        a.{{ entity_column }},
+        d.as_of_date,
+        a.activity_type,
+        a.is_pricing_visit,
+        {{ days_between('a.occurred_at', 'd.as_of_at') }} as age_days
+    from activities as a
+    inner join as_of_dates as d
+        on a.occurred_at < d.as_of_at
+        and a.occurred_at >= d.as_of_at - interval '180 days'
+),
+
+final as (
+    select
+        tenant_id,
+        {{ entity_column }},
+        as_of_date,
+        {%- set names = activity_feature_names() %}
+        {%- for activity_type in types %}
+        {%- for days in windows %}
+        sum(case when activity_type = '{{ activity_type }}' and age_days <= {{ days }} then 1 else 0 end)
+            as {{ names[activity_type] }}_{{ days }}d,
+        {%- endfor %}
+        {%- endfor %}
+        sum(case when is_pricing_visit and age_days <= 30 then 1 else 0 end) as pricing_visits_30d,
+        sum(case when is_pricing_visit and age_days <= 90 then 1 else 0 end) as pricing_visits_90d,
+        sum(case when age_days <= 30 then 1 else 0 end) as activities_30d,
+        sum(case when age_days <= 90 then 1 else 0 end) as activities_90d,
+        min(age_days) as days_since_last_activity,
+        min(case when activity_type = 'email_replied' then age_days end) as days_since_last_reply,
+        min(case when activity_type = 'order' then age_days end) as days_since_last_order
+    from windowed
+    group by tenant_id, {{ entity_column }}, as_of_date
+)
+
+select * from final
+{% endmacro %}
+
+{#- Sentiment (VADER compound) of an entity's notes and conversations before as_of_at. -#}
+{% macro sentiment_window_features(entity_column) %}
+with sentiment as (
+    select * from {{ ref('int_sentiment_attributed') }} where {{ entity_column }} is not null
+),
+as_of_dates as (select * from {{ ref('int_as_of_dates') }}),
+
+windowed as (
+    select
+        s.tenant_id,
+        s.{{ entity_column }},
+        d.as_of_date,
+        s.sentiment_score,
+        {{ days_between('s.occurred_at', 'd.as_of_at') }} as age_days
+    from sentiment as s
+    inner join as_of_dates as d
+        on s.occurred_at < d.as_of_at
+        and s.occurred_at >= d.as_of_at - interval '90 days'
+),
+
+aggregated as (
+    select
+        tenant_id,
+        {{ entity_column }},
+        as_of_date,
+        avg(case when age_days <= 30 then sentiment_score end) as sentiment_mean_30d,
+        avg(sentiment_score) as sentiment_mean_90d,
+        count(*) as sentiment_texts_90d,
+        sum(case when sentiment_score <= -0.05 then 1 else 0 end) as negative_texts_90d
+    from windowed
+    group by tenant_id, {{ entity_column }}, as_of_date
+),
+
+final as (
+    select
+        *,
+        sentiment_mean_30d - sentiment_mean_90d as sentiment_trend_30d_vs_90d
+    from aggregated
+)
+
+select * from final
+{% endmacro %}
+
+{#- Title -> seniority bucket (lead scoring cares about who decides). -#}
+{% macro title_seniority(title) -%}
+    case
+        when {{ title }} is null or trim({{ title }}) = '' then 'unknown'
+        when lower({{ title }}) like '%chief%' or lower({{ title }}) like '%founder%'
+            or lower({{ title }}) like '%owner%' or lower({{ title }}) like '%president%'
+            or lower({{ title }}) like 'ceo%' or lower({{ title }}) like 'cmo%' or lower({{ title }}) like 'cto%'
+            or lower({{ title }}) like 'cfo%' or lower({{ title }}) like 'coo%' then 'executive'
+        when lower({{ title }}) like '%vp%' or lower({{ title }}) like '%vice president%' then 'vp'
+        when lower({{ title }}) like '%director%' or lower({{ title }}) like '%head of%' then 'director'
+        when lower({{ title }}) like '%manager%' or lower({{ title }}) like '%lead%' then 'manager'
+        else 'individual'
+    end
+{%- endmacro %}

@@ -1,0 +1,1 @@
+"""Helpers of the Dagster project that are not definitions themselves."""

@@ -1,0 +1,53 @@
+"""How dbt is invoked: project paths, target choice and the environment its profiles.yml reads.
+
+`profiles.yml` reads CRM_HOME (duckdb target) and CRM_PG_* (postgres target); both are derived here
+from the product's one settings object, so dbt, Dagster and the CLI always point at the same stores.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from crm.settings import get_settings
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
+
+
+def dbt_target() -> str:
+    return get_settings().crm_warehouse
+
+
+def postgres_parts() -> dict[str, str]:
+    from crm.db.engine import admin_url
+
+    url = make_url(admin_url())
+    host = url.query.get("host") or url.host or "localhost"
+    if isinstance(host, tuple):
+        host = host[0]
+    return {
+        "CRM_PG_HOST": str(host),
+        "CRM_PG_PORT": str(url.port or 5432),
+        "CRM_PG_USER": url.username or "postgres",
+        "CRM_PG_PASSWORD": url.password or "",
+        "CRM_PG_DATABASE": url.database or "postgres",
+    }
+
+
+def dbt_env(target: str | None = None) -> dict[str, str]:
+    """Environment variables for a dbt run on `target` (duckdb | postgres)."""
+    target = target or dbt_target()
+    env = {
+        "CRM_HOME": str(get_settings().home),
+        "DO_NOT_TRACK": "true",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    if target == "postgres":
+        env.update(postgres_parts())
+    return env
+
+
+def apply_dbt_env(target: str | None = None) -> None:
+    os.environ.update(dbt_env(target))
