@@ -1,0 +1,1 @@
+"""Retrieval over a tenant's notes, emails, call/meeting summaries and support tickets (LanceDB)."""
