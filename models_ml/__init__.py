@@ -1,0 +1,1 @@
+"""Lead scoring and churn models: features -> time split -> LightGBM -> evaluate -> MLflow registry."""

@@ -1,0 +1,61 @@
+"""The training job: read -> split by time -> fit -> evaluate -> log to MLflow -> register -> gate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mlflow
+import polars as pl
+
+from models_ml.config import TrainConfig
+from models_ml.evaluate import by_tenant_size, compare_with_truth
+from models_ml.features import read_features
+from models_ml.model_card import model_card
+from models_ml.registry import GateDecision, gate_and_promote
+from models_ml.tracking import ensure_experiment, log_fit, use_project_store
+from models_ml.train import FitResult, fit
+
+
+@dataclass
+class TrainOutcome:
+    run_id: str
+    version: str
+    decision: GateDecision
+    fit: FitResult
+    truth: dict | None
+    by_size: list[dict]
+
+    def summary(self) -> dict:
+        m = self.fit.test_metrics
+        out = {"version": self.version, "promoted": self.decision.promoted, "reason": self.decision.reason,
+               "test_roc_auc": m["roc_auc"], "test_pr_auc": m["pr_auc"], "test_brier": m["brier"],
+               "test_ece": m["ece"], "baseline_roc_auc": self.fit.baseline_metrics["roc_auc"],
+               "calibration": self.fit.calibration_report["calibration"], "run_id": self.run_id}
+        if self.truth:
+            out |= {"truth_auc": self.truth["truth_auc"], "auc_ratio_to_truth": self.truth["auc_ratio_to_truth"]}
+        return out
+
+
+def train_and_register(cfg: TrainConfig, frame: pl.DataFrame | None = None) -> TrainOutcome:
+    frame = read_features(cfg, labelled_only=True) if frame is None else frame
+    result = fit(frame, cfg)
+    by_size = by_tenant_size(result.split.test, result.test_prob, cfg)
+    truth = compare_with_truth(result.split.test, result.test_prob, cfg, result.baseline_prob)
+    extra = {f"truth_{k}" if not k.startswith("truth") else k: v for k, v in (truth or {}).items()}
+    card = model_card(cfg, result, by_size, truth)
+
+    client = use_project_store()
+    experiment_id = ensure_experiment(client, cfg.experiment_name)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{cfg.model_name}-train") as run:
+        info = log_fit(cfg, result, extra, card, source_rows=frame.height)
+        version = str(info.registered_model_version)
+        decision = gate_and_promote(client, cfg, version, result.test_metrics[cfg.promotion_metric],
+                                    result.split.test)
+        mlflow.log_metrics({"gate_promoted": float(decision.promoted),
+                            "gate_challenger_value": decision.challenger_value,
+                            **({"gate_champion_value": decision.champion_value}
+                               if decision.champion_value is not None else {})})
+        mlflow.set_tags({"gate.reason": decision.reason, "registered_version": version})
+        for tier, threshold in result.bundle.tiers.items():
+            client.set_model_version_tag(cfg.model_name, version, f"tier_{tier}_min_score", str(threshold))
+    return TrainOutcome(run.info.run_id, version, decision, result, truth, by_size)
