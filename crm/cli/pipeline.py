@@ -1,11 +1,45 @@
-"""`crm pipeline run`. (Being built: issue 4.)"""
+"""`crm pipeline run [--select ...]`: materialize the Dagster assets in-process and say what ran."""
+
+from typing import Annotated
 
 import typer
+
+from crm.cli.output import err, fail
 
 pipeline_app = typer.Typer(help="Run the data pipeline (Dagster assets) in-process.", no_args_is_help=True)
 
 
 @pipeline_app.command("run")
-def run() -> None:
-    """Materialize the Dagster assets in-process."""
-    raise typer.Exit("crm pipeline run is not built yet")
+def run(
+    select: Annotated[str | None, typer.Option(
+        "--select", help="Dagster asset selection, e.g. 'group:ingest', 'key:kpis+', '+key:\"analytics/kpis\"'"
+    )] = None,
+) -> None:
+    """Materialize the Dagster assets in-process (all of them unless --select)."""
+    import time
+
+    from crm.db.migrate import migrate
+    from crm.state import ensure_home
+
+    ensure_home()
+    migrate()
+    from pipelines.run import materialized_keys, run_pipeline
+
+    started = time.perf_counter()
+    try:
+        result = run_pipeline(select, raise_on_error=False)
+    except ValueError as exc:
+        fail(str(exc))
+    keys = materialized_keys(result)
+    for key in keys:
+        err.print(f"  materialized {key}")
+    checks = result.get_asset_check_evaluations()
+    failed_checks = [c for c in checks if not c.passed]
+    err.print(f"{len(keys)} assets materialized, {len(checks) - len(failed_checks)}/{len(checks)} checks passed "
+              f"in {time.perf_counter() - started:.1f}s (run {result.run_id})")
+    if not result.success or failed_checks:
+        for c in failed_checks:
+            err.print(f"[red]check failed:[/red] {c.asset_key.to_user_string()} {c.check_name}")
+        fail("the pipeline run failed; see the log above, or open the Dagster UI: make dagster")
+    err.print("Published tables: analytics.kpis, analytics.activities_daily, analytics.pipeline_snapshot, ... "
+              "(PostgreSQL, RLS per tenant). Dagster UI: make dagster")
