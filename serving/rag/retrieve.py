@@ -60,14 +60,17 @@ def search(tenant_id: str, question: str, *, mode: Mode = "hybrid", k: int = 5, 
         mode = "vector"
     # Fusion needs more candidates than it returns: a passage ranked 8th by both lists can win.
     fetch = k if mode != "hybrid" else max(3 * k, 20)
+    # Score columns are named in select (else lance warns on every query); hybrid selects for both
+    # sub-queries at once, so it takes all columns instead.
     if mode == "vector":
-        query = table.search(embed_one(question), query_type="vector").distance_type("cosine")
+        query = (table.search(embed_one(question), query_type="vector").distance_type("cosine")
+                 .select([*_COLUMNS, "_distance"]))
     elif mode == "fts":
-        query = table.search(terms, query_type="fts")
+        query = table.search(terms, query_type="fts").select([*_COLUMNS, "_score"])
     else:
         query = (table.search(query_type="hybrid").vector(embed_one(question)).text(terms)
                  .distance_type("cosine").rerank(_reranker))
-    rows = query.where(where, prefilter=True).select(_COLUMNS).limit(fetch).to_list()
+    rows = query.where(where, prefilter=True).limit(fetch).to_list()
     passages = []
     for row in rows:
         if row["tenant_id"] != tenant:

@@ -47,9 +47,54 @@ class TenantData:
                             "occurred_at) values (:t, :ty, :s, :b, :ct, :co, :w) returning id",
                             ty=type_, s=subject, b=body, ct=contact_id, co=company_id, w=self._when(when))
 
+    def deal(self, name: str, amount: float, company_id: str | None = None, contact_id: str | None = None,
+             stage: str = "Proposal") -> str:
+        if not hasattr(self, "_stage"):
+            self._pipeline = self._insert("insert into pipelines (tenant_id, name) values (:t, 'Sales') returning id")
+            self._stage = self._insert("insert into pipeline_stages (tenant_id, pipeline_id, name, position, "
+                                       "win_probability) values (:t, :p, :n, 1, 0.4) returning id",
+                                       p=self._pipeline, n=stage)
+        return self._insert("insert into deals (tenant_id, name, amount, company_id, contact_id, pipeline_id, "
+                            "stage_id) values (:t, :n, :a, :co, :ct, :p, :s) returning id",
+                            n=name, a=amount, co=company_id, ct=contact_id, p=self._pipeline, s=self._stage)
+
+    def score(self, entity_type: str, entity_id: str, score: int, factors: list[dict] | None = None) -> None:
+        import json
+
+        self.execute("insert into scores (tenant_id, entity_type, entity_id, score, probability, tier, factors, "
+                     "model_name, model_version) values (:t, :e, :id, :s, :p, 'B', cast(:f as jsonb), :m, '1')",
+                     t=self.tenant_id, e=entity_type, id=entity_id, s=score, p=score / 100,
+                     f=json.dumps(factors or []), m="lead_score" if entity_type == "lead" else "churn_risk")
+
     def execute(self, sql: str, **params) -> None:
         with tenant_session(self.tenant_id) as s:
             s.execute(text(sql), params)
 
     def new_id(self) -> str:
         return str(uuid.uuid4())
+
+
+_CITED_TABLES = {"note": "notes", "activity": "activities", "deal": "deals"}
+
+
+def source_text(tenant_id: str, source_type: str, source_id: str) -> str | None:
+    """The text of a cited note/activity as the asking tenant sees it (None if RLS hides it or it is gone)."""
+    sql = {"note": "select body from notes where id = :id",
+           "activity": "select concat_ws(E'\\n', subject, body) from activities where id = :id"}[source_type]
+    with tenant_session(tenant_id) as s:
+        return s.execute(text(sql), {"id": source_id}).scalar()
+
+
+def citation_in_tenant(tenant_id: str, citation: dict) -> bool:
+    """Does the cited record exist for this tenant, checked in PostgreSQL under its row-level security?"""
+    kind, id_ = citation["source_type"], citation["source_id"]
+    if kind in _CITED_TABLES:
+        sql = f"select count(*) from {_CITED_TABLES[kind]} where id = :id"
+    elif kind == "score":
+        sql = "select count(*) from scores where entity_id = :id"
+    elif kind == "sentiment":
+        sql = "select (select count(*) from contacts where id = :id) + (select count(*) from companies where id = :id)"
+    else:
+        return False
+    with tenant_session(tenant_id) as s:
+        return s.execute(text(sql), {"id": id_}).scalar() == 1
