@@ -50,6 +50,7 @@ class TrainConfig(BaseModel):
     promotion_metric: Literal["roc_auc", "pr_auc"] = "roc_auc"
     # Demo data only: the generator's true probabilities, the upper bound any model could reach.
     truth_file: str = ""
+    truth_dir: Path | None = Field(default=None, description="Default: settings.ground_truth_dir")
     truth_prob: str = ""
 
     @property
@@ -66,12 +67,12 @@ class TrainConfig(BaseModel):
 
 
 def lead_config(**overrides) -> TrainConfig:
-    base = dict(model_name="lead_score", entity_type="lead", table="lead_features", entity_key="contact_id",
+    base = dict(model_name="lead_score", entity_type="lead", table="marts.lead_features", entity_key="contact_id",
                 label="converted_90d", truth_file="leads.parquet", truth_prob="p_convert_90d")
     return TrainConfig(**{**base, **overrides})
 
 
 def churn_config(**overrides) -> TrainConfig:
-    base = dict(model_name="churn_risk", entity_type="account", table="account_features",
+    base = dict(model_name="churn_risk", entity_type="account", table="marts.account_features",
                 entity_key="company_id", label="churned_90d", truth_file="accounts.parquet", truth_prob="p_churn_90d")
     return TrainConfig(**{**base, **overrides})

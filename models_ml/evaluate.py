@@ -39,7 +39,7 @@ def by_tenant_size(test: pl.DataFrame, prob: np.ndarray, cfg: TrainConfig) -> li
 def truth_path(cfg: TrainConfig) -> Path | None:
     if not cfg.truth_file:
         return None
-    path = get_settings().ground_truth_dir / cfg.truth_file
+    path = Path(cfg.truth_dir or get_settings().ground_truth_dir) / cfg.truth_file
     return path if path.exists() else None
 
 

@@ -41,7 +41,7 @@ def train_and_register(cfg: TrainConfig, frame: pl.DataFrame | None = None) -> T
     result = fit(frame, cfg)
     by_size = by_tenant_size(result.split.test, result.test_prob, cfg)
     truth = compare_with_truth(result.split.test, result.test_prob, cfg, result.baseline_prob)
-    extra = {f"truth_{k}" if not k.startswith("truth") else k: v for k, v in (truth or {}).items()}
+    extra = dict(truth or {})  # truth_auc, auc_ratio_to_truth, baseline_auc_ratio_to_truth, coverage...
     card = model_card(cfg, result, by_size, truth)
 
     client = use_project_store()

@@ -39,7 +39,7 @@ def load_version(name: str, version: str) -> tuple[lgb.Booster, ModelBundle]:
 
 def current_champion(client: MlflowClient, name: str) -> str | None:
     try:
-        return client.get_model_version_by_alias(name, CHAMPION).version
+        return str(client.get_model_version_by_alias(name, CHAMPION).version)
     except MlflowException:
         return None
 

@@ -80,7 +80,8 @@ def write_mart(path: Path, table: str, frame: pl.DataFrame) -> Path:
     mart = frame.drop([c for c in ("p_convert_90d", "p_churn_90d") if c in frame.columns])
     with duckdb.connect(str(path)) as con:
         con.register("frame", mart.to_arrow())
-        con.execute(f"create or replace table {table} as select * from frame")
+        con.execute("create schema if not exists marts")
+        con.execute(f"create or replace table marts.{table} as select * from frame")
     return path
 
 
@@ -122,6 +123,10 @@ def trained_models(home: str) -> dict:
     leads, accounts = lead_frame(), account_frame()
     write_mart(path, "lead_features", leads)
     write_mart(path, "account_features", accounts)
-    lead = train_and_register(lead_config(warehouse_path=path))
-    churn = train_and_register(churn_config(warehouse_path=path))
+    truth_dir = Path(home) / f"truth-{uuid.uuid4().hex[:6]}"
+    truth_dir.mkdir()
+    leads.write_parquet(truth_dir / "leads.parquet")
+    accounts.write_parquet(truth_dir / "accounts.parquet")
+    lead = train_and_register(lead_config(warehouse_path=path, truth_dir=truth_dir))
+    churn = train_and_register(churn_config(warehouse_path=path, truth_dir=truth_dir))
     return {"warehouse": path, "leads": leads, "accounts": accounts, "lead": lead, "churn": churn}
