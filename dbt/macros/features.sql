@@ -22,6 +22,7 @@ windowed as (
         d.as_of_date,
         a.activity_type,
         a.is_pricing_visit,
+        a.is_high_intent_visit,
         {{ days_between('a.occurred_at', 'd.as_of_at') }} as age_days
     from activities as a
     inner join as_of_dates as d
@@ -43,6 +44,8 @@ final as (
         {%- endfor %}
         sum(case when is_pricing_visit and age_days <= 30 then 1 else 0 end) as pricing_visits_30d,
         sum(case when is_pricing_visit and age_days <= 90 then 1 else 0 end) as pricing_visits_90d,
+        sum(case when is_high_intent_visit and age_days <= 30 then 1 else 0 end) as high_intent_visits_30d,
+        sum(case when is_high_intent_visit and age_days <= 90 then 1 else 0 end) as high_intent_visits_90d,
         sum(case when age_days <= 30 then 1 else 0 end) as activities_30d,
         sum(case when age_days <= 90 then 1 else 0 end) as activities_90d,
         min(age_days) as days_since_last_activity,

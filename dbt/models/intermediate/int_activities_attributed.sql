@@ -14,7 +14,13 @@ final as (
         a.deal_id,
         a.campaign_id,
         a.page_path,
-        (a.activity_type = 'web_visit' and a.page_path like '%pricing%') as is_pricing_visit
+        (a.activity_type = 'web_visit' and a.page_path like '%pricing%') as is_pricing_visit,
+        -- pages people read when they are close to buying: prices, services, proof, a way to talk
+        (
+            a.activity_type = 'web_visit'
+            and (a.page_path like '%pricing%' or a.page_path like '%contact%' or a.page_path like '%book%'
+                 or a.page_path like '%demo%' or a.page_path like '%case-stud%' or a.page_path like '%services%')
+        ) as is_high_intent_visit
     from activities as a
     left join contacts as c
         on c.tenant_id = a.tenant_id and c.contact_id = a.contact_id

@@ -2,20 +2,18 @@
 -- its end (the last activity date unless the data_end_date var pins it).
 with activities as (select * from {{ ref('stg_crm__activities') }}),
 contacts as (select * from {{ ref('stg_crm__contacts') }}),
-companies as (select * from {{ ref('stg_crm__companies') }}),
 
 observed as (
     select
         (select min(cast(created_at as date)) from contacts) as first_contact_date,
-        (select min(customer_since) from companies) as first_customer_date,
         (select min(cast(occurred_at as date)) from activities) as first_activity_date,
         (select max(cast(occurred_at as date)) from activities) as last_activity_date
 ),
 
 final as (
     select
-        coalesce(least(first_contact_date, first_customer_date, first_activity_date), current_date)
-            as data_start_date,
+        -- the history starts with the first activity or contact; customer_since may predate the CRM
+        coalesce(least(first_activity_date, first_contact_date), current_date) as data_start_date,
         {% if var('data_end_date') %}
         cast('{{ var("data_end_date") }}' as date) as data_end_date
         {% else %}

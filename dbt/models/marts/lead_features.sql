@@ -40,6 +40,8 @@ final as (
         {%- endfor %}
         coalesce(a.pricing_visits_30d, 0) as pricing_visits_30d,
         coalesce(a.pricing_visits_90d, 0) as pricing_visits_90d,
+        coalesce(a.high_intent_visits_30d, 0) as high_intent_visits_30d,
+        coalesce(a.high_intent_visits_90d, 0) as high_intent_visits_90d,
         coalesce(a.activities_30d, 0) as activities_30d,
         coalesce(a.activities_90d, 0) as activities_90d,
         {{ ratio('a.emails_replied_90d', 'a.emails_sent_90d') }} as email_reply_rate_90d,
