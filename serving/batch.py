@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import polars.selectors as cs
 from sqlalchemy import text
 
 from crm.db.engine import tenant_session
@@ -81,7 +82,8 @@ def write_tenant(tenant_id: str, entity_type: str, scores: list[Score], features
              "model_name": s.model_name, "model_version": s.model_version, "scored_at": scored_at} for s in scores]
     feature_rows = [{"tenant_id": tenant_id, "entity_type": entity_type, "entity_id": str(r.pop(entity_key)),
                      "as_of_date": r.pop("as_of_date"), "features": json.dumps(r, default=str),
-                     "published_at": scored_at} for r in features.drop("tenant_id").to_dicts()]
+                     "published_at": scored_at}
+                    for r in features.drop("tenant_id").with_columns(cs.float().fill_nan(None)).to_dicts()]
     with tenant_session(tenant_id) as s:
         if s.execute(text("select 1 from tenants where id = :t"), {"t": tenant_id}).first() is None:
             log.warning("skipping tenant %s: in the warehouse but not in PostgreSQL", tenant_id)
