@@ -5,6 +5,7 @@ from fastapi import APIRouter, FastAPI
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
 from api.routes import activities, campaigns, companies, contacts, deals, health, notes, pipelines, tasks
+from api.routes import imports as csv_imports
 from api.routes import insights as insights_routes
 
 API_PREFIX = "/api/v1"
@@ -21,6 +22,7 @@ def create_app() -> FastAPI:
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (companies, contacts, pipelines, deals, activities, notes, tasks, campaigns):
         v1.include_router(module.router)
+    v1.include_router(csv_imports.router)
     v1.include_router(insights_routes.router)  # POST /insights, /contacts/{id}/email-draft
     app.include_router(v1)
     app.include_router(health.router)

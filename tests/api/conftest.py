@@ -22,17 +22,21 @@ class Api:
     def __init__(self, client: TestClient, headers: dict):
         self.client, self.headers = client, headers
 
+    def _call(self, method: str, path: str, **kw):
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return self.client.request(method, API + path, headers=headers, **kw)
+
     def get(self, path, **kw):
-        return self.client.get(API + path, headers=self.headers, **kw)
+        return self._call("GET", path, **kw)
 
     def post(self, path, json=None, **kw):
-        return self.client.post(API + path, json=json, headers=self.headers, **kw)
+        return self._call("POST", path, json=json, **kw)
 
     def patch(self, path, json=None, **kw):
-        return self.client.patch(API + path, json=json, headers=self.headers, **kw)
+        return self._call("PATCH", path, json=json, **kw)
 
     def delete(self, path, **kw):
-        return self.client.delete(API + path, headers=self.headers, **kw)
+        return self._call("DELETE", path, **kw)
 
     def create(self, resource: str, body: dict) -> dict:
         r = self.post(f"/{resource}", body)

@@ -98,3 +98,30 @@ def test_crm_serve_answers_healthz(crm_home: Path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_crm_import_prints_report_and_fails_on_bad_rows(tenant, tmp_path):
+    good = tmp_path / "contacts.csv"
+    good.write_text("Email,Name\nann@example.com,Ann Lee\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", "contacts", str(good), "--tenant", tenant["tenant_id"]])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["created"] == 1
+    mapped = tmp_path / "mapped.csv"
+    mapped.write_text("Courriel,Poste\nann@example.com,CEO\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", "contacts", str(mapped), "--tenant", tenant["tenant_id"],
+                                 "--map", "Courriel=email", "--map", "Poste=title"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["updated"] == 1
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email\nok@example.com\nnope\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", "contacts", str(bad), "--tenant", tenant["tenant_id"]])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["errors"][0]["row"] == 3
+    assert "line 3" in result.stderr and "nothing was imported" in result.stderr
+
+    for args, words in ((["invoices", str(good), "--tenant", tenant["tenant_id"]], "choose one of"),
+                        (["contacts", str(good), "--tenant", tenant["tenant_id"], "--map", "oops"], "--map"),
+                        (["contacts", str(good), "--tenant", str(uuid.uuid4())], "no tenant")):
+        result = runner.invoke(app, ["import", *args])
+        assert result.exit_code == 1 and words in result.output, result.output
