@@ -58,7 +58,10 @@ def _columns(pg, table: str, excluded: tuple[str, ...]) -> list[tuple[str, str]]
 
 def _ensure_raw_table(con: duckdb.DuckDBPyConnection, table: SourceTable, cols: list[tuple[str, str]]) -> None:
     col_sql = ", ".join(f'"{n}" {t}' for n, t in cols)
-    con.execute(f'create table if not exists raw."{table.name}" ({col_sql}, primary key ({", ".join(table.key)}))')
+    # Keys are unique per tenant: the warehouse never assumes ids are unique across tenants.
+    names = [n for n, _ in cols]
+    pk = table.key if "tenant_id" in table.key or "tenant_id" not in names else ("tenant_id", *table.key)
+    con.execute(f'create table if not exists raw."{table.name}" ({col_sql}, primary key ({", ".join(pk)}))')
     have = {r[0] for r in con.execute(
         "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
         [table.name]).fetchall()}

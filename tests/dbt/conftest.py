@@ -1,4 +1,4 @@
-"""One hand-made world per test module: two tenants seeded in PostgreSQL, extracted into a private
+"""One hand-made world per test process: two tenants seeded in PostgreSQL, extracted into a private
 DuckDB warehouse, and built with dbt (label dates pinned by vars so other tests' rows cannot move them)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ def dbt_ok(proc) -> None:
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(tmp_path_factory):
     from crm.ingest.extract import extract
     from serving.sentiment import score_all_tenants
@@ -29,7 +29,7 @@ def world(tmp_path_factory):
     return {"home": home, "a": a["tenant_id"], "b": b["tenant_id"], "ids_a": ids_a, "ids_b": ids_b}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built(world):
     dbt_ok(run_dbt(["build"], "duckdb", crm_home=world["home"], vars=DBT_VARS))
     return world
