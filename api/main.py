@@ -7,6 +7,7 @@ from api.limits import BodyLimit
 from api.routes import activities, campaigns, companies, contacts, deals, health, notes, pipelines, tasks
 from api.routes import imports as csv_imports
 from api.routes import insights as insights_routes
+from api.routes import scores as scores_routes
 
 API_PREFIX = "/api/v1"
 
@@ -24,6 +25,7 @@ def create_app() -> FastAPI:
         v1.include_router(module.router)
     v1.include_router(csv_imports.router)
     v1.include_router(insights_routes.router)  # POST /insights, /contacts/{id}/email-draft
+    v1.include_router(scores_routes.router)  # GET /scores/leads|accounts/{id}, leads:batch, :what-if
     app.include_router(v1)
     app.include_router(health.router)
     return app

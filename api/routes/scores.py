@@ -1,0 +1,127 @@
+"""Scores API: published lead/account scores with reasons, history, fresh re-scoring, batch and what-if.
+
+Published scores come from the batch scoring asset (`scores`, `score_history`); `?fresh=true` and what-if
+score the entity's latest published feature row (`analytics.features_latest`, same pipeline run) with the
+champion model loaded in this process. Everything is read through the tenant's RLS session, so another
+tenant's id is simply not found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from api.deps import SessionDep
+from api.errors import ApiError
+from api.schemas.scores import LeadBatchRead, LeadBatchRequest, LeadScoreItem, ScoreRead, WhatIfRead, WhatIfRequest
+from serving.models import ACCOUNT_MODEL, LEAD_MODEL, LoadedModel, champions
+from serving.scoring import score_rows
+
+router = APIRouter(prefix="/scores", tags=["scores"])
+MODELS = {"lead": LEAD_MODEL, "account": ACCOUNT_MODEL}
+LABELS = {"lead": "contact", "account": "company"}
+COLUMNS = "score, probability, tier, factors, model_name, model_version, scored_at"
+
+
+def _read(row: Any) -> ScoreRead:
+    return ScoreRead(score=row.score, probability=row.probability, tier=row.tier.strip(), factors=row.factors,
+                     model={"name": row.model_name, "version": row.model_version}, scored_at=row.scored_at)
+
+
+def _not_scored(entity_type: str, entity_id: uuid.UUID, when: str = "") -> ApiError:
+    return ApiError(404, f"no score for {LABELS[entity_type]} {entity_id}{when}", type_="/problems/not-found")
+
+
+def _model(entity_type: str) -> LoadedModel:
+    model = champions().get(MODELS[entity_type])
+    if model is None:
+        raise ApiError(503, f"no champion '{MODELS[entity_type]}' model is registered yet: run the ml pipeline",
+                       type_="/problems/model-unavailable")
+    return model
+
+
+def _features(session: Session, entity_type: str, entity_id: uuid.UUID) -> dict[str, Any]:
+    row = session.execute(text("select features from analytics.features_latest where entity_type = :e "
+                               "and entity_id = :i"), {"e": entity_type, "i": entity_id}).first()
+    if row is None:
+        raise _not_scored(entity_type, entity_id, " (no published features)")
+    return row.features
+
+
+def _score_now(entity_type: str, entity_id: uuid.UUID, features: dict[str, Any]) -> ScoreRead:
+    model = _model(entity_type)
+    (scored,) = score_rows(model, [{**features, model.bundle.entity_key: str(entity_id)}])
+    return ScoreRead(**scored.as_dict(), scored_at=dt.datetime.now(dt.UTC))
+
+
+def _get(session: Session, entity_type: str, entity_id: uuid.UUID, as_of: dt.date | None, fresh: bool) -> ScoreRead:
+    if fresh and as_of is not None:
+        raise ApiError(422, "use either as_of (a past score) or fresh=true (a score now), not both",
+                       type_="/problems/validation")
+    if fresh:
+        return _score_now(entity_type, entity_id, _features(session, entity_type, entity_id))
+    if as_of is not None:
+        # The score as it stood at the end of that day (UTC): the newest history row before the next midnight.
+        row = session.execute(text(
+            f"select {COLUMNS} from score_history where entity_type = :e and entity_id = :i "
+            "and scored_at < cast(:d as date) + 1 order by scored_at desc, id desc limit 1"),
+            {"e": entity_type, "i": entity_id, "d": as_of}).first()
+        if row is None:
+            raise _not_scored(entity_type, entity_id, f" on or before {as_of}")
+        return _read(row)
+    row = session.execute(text(f"select {COLUMNS} from scores where entity_type = :e and entity_id = :i"),
+                          {"e": entity_type, "i": entity_id}).first()
+    if row is None:
+        raise _not_scored(entity_type, entity_id)
+    return _read(row)
+
+
+AsOf = Query(None, description="Answer from score history: the score as it stood at the end of this date (UTC)")
+Fresh = Query(False, description="Score now with the current champion from the latest published features")
+
+
+@router.get("/leads/{contact_id}", response_model=ScoreRead, summary="A lead's conversion score with reasons")
+def lead_score(contact_id: uuid.UUID, session: SessionDep, as_of: dt.date | None = AsOf,
+               fresh: bool = Fresh) -> ScoreRead:
+    return _get(session, "lead", contact_id, as_of, fresh)
+
+
+@router.get("/accounts/{company_id}", response_model=ScoreRead, summary="An account's churn risk with reasons")
+def account_score(company_id: uuid.UUID, session: SessionDep, as_of: dt.date | None = AsOf,
+                  fresh: bool = Fresh) -> ScoreRead:
+    return _get(session, "account", company_id, as_of, fresh)
+
+
+@router.post("/leads:batch", response_model=LeadBatchRead, summary="Published scores of up to 1,000 leads")
+def lead_scores_batch(body: LeadBatchRequest, session: SessionDep) -> LeadBatchRead:
+    ids = list(dict.fromkeys(body.contact_ids))
+    rows = session.execute(text(f"select entity_id, {COLUMNS} from scores where entity_type = 'lead' "
+                                "and entity_id = any(:ids)"), {"ids": ids}).all()
+    found = {row.entity_id: row for row in rows}
+    data = [LeadScoreItem(contact_id=i, **_read(found[i]).model_dump()) for i in ids if i in found]
+    return LeadBatchRead(data=data, missing=[i for i in ids if i not in found])
+
+
+@router.post("/leads/{contact_id}:what-if", response_model=WhatIfRead,
+             summary="The score if some feature values were different, and the change")
+def lead_what_if(contact_id: uuid.UUID, body: WhatIfRequest, session: SessionDep) -> WhatIfRead:
+    model = _model("lead")
+    bundle = model.bundle
+    unknown = sorted(set(body.features) - set(bundle.features))
+    if unknown:
+        raise ApiError(422, f"unknown feature(s) {', '.join(unknown)}; the model uses: {', '.join(bundle.features)}",
+                       type_="/problems/validation")
+    for name, value in body.features.items():
+        if value is not None and name not in bundle.categorical and isinstance(value, str):
+            raise ApiError(422, f"{name} takes a number, not {value!r}", type_="/problems/validation")
+    features = _features(session, "lead", contact_id)
+    baseline = _score_now("lead", contact_id, features)
+    changed = _score_now("lead", contact_id, {**features, **body.features})
+    return WhatIfRead(**changed.model_dump(), baseline=baseline, delta=changed.score - baseline.score,
+                      delta_probability=round(changed.probability - baseline.probability, 6),
+                      changed=body.features)

@@ -1,0 +1,59 @@
+"""Scores: the body CONTRACT.md promises, plus the batch and what-if envelopes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from api.schemas.base import RequestModel
+
+MAX_BATCH = 1000
+
+
+class Factor(BaseModel):
+    feature: str
+    value: float | str | bool | None
+    impact: float = Field(description="Score points this feature moved the score (+ up, - down)")
+    text: str = Field(description='A sentence for people, e.g. "Replied to 3 emails in the last 30 days: +12"')
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class ScoreRead(BaseModel):
+    score: int = Field(ge=0, le=100, description="Calibrated probability x 100")
+    probability: float = Field(ge=0, le=1)
+    tier: str = Field(description="A (best) to D, by thresholds recorded with the model")
+    factors: list[Factor]
+    model: ModelRef
+    scored_at: datetime
+
+
+class LeadScoreItem(ScoreRead):
+    contact_id: uuid.UUID
+
+
+class LeadBatchRequest(RequestModel):
+    contact_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class LeadBatchRead(BaseModel):
+    data: list[LeadScoreItem]
+    missing: list[uuid.UUID] = Field(description="Requested ids without a score (unknown, not a lead, or unscored)")
+
+
+class WhatIfRequest(RequestModel):
+    features: Annotated[dict[str, float | bool | str | None], Field(min_length=1)] = Field(
+        description="Feature values to change, by feature name; the others keep their published values")
+
+
+class WhatIfRead(ScoreRead):
+    baseline: ScoreRead = Field(description="The score now, from the published features, same model")
+    delta: int = Field(description="score - baseline.score")
+    delta_probability: float
+    changed: dict[str, float | bool | str | None]
