@@ -1,0 +1,22 @@
+"""The baseline for bench/api.py: a bare FastAPI app answering fixed JSON of the same shape, no auth, no DB."""
+
+import uuid
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
+_CONTACT = {"id": str(uuid.uuid4()), "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "email": "ann.lee@example.com", "first_name": "Ann", "last_name": "Lee", "phone": None, "title": "CMO",
+            "company_id": None, "lead_source": "webinar", "lifecycle_stage": "lead", "owner_id": None}
+_PAGE = {"data": [dict(_CONTACT, id=str(uuid.uuid4())) for _ in range(50)], "next_cursor": "x"}
+
+
+@app.get("/api/v1/contacts/{id}")
+def contact(id: str) -> dict:
+    return dict(_CONTACT, id=id)
+
+
+@app.get("/api/v1/contacts")
+def contacts(limit: int = 50, cursor: str | None = None) -> dict:
+    return _PAGE
