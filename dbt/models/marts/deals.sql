@@ -3,6 +3,7 @@ with deals as (select * from {{ ref('stg_crm__deals') }}),
 stages as (select * from {{ ref('stg_crm__pipeline_stages') }}),
 pipelines as (select * from {{ ref('stg_crm__pipelines') }}),
 companies as (select * from {{ ref('stg_crm__companies') }}),
+users as (select * from {{ ref('stg_crm__users') }}),
 bounds as (select cast(data_end_date as timestamp) + interval '1 day' as reference_at from {{ ref('int_data_bounds') }}),
 
 final as (
@@ -19,6 +20,8 @@ final as (
         d.company_id,
         c.company_name,
         d.contact_id,
+        d.owner_id,
+        u.user_name as owner_name,
         d.amount,
         d.currency,
         d.deal_status,
@@ -33,6 +36,7 @@ final as (
     left join stages as s on s.tenant_id = d.tenant_id and s.stage_id = d.stage_id
     left join pipelines as p on p.tenant_id = d.tenant_id and p.pipeline_id = d.pipeline_id
     left join companies as c on c.tenant_id = d.tenant_id and c.company_id = d.company_id
+    left join users as u on u.tenant_id = d.tenant_id and u.user_id = d.owner_id
 )
 
 select * from final
