@@ -1,0 +1,55 @@
+"""ML: train + register the two models (champion gate inside), then publish scores with the champion.
+
+Thin assets: the logic is in models_ml/ (training) and serving/batch.py (scoring); these return the
+figures a data team looks at in the Dagster UI.
+"""
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+
+from models_ml.config import TrainConfig, churn_config, lead_config
+from models_ml.job import train_and_register
+from serving.batch import score_entities
+
+
+def _train(context: AssetExecutionContext, cfg: TrainConfig) -> MaterializeResult:
+    outcome = train_and_register(cfg)
+    summary = outcome.summary()
+    context.log.info(f"{cfg.model_name} v{outcome.version}: {outcome.decision.reason}")
+    metadata = {k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool)) and v == v}
+    metadata["model_card"] = MetadataValue.md(
+        f"Run `{outcome.run_id}` in MLflow experiment `{cfg.experiment_name}`: see model_card.md there.")
+    return MaterializeResult(metadata=metadata)
+
+
+@asset(group_name="ml", deps=[AssetKey("lead_features")], kinds={"lightgbm", "mlflow"},
+       description="Train lead_score on marts.lead_features; champion alias only if it beats the current one")
+def lead_score_model(context: AssetExecutionContext) -> MaterializeResult:
+    return _train(context, lead_config())
+
+
+@asset(group_name="ml", deps=[AssetKey("account_features")], kinds={"lightgbm", "mlflow"},
+       description="Train churn_risk on marts.account_features; champion alias only if it beats the current one")
+def churn_risk_model(context: AssetExecutionContext) -> MaterializeResult:
+    return _train(context, churn_config())
+
+
+def _publish(entity_type: str) -> MaterializeResult:
+    result = score_entities(entity_type)
+    return MaterializeResult(metadata={"rows": result.rows, "tenants": result.tenants, "model": result.model_name,
+                                       "model_version": result.model_version,
+                                       "as_of_dates": ", ".join(result.as_of_dates)})
+
+
+@asset(group_name="ml", deps=[lead_score_model], kinds={"postgres"},
+       description="Every open lead scored by the lead_score champion into scores + score_history (RLS)")
+def lead_scores() -> MaterializeResult:
+    return _publish("lead")
+
+
+@asset(group_name="ml", deps=[churn_risk_model], kinds={"postgres"},
+       description="Every customer account scored by the churn_risk champion into scores + score_history (RLS)")
+def account_scores() -> MaterializeResult:
+    return _publish("account")
+
+
+ML_ASSETS = [lead_score_model, churn_risk_model, lead_scores, account_scores]
