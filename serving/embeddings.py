@@ -42,5 +42,13 @@ def embed(texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
     return np.asarray(vectors, dtype=np.float32)
 
 
+@lru_cache(maxsize=1024)
+def _embed_cached(text: str) -> np.ndarray:
+    vector = embed([text])[0]
+    vector.setflags(write=False)  # shared between callers
+    return vector
+
+
 def embed_one(text: str) -> np.ndarray:
-    return embed([text])[0]
+    """One query vector; repeated questions (and a hybrid search's second use) hit a small cache."""
+    return _embed_cached(text)
