@@ -7,6 +7,7 @@ from api.limits import BodyLimit
 from api.routes import activities, campaigns, companies, contacts, deals, health, notes, pipelines, tasks
 from api.routes import imports as csv_imports
 from api.routes import insights as insights_routes
+from dashboards import install_dashboard
 from api.routes import scores as scores_routes
 
 API_PREFIX = "/api/v1"
@@ -28,6 +29,7 @@ def create_app() -> FastAPI:
     v1.include_router(scores_routes.router)  # GET /scores/leads|accounts/{id}, leads:batch, :what-if
     app.include_router(v1)
     app.include_router(health.router)
+    install_dashboard(app)  # pages at /, static files, session cookie + CSRF middleware
     return app
 
 

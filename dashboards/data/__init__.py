@@ -1,0 +1,1 @@
+"""Read models for the pages: plain functions taking a tenant Session (RLS scopes every query)."""

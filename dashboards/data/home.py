@@ -1,0 +1,90 @@
+"""Home page figures, read live from the system of record (they must match what staff just typed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+AT_RISK_PROBABILITY = 0.5  # an account whose churn probability is at least this is "at risk"
+
+
+def new_leads(session: Session, days: int = 30) -> dict:
+    row = session.execute(text(
+        "select count(*) filter (where created_at >= now() - make_interval(days => :d)) as current, "
+        "count(*) filter (where created_at >= now() - make_interval(days => 2 * :d) "
+        "and created_at < now() - make_interval(days => :d)) as previous from contacts"), {"d": days}).one()
+    return {"current": row.current, "previous": row.previous, "days": days}
+
+
+def pipeline_by_stage(session: Session) -> list[dict]:
+    """Open deal value per stage of every pipeline, in stage order."""
+    rows = session.execute(text(
+        "select p.name as pipeline, s.name as stage, s.position, count(d.id) as deals, "
+        "coalesce(sum(d.amount), 0) as value, coalesce(sum(d.amount * s.win_probability), 0) as weighted "
+        "from pipeline_stages s join pipelines p on p.id = s.pipeline_id "
+        "left join deals d on d.stage_id = s.id and d.status = 'open' "
+        "where not s.is_won and not s.is_lost "
+        "group by p.name, p.is_default, p.created_at, s.name, s.position "
+        "order by p.is_default desc, p.created_at, s.position"))
+    return [dict(r._mapping) for r in rows]
+
+
+def win_rate(session: Session, days: int = 90) -> dict:
+    row = session.execute(text(
+        "select count(*) filter (where status = 'won') as won, count(*) filter (where status = 'lost') as lost, "
+        "coalesce(sum(amount) filter (where status = 'won'), 0) as won_value from deals "
+        "where status in ('won', 'lost') and closed_at >= now() - make_interval(days => :d)"), {"d": days}).one()
+    closed = row.won + row.lost
+    return {"rate": row.won / closed if closed else None, "won": row.won, "lost": row.lost,
+            "won_value": row.won_value, "days": days}
+
+
+def at_risk_accounts(session: Session) -> dict:
+    row = session.execute(text(
+        "select count(*) filter (where s.probability >= :p) as at_risk, count(s.entity_id) as scored, "
+        "count(*) as customers from companies c left join scores s "
+        "on s.entity_type = 'account' and s.entity_id = c.id where c.lifecycle = 'customer'"),
+        {"p": AT_RISK_PROBABILITY}).one()
+    return {"at_risk": row.at_risk, "scored": row.scored, "customers": row.customers}
+
+
+def activity_trend(session: Session, days: int = 90) -> dict:
+    """Activities per day for the last `days` days, split into outreach (emails sent, calls, meetings) and
+    engagement (opens, clicks, replies, visits, forms, orders, tickets)."""
+    start = (datetime.now(UTC) - timedelta(days=days - 1)).date()
+    rows = session.execute(text(
+        "select (occurred_at at time zone 'UTC')::date as day, "
+        "count(*) filter (where type in ('email_sent', 'call', 'meeting')) as outreach, "
+        "count(*) filter (where type not in ('email_sent', 'call', 'meeting')) as engagement "
+        "from activities where occurred_at >= :start group by 1"), {"start": start})
+    by_day = {r.day: r for r in rows}
+    labels, outreach, engagement = [], [], []
+    for i in range(days):
+        d = start + timedelta(days=i)
+        labels.append(d.strftime("%d %b"))
+        r = by_day.get(d)
+        outreach.append(r.outreach if r else 0)
+        engagement.append(r.engagement if r else 0)
+    return {"labels": labels, "outreach": outreach, "engagement": engagement,
+            "total": sum(outreach) + sum(engagement)}
+
+
+def hot_leads(session: Session, n: int = 5) -> list[dict]:
+    rows = session.execute(text(
+        "select c.id, c.first_name, c.last_name, c.email, co.name as company, s.score, s.tier "
+        "from scores s join contacts c on c.id = s.entity_id left join companies co on co.id = c.company_id "
+        "where s.entity_type = 'lead' and c.lifecycle_stage not in ('customer', 'other') "
+        "order by s.score desc, c.created_at desc limit :n"), {"n": n})
+    return [dict(r._mapping) for r in rows]
+
+
+def my_open_tasks(session: Session, user_id, n: int = 6) -> list[dict]:
+    rows = session.execute(text(
+        "select t.id, t.title, t.due_at, t.contact_id, t.company_id, "
+        "coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), c.email, co.name) as about "
+        "from tasks t left join contacts c on c.id = t.contact_id left join companies co on co.id = t.company_id "
+        "where not t.is_done and (t.assignee_id = :u or t.assignee_id is null) "
+        "order by t.due_at nulls last, t.created_at limit :n"), {"u": user_id, "n": n})
+    return [dict(r._mapping) for r in rows]

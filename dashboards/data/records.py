@@ -1,0 +1,109 @@
+"""Everything on a contact's or a company's page: timeline, tasks, deals, people, scores, sentiment."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from crm.db.models import Company, Contact, Deal, PipelineStage, Task
+from dashboards.data.common import current_score, score_history, sentiment_weekly
+
+ACTIVITY_LABELS = {
+    "email_sent": "Email sent", "email_opened": "Email opened", "email_clicked": "Email link clicked",
+    "email_replied": "Email reply", "call": "Call", "meeting": "Meeting", "web_visit": "Website visit",
+    "form_submit": "Form submitted", "order": "Order", "support_ticket": "Support ticket",
+}
+
+
+def timeline(session: Session, column: str, entity_id: uuid.UUID, limit: int = 60) -> list[dict]:
+    """Activities and notes, newest first; for a company this includes its contacts' items."""
+    if column == "company_id":
+        scope = "(x.company_id = :i or x.contact_id in (select id from contacts where company_id = :i))"
+    else:
+        scope = "x.contact_id = :i"
+    rows = session.execute(text(
+        "select * from ("
+        f"select 'activity' as kind, x.id, x.type, x.occurred_at, x.subject, x.body, x.contact_id "
+        f"from activities x where {scope} "
+        "union all "
+        f"select 'note' as kind, x.id, 'note' as type, x.occurred_at, null as subject, x.body, x.contact_id "
+        f"from notes x where {scope}) t order by occurred_at desc limit :n"), {"i": entity_id, "n": limit})
+    out = []
+    for r in rows:
+        item = dict(r._mapping)
+        item["label"] = "Note" if item["kind"] == "note" else ACTIVITY_LABELS.get(item["type"], item["type"])
+        out.append(item)
+    return out
+
+
+def tasks_for(session: Session, column: str, entity_id: uuid.UUID) -> list[Task]:
+    return list(session.scalars(select(Task).where(getattr(Task, column) == entity_id)
+                                .order_by(Task.is_done, Task.due_at.nulls_last(), Task.created_at)).all())
+
+
+def deals_for(session: Session, column: str, entity_id: uuid.UUID) -> list[dict]:
+    rows = session.execute(select(Deal, PipelineStage.name.label("stage"))
+                           .join(PipelineStage, PipelineStage.id == Deal.stage_id)
+                           .where(getattr(Deal, column) == entity_id).order_by(Deal.created_at.desc()))
+    return [{"deal": d, "stage": stage} for d, stage in rows]
+
+
+def contact_page(session: Session, contact_id: uuid.UUID) -> dict | None:
+    contact = session.get(Contact, contact_id)
+    if contact is None:  # RLS: another tenant's contact looks exactly like a missing one
+        return None
+    return {
+        "contact": contact,
+        "company": session.get(Company, contact.company_id) if contact.company_id else None,
+        "score": current_score(session, "lead", contact_id),
+        "history": score_history(session, "lead", contact_id),
+        "sentiment": sentiment_weekly(session, "contact_id", contact_id),
+        "timeline": timeline(session, "contact_id", contact_id),
+        "tasks": tasks_for(session, "contact_id", contact_id),
+        "deals": deals_for(session, "contact_id", contact_id),
+    }
+
+
+def company_page(session: Session, company_id: uuid.UUID) -> dict | None:
+    company = session.get(Company, company_id)
+    if company is None:
+        return None
+    people = session.execute(text(
+        "select c.id, c.first_name, c.last_name, c.email, c.title, s.score, s.tier from contacts c "
+        "left join scores s on s.entity_type = 'lead' and s.entity_id = c.id where c.company_id = :i "
+        "order by s.score desc nulls last, c.last_name limit 50"), {"i": company_id})
+    return {
+        "company": company,
+        "score": current_score(session, "account", company_id),
+        "history": score_history(session, "account", company_id),
+        "sentiment": sentiment_weekly(session, "company_id", company_id),
+        "timeline": timeline(session, "company_id", company_id),
+        "tasks": tasks_for(session, "company_id", company_id),
+        "deals": deals_for(session, "company_id", company_id),
+        "people": [dict(r._mapping) for r in people],
+    }
+
+
+def source_location(session: Session, source_type: str, source_id: uuid.UUID) -> str | None:
+    """Where a cited record is shown. Notes and activities: their contact's (else company's) page at the
+    item's anchor; deals: their contact's or company's page; scores and sentiment cite the entity itself."""
+    if source_type in ("note", "activity", "deal"):
+        table = {"note": "notes", "activity": "activities", "deal": "deals"}[source_type]
+        row = session.execute(text(f"select contact_id, company_id from {table} where id = :i"),
+                              {"i": source_id}).first()
+        if row is None:
+            return None
+        anchor = "" if source_type == "deal" else f"#{source_type}-{source_id}"
+        if row.contact_id:
+            return f"/contacts/{row.contact_id}{anchor}"
+        if row.company_id:
+            return f"/companies/{row.company_id}{anchor}"
+        return f"/deals/{source_id}/edit" if source_type == "deal" else None
+    if source_type in ("score", "sentiment"):
+        if session.get(Contact, source_id) is not None:
+            return f"/contacts/{source_id}"
+        if session.get(Company, source_id) is not None:
+            return f"/companies/{source_id}"
+    return None

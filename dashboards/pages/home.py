@@ -1,0 +1,36 @@
+"""Home: the agency's key figures at a glance."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from crm.db.engine import tenant_session
+from dashboards import charts
+from dashboards.data import home as data
+from dashboards.security import UserDep
+from dashboards.templating import money, render
+
+router = APIRouter()
+
+
+@router.get("/")
+def home(request: Request, user: UserDep):
+    with tenant_session(user.tenant_id) as s:
+        leads = data.new_leads(s)
+        stages = data.pipeline_by_stage(s)
+        wins = data.win_rate(s)
+        risk = data.at_risk_accounts(s)
+        trend = data.activity_trend(s)
+        hot = data.hot_leads(s)
+        tasks = data.my_open_tasks(s, user.user_id)
+    trend_chart = charts.line_chart(trend["labels"], [("Engagement", trend["engagement"]),
+                                                      ("Outreach", trend["outreach"])],
+                                    width=760, height=220, label_every=14) if trend["total"] else ""
+    stage_chart = charts.hbar_chart([(r["stage"], float(r["value"])) for r in stages], width=460, fmt=money)
+    return render(request, "home.html", {
+        "leads": leads, "stages": stages, "wins": wins, "risk": risk, "trend": trend, "hot": hot, "tasks": tasks,
+        "trend_chart": trend_chart, "stage_chart": stage_chart,
+        "open_value": sum(float(r["value"]) for r in stages),
+        "weighted_value": sum(float(r["weighted"]) for r in stages),
+        "open_deals": sum(r["deals"] for r in stages),
+    })

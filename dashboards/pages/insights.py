@@ -1,0 +1,30 @@
+"""Insights: ask a question about the agency's own notes and emails (answered by POST /api/v1/insights)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+
+from crm.db.engine import tenant_session
+from dashboards.data.records import source_location
+from dashboards.pages.common import parse_id
+from dashboards.security import UserDep, not_found_page
+from dashboards.templating import render
+
+router = APIRouter()
+
+
+@router.get("/insights")
+def insights(request: Request, user: UserDep, q: str = ""):
+    return render(request, "insights.html", {"question": q.strip()[:1000]})
+
+
+@router.get("/sources/{source_type}/{source_id}")
+def source(user: UserDep, source_type: str, source_id: str):
+    """A citation's link: open the contact or company page at the cited note or activity."""
+    sid = parse_id(source_id, "source")
+    with tenant_session(user.tenant_id) as s:
+        target = source_location(s, source_type, sid)
+    if target is None:
+        raise not_found_page("source")
+    return RedirectResponse(target, status_code=303)
