@@ -16,6 +16,7 @@ import io
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -159,6 +160,8 @@ def load_demo(size: str = "small", seed: int = 7, end_date: date | None = None, 
     with Progress(*columns, console=console, transient=False) as progress:
         overall = progress.add_task(f"demo {spec.name}: agencies", total=spec.tenants)
         rows_task = progress.add_task("rows", total=None, visible=False)
+        by_index: dict[int, DemoTenant] = {}
+        todo = []
         for i, name in enumerate(names):
             email = f"admin@{agency_domain(name, seed, spec.tag)}"
             found = _existing_tenant(email)
@@ -166,19 +169,30 @@ def load_demo(size: str = "small", seed: int = 7, end_date: date | None = None, 
                 raise RuntimeError(f"demo tenant {found['tenant_id']} ({email}) exists from a failed load and "
                                    "cannot be removed; delete it (or use another CRM_HOME) and run again")
             if found and found["loaded"]:
-                tenants.append(_skipped(found, email, previous))
+                by_index[i] = _skipped(found, email, previous)
                 progress.advance(overall)
-                continue
-            progress.update(rows_task, description=f"{name}: generating", completed=0, total=None, visible=True)
-            data = generate_tenant(seed, spec, i, name, sizes[i], end_date, password_hash)
-            progress.update(rows_task, description=f"{name}: loading", total=data.rows)
-            tenants.append(_load_one(data, email, progress, rows_task, console))
-            tid = tenants[-1].tenant_id
-            loaded.add(tid)
-            for key, frame in (("leads", data.leads), ("accounts", data.accounts), ("facts", data.facts)):
-                truth[key].append(frame.select(pl.lit(tid).alias("tenant_id"), pl.all()))
-            progress.advance(overall)
+            else:
+                todo.append((i, name, email))
+        # Generate the next agency in a thread while PostgreSQL ingests the current one.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            def generate(k: int):
+                i, name, _ = todo[k]
+                return pool.submit(generate_tenant, seed, spec, i, name, sizes[i], end_date, password_hash)
+
+            upcoming = generate(0) if todo else None
+            for k, (i, name, email) in enumerate(todo):
+                progress.update(rows_task, description=f"{name}: generating", completed=0, total=None, visible=True)
+                data = upcoming.result()
+                upcoming = generate(k + 1) if k + 1 < len(todo) else None
+                progress.update(rows_task, description=f"{name}: loading", total=data.rows)
+                by_index[i] = _load_one(data, email, progress, rows_task, console)
+                tid = by_index[i].tenant_id
+                loaded.add(tid)
+                for key, frame in (("leads", data.leads), ("accounts", data.accounts), ("facts", data.facts)):
+                    truth[key].append(frame.select(pl.lit(tid).alias("tenant_id"), pl.all()))
+                progress.advance(overall)
         progress.update(rows_task, visible=False)
+        tenants = [by_index[i] for i in sorted(by_index)]
 
     _write_truth(settings.ground_truth_dir, truth, loaded)
     result = DemoResult(size=spec.name, seed=seed, end_date=end_date, tenants=tenants, credentials_path=cred_path,

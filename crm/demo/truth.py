@@ -3,8 +3,9 @@
 Conventions (the data platform's label SQL must use the same):
 - `as_of_date` is a whole UTC day: what happened on it is known at as_of; the label window is the
   next 90 days, i.e. event date (UTC) in (as_of_date, as_of_date + 90 days].
-- A lead at as_of: a contact created on or before as_of whose company is not a customer at as_of
-  (companies.customer_since is null or later) -- equivalently, no won deal of its own closed by then.
+- A lead at as_of: a contact created on or before as_of with no won deal of its own (deals.contact_id)
+  closed by then. Only a company's buyer ever has deals, so the buyer's colleagues stay leads with
+  p = 0 even after their company became a customer (dbt's int_leads_labeled counts them the same way).
   converted_90d: a deal with that contact_id is won with closed_at's date in the window.
 - An account at as_of: customer_since <= as_of and
     contractual tenants: churned_at is null or its date is after as_of; churned_90d: churned_at in window;
@@ -36,7 +37,8 @@ def lead_truth(w: World) -> pl.DataFrame:
     ct = w.ct
     cols: dict[str, list] = {"contact": [], "as_of": [], "p": [], "label": []}
     for m, a in _as_of_days(w):
-        sel = np.flatnonzero((ct.created_day <= a) & (w.customer_start[ct.company] > a))
+        own_win = np.where(ct.is_buyer, w.customer_start[ct.company], np.iinfo(np.int64).max)
+        sel = np.flatnonzero((ct.created_day <= a) & (own_win > a))
         comp = ct.company[sel]
         p = np.zeros(len(sel))
         b = ct.is_buyer[sel]
