@@ -1,0 +1,117 @@
+"""Sign-in, session cookie and CSRF rules, checked over HTTP against the real app (no browser needed)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from api.main import app
+from crm.db.engine import tenant_session
+from crm.tenancy import create_user
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def client():
+    with TestClient(app, follow_redirects=False) as c:
+        yield c
+
+
+def login(client: TestClient, email: str, password: str, next_: str = "/"):
+    page = client.get("/login")
+    token = CSRF_INPUT.search(page.text).group(1)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token, "next": next_})
+
+
+def csrf_of(client: TestClient) -> str:
+    return CSRF_INPUT.search(client.get("/contacts/new").text).group(1)
+
+
+def test_session_cookie_is_signed_httponly_and_lax(client, tenant):
+    r = login(client, tenant["admin_email"], tenant["password"])
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("crm_session=") and "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+    assert client.get("/").status_code == 200
+    # a tampered cookie is no session at all
+    value = client.cookies.get("crm_session")
+    client.cookies.clear()
+    client.cookies.set("crm_session", value[:-4] + ("AAAA" if not value.endswith("AAAA") else "BBBB"))
+    r = client.get("/")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_sign_in_needs_csrf_token_and_refuses_open_redirects(client, tenant):
+    client.get("/login")
+    r = client.post("/login", data={"email": tenant["admin_email"], "password": tenant["password"]})
+    assert r.status_code == 403 and "expired" in r.text
+    r = login(client, tenant["admin_email"], tenant["password"], next_="//evil.example/steal")
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    r = client.post("/logout", data={"csrf_token": "wrong"})
+    assert r.status_code == 403
+    r = client.post("/logout", data={"csrf_token": csrf_of(client)})
+    assert r.status_code == 303 and client.get("/").status_code == 303
+
+
+def test_cookie_authenticated_api_writes_need_the_csrf_header(client, tenant):
+    api_key = tenant["headers"]
+    company = client.post("/api/v1/companies", json={"name": "Initech"}, headers=api_key)
+    assert company.status_code == 201 and "set-cookie" not in company.headers  # API key clients get no cookie
+    cid = company.json()["id"]
+    login(client, tenant["admin_email"], tenant["password"])
+    assert client.get(f"/api/v1/companies/{cid}").status_code == 200
+    r = client.patch(f"/api/v1/companies/{cid}", json={"industry": "Software"})
+    assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
+    r = client.patch(f"/api/v1/companies/{cid}", json={"industry": "Software"}, headers={"X-CSRF-Token": "nope"})
+    assert r.status_code == 403
+    r = client.patch(f"/api/v1/companies/{cid}", json={"industry": "Software"},
+                     headers={"X-CSRF-Token": csrf_of(client)})
+    assert r.status_code == 200 and r.json()["industry"] == "Software"
+    # a Bearer key wins over the cookie and needs no CSRF header, exactly as before
+    r = client.patch(f"/api/v1/companies/{cid}", json={"industry": "SaaS"}, headers=api_key)
+    assert r.status_code == 200
+
+
+def test_forms_refuse_a_wrong_csrf_token(client, tenant):
+    login(client, tenant["admin_email"], tenant["password"])
+    r = client.post("/contacts/new", data={"email": "x@example.com", "csrf_token": "forged"})
+    assert r.status_code == 403
+    r = client.get("/api/v1/contacts", headers=tenant["headers"])
+    assert r.json()["data"] == []
+
+
+def test_read_only_users_can_look_but_not_change(client, tenant):
+    create_user(tenant["tenant_id"], "viewer@readonly.example", "viewer-pass", role="read-only")
+    login(client, "viewer@readonly.example", "viewer-pass")
+    assert client.get("/leads").status_code == 200
+    assert client.get("/contacts/new").status_code == 403
+    r = client.post("/api/v1/companies", json={"name": "Nope"}, headers={"X-CSRF-Token": csrf_of_page(client)})
+    assert r.status_code == 403
+
+
+def csrf_of_page(client: TestClient) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', client.get("/leads").text).group(1)
+
+
+def test_deactivated_user_is_signed_out_at_once(client, tenant):
+    create_user(tenant["tenant_id"], "leaver@agency.example", "leaver-pass")
+    login(client, "leaver@agency.example", "leaver-pass")
+    assert client.get("/").status_code == 200
+    with tenant_session(tenant["tenant_id"]) as s:
+        s.execute(text("update users set is_active = false where email = 'leaver@agency.example'"))
+    r = client.get("/")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_malformed_and_foreign_ids_are_404_pages(client, tenant, other_tenant):
+    theirs = client.post("/api/v1/contacts", json={"email": "secret@rival.example"}, headers=other_tenant["headers"])
+    login(client, tenant["admin_email"], tenant["password"])
+    for url in ("/contacts/not-a-uuid", f"/contacts/{theirs.json()['id']}", f"/notes/{theirs.json()['id']}/edit",
+                f"/sources/note/{theirs.json()['id']}"):
+        r = client.get(url)
+        assert r.status_code == 404, url
+        assert "text/html" in r.headers["content-type"] and "secret@rival" not in r.text
