@@ -7,6 +7,6 @@ from importlib import import_module
 
 from dagster import Definitions
 
-DOMAINS = ("ingest", "transform", "publish", "ml")
+DOMAINS = ("ingest", "transform", "publish", "ml", "serving")
 
 defs = Definitions.merge(*(import_module(f"pipelines.defs.{domain}").defs for domain in DOMAINS))
