@@ -7,7 +7,7 @@ from api.limits import BodyLimit
 from api.routes import activities, campaigns, companies, contacts, deals, health, notes, pipelines, tasks
 from api.routes import imports as csv_imports
 from api.routes import insights as insights_routes
-from dashboards import install_dashboard
+from dashboards.app import install_dashboard
 from api.routes import scores as scores_routes
 
 API_PREFIX = "/api/v1"
