@@ -224,3 +224,51 @@ def test_error_list_is_capped(tenant):
     data = b"email\n" + b"".join(b"bad%d\n" % i for i in range(600))
     report = import_csv(tenant["tenant_id"], "contacts", data)
     assert len(report.errors) == 501 and "100 more" in report.errors[-1].reason
+
+
+def test_churned_companies_and_ambiguous_names(tenant):
+    t = tenant["tenant_id"]
+    import_csv(t, "companies", b"name,domain,lifecycle\nGone,gone.example.com,customer\n")
+    churned = import_csv(t, "companies", b"name,domain,lifecycle\nGone,gone.example.com,churned\n")
+    assert churned.updated == 1
+    assert _rows(t, Company)[0].churned_at is not None  # the data platform's churn label reads it
+    import_csv(t, "companies", b"name,domain,lifecycle\nGone,gone.example.com,customer\n")
+    assert _rows(t, Company)[0].churned_at is None
+    with tenant_session(t) as s:
+        s.add_all([Company(tenant_id=uuid.UUID(t), name="Same"), Company(tenant_id=uuid.UUID(t), name="same")])
+    report = import_csv(t, "companies", b"name,industry\nSAME,Media\n")
+    assert not report.ok and "2 companies are named" in report.errors[0].reason
+
+
+def test_deals_move_between_named_pipelines(tenant):
+    t = tenant["tenant_id"]
+    _pipeline(t)
+    with tenant_session(t) as s:
+        s.add(Pipeline(tenant_id=uuid.UUID(t), name="Renewals"))
+        s.add(Pipeline(tenant_id=uuid.UUID(t), name="Empty"))
+        s.flush()
+        renewals = s.scalar(select(Pipeline).where(Pipeline.name == "Renewals"))
+        s.add(PipelineStage(tenant_id=renewals.tenant_id, pipeline_id=renewals.id, name="Due", position=0))
+    assert import_csv(t, "deals", b"name,amount\nAnnual,100\n").created == 1
+    moved = import_csv(t, "deals", b"name,pipeline\nAnnual,renewals\n")
+    assert moved.updated == 1, moved.errors
+    deal = _rows(t, Deal)[0]
+    with tenant_session(t) as s:
+        stage = s.get(PipelineStage, deal.stage_id)
+        assert stage.name == "Due" and deal.pipeline_id == stage.pipeline_id and deal.amount == 100
+    bad = import_csv(t, "deals", b"name,pipeline,contact_email\nAnnual,Empty,\nOther,,ghost@example.com\n")
+    assert [(e.row, e.column) for e in bad.errors] == [(2, "pipeline"), (3, "contact_email")]
+
+
+def test_a_row_the_database_refuses_is_reported_against_its_line(tenant):
+    from crm.imports import runner
+    from crm.imports.entities import Pending
+
+    t = tenant["tenant_id"]
+    import_csv(t, "contacts", b"email\ntaken@example.com\n")
+    with pytest.raises(runner._RowRefused) as caught, tenant_session(t) as s:
+        # what a concurrent import of the same email would do between our lookup and our insert
+        s.add(Contact(tenant_id=uuid.UUID(t), email="TAKEN@example.com"))
+        runner._flusher(s, None)(Pending(line=7, data={}))
+    assert caught.value.error.row == 7 and "refused" in caught.value.error.reason
+    assert _count(t, Contact) == 1
