@@ -158,8 +158,9 @@ def extract(warehouse: Path | None = None, lookback: timedelta = DEFAULT_LOOKBAC
                 else:
                     result.upserted[table.name], top = _load_table(con, pg, table, since_overlap, tmp)
                 mark = max(since, top) if top else since
-                if oldest_writer is not None and mark > oldest_writer:
-                    mark = max(since, oldest_writer)
+                if oldest_writer is not None and mark >= oldest_writer:
+                    # rows of that transaction carry updated_at = its start: stay just below it
+                    mark = max(since, oldest_writer - timedelta(microseconds=1))
                 new_marks[table.name] = mark
             now = datetime.now(UTC)
             con.executemany("insert or replace into raw._watermarks values (?, ?, ?)",
