@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import polars.selectors as cs
 
 from crm.model_bundle import ModelBundle
 from crm.settings import get_settings
@@ -37,8 +38,9 @@ def read_features(cfg: TrainConfig, labelled_only: bool = False) -> pl.DataFrame
     missing = [c for c in [*cfg.keys, cfg.label] if c not in frame.columns]
     if missing:
         raise ValueError(f"{cfg.table} lacks required columns {missing}")
+    # DECIMAL money columns become floats: LightGBM and JSON both want plain numbers.
     return frame.with_columns(pl.col("tenant_id").cast(pl.Utf8), pl.col(cfg.entity_key).cast(pl.Utf8),
-                              pl.col("as_of_date").cast(pl.Date))
+                              pl.col("as_of_date").cast(pl.Date), cs.decimal().cast(pl.Float64))
 
 
 def feature_columns(frame: pl.DataFrame, cfg: TrainConfig) -> tuple[list[str], dict[str, list[str]]]:

@@ -48,7 +48,7 @@ def read_latest(table: str, warehouse: Path | None = None) -> pl.DataFrame:
              f"(select max(as_of_date) from {table} g where g.tenant_id = f.tenant_id)")
     with duckdb.connect(str(path), read_only=True) as con:
         frame = pl.from_arrow(con.sql(query).to_arrow_table())
-    return frame.with_columns(pl.col("tenant_id").cast(pl.Utf8))
+    return frame.with_columns(pl.col("tenant_id").cast(pl.Utf8), cs.decimal().cast(pl.Float64))
 
 
 UPSERT = text("""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,8 @@ def _impacts(model: LoadedModel, contrib: np.ndarray) -> np.ndarray:
 def _value(raw: Any) -> Any:
     if isinstance(raw, float) and math.isnan(raw):
         return None
+    if isinstance(raw, Decimal):
+        return float(raw)
     if isinstance(raw, (np.floating, np.integer)):
         return raw.item()
     return raw
