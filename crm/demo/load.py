@@ -210,6 +210,7 @@ def _load_one(data: TenantData, email: str, progress: Progress, task, console: C
 
     ag = data.agency
     made = create_tenant(ag.name, email, DEMO_PASSWORD, churn_mode=ag.churn_mode)
+    started = time.perf_counter()
     try:
         counts = load_tenant_rows(made["tenant_id"], data, lambda n: progress.advance(task, n))
     except Exception:
@@ -221,4 +222,4 @@ def _load_one(data: TenantData, email: str, progress: Progress, task, console: C
     users += [{"email": e, "password": DEMO_PASSWORD, "role": r, "name": n}
               for e, r, n in ag.users.select("email", "role", "name").iter_rows()]
     return DemoTenant(made["tenant_id"], ag.name, slug, ag.churn_mode, email, DEMO_PASSWORD, made["api_key"],
-                      users=users, rows=counts)
+                      users=users, rows=counts, load_seconds=time.perf_counter() - started)

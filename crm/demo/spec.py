@@ -47,6 +47,7 @@ class DemoTenant:
     users: list[dict] = field(default_factory=list)  # [{"email", "password", "role", "name"}]
     rows: dict[str, int] = field(default_factory=dict)
     skipped: bool = False  # True: it already existed in this CRM_HOME and was left as it was
+    load_seconds: float = 0.0  # time in the database transaction that loaded the rows
 
 
 @dataclass
