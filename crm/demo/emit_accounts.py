@@ -89,12 +89,13 @@ def _account_conversations(w: World, acts: Rows, notes: Rows, facts: FactLog, al
              properties=props(("email_id",), sent[o]))
     rep = o[rng.random(len(o)) < sigmoid(-1.2 + 0.5 * h[o])]
     ids = new_ids(w, len(rep))
+    reply_sec = open_sec[rep] + rng.exponential(3 * 3600, len(rep))  # may fall on the next day
     bodies = []
     for k, e in enumerate(rep):
         b, found = text.account_text(rng, _ctx(w, who[e], h[e]))
         bodies.append(b)
-        facts.add(comp[e], "activity", ids[k], d[e], found)
-    acts.add(id=ids, type="email_replied", day=d[rep], sec=open_sec[rep] + rng.exponential(3 * 3600, len(rep)),
+        facts.add(comp[e], "activity", ids[k], d[e] + int(reply_sec[k] // 86400), found)
+    acts.add(id=ids, type="email_replied", day=d[rep], sec=reply_sec,
              contact=who[rep], company=comp[rep], deal=-1, subject=np.char.add("Re: ", subj[rep].astype(str)),
              body=np.array(bodies, dtype=object), source="email", properties=props(("email_id",), sent[rep]))
 

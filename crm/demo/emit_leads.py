@@ -117,12 +117,13 @@ def _sales_emails(w, acts, facts, intent, mask, buyer, in_deal, deal_of) -> None
              properties=props(("email_id", "url"), sent_ids[c], url))
     rep = o[rng.random(len(o)) < sigmoid(-1.4 + 0.9 * i[o] + 1.0 * in_deal[r[o], d[o]])]
     ids = new_ids(w, len(rep))
+    reply_sec = open_sec[rep] + rng.exponential(3 * 3600, len(rep))  # may fall on the next day
     bodies = []
     for k, e in enumerate(rep):
         b, found = text.reply_email(rng, _ctx(w, r[e], d[e], i[e]))
         bodies.append(b)
-        facts.add(company[e], "activity", ids[k], d[e], found)
-    acts.add(id=ids, type="email_replied", day=d[rep], sec=open_sec[rep] + rng.exponential(3 * 3600, len(rep)),
+        facts.add(company[e], "activity", ids[k], d[e] + int(reply_sec[k] // 86400), found)
+    acts.add(id=ids, type="email_replied", day=d[rep], sec=reply_sec,
              contact=r[rep], company=company[rep], deal=deal[rep], subject=np.char.add("Re: ", subj[rep].astype(str)),
              body=np.array(bodies, dtype=object), source="email", properties=props(("email_id",), sent_ids[rep]))
 

@@ -85,10 +85,13 @@ def test_planted_facts_are_in_the_text_they_point_to(worlds):
     for w in worlds:
         facts = w.facts
         assert set(facts["fact_type"]) >= {"competitor", "budget", "objection", "next_step", "product_interest"}
-        texts = pl.concat([w.tables[t].select("id", text="body") for t in ("activities", "notes")])
+        texts = pl.concat([w.tables[t].select("id", text="body", day=pl.col(at).dt.date().cast(pl.String))
+                           for t, at in (("activities", "occurred_at"), ("notes", "occurred_at"))])
         joined = facts.join(texts, left_on="source_id", right_on="id", how="left")
         assert joined["text"].is_not_null().all()
         assert all(v in t for v, t in zip(joined["value"], joined["text"], strict=True))
+        steps = joined.filter(pl.col("fact_type") == "next_step")
+        assert len(steps) > 0 and all(d in q for d, q in zip(steps["day"], steps["question"], strict=True))
         assert set(facts["entity_id"]) <= set(w.tables["companies"]["id"])
         assert facts["question"].str.contains(r"\?$").all()
 
