@@ -97,7 +97,8 @@ def test_row_numbers_are_file_lines_even_with_multiline_cells(tenant):
 
 
 def test_bad_encoding_is_a_clear_error(tenant):
-    report = import_csv(tenant["tenant_id"], "contacts", "email,last_name\na@example.com,M\u00fcller\n".encode("latin-1"))
+    latin1 = "email,last_name\na@example.com,M\u00fcller\n".encode("latin-1")
+    report = import_csv(tenant["tenant_id"], "contacts", latin1)
     assert not report.ok and report.errors[0].row == 2 and "not UTF-8" in report.errors[0].reason
     for data, words in ((b"", "empty"), (b"first_name\nAnn\n", "no column for email"),
                         (b"email\x00\n", "NUL")):
@@ -131,7 +132,8 @@ def test_references_never_resolve_across_tenants(tenant, other_tenant):
 
 def test_explicit_mapping_and_ignored_columns(tenant):
     data = b"Courriel;Pr\xc3\xa9nom;Notes internes\nzoe@example.fr;Zo\xc3\xa9;ignore me\n"
-    report = import_csv(tenant["tenant_id"], "contacts", data, mapping={"courriel": "email", "PR\u00c9NOM": "first_name"})
+    mapping = {"courriel": "email", "PR\u00c9NOM": "first_name"}
+    report = import_csv(tenant["tenant_id"], "contacts", data, mapping=mapping)
     assert report.ok, report.errors
     assert report.ignored_columns == ["Notes internes"]
     assert _rows(tenant["tenant_id"], Contact)[0].first_name == "Zo\u00e9"

@@ -13,10 +13,12 @@ from tests.api.conftest import Api
 
 
 def _tenant_tables() -> list[str]:
+    """Every table with a tenant_id column, in any schema of ours (public, analytics, ...): schema.table."""
     with admin_engine().connect() as conn:
         return list(conn.execute(text(
-            "select c.table_name from information_schema.columns c join information_schema.tables t "
-            "using (table_schema, table_name) where c.table_schema = 'public' and c.column_name = 'tenant_id' "
+            "select c.table_schema || '.' || c.table_name from information_schema.columns c "
+            "join information_schema.tables t using (table_schema, table_name) "
+            "where c.table_schema not in ('pg_catalog', 'information_schema') and c.column_name = 'tenant_id' "
             "and t.table_type = 'BASE TABLE' order by 1")).scalars())
 
 
@@ -51,12 +53,13 @@ def filled(client, tenant):
 
 def test_every_tenant_table_has_forced_rls(filled):
     tables = _tenant_tables()
-    assert {"contacts", "companies", "deals", "users", "api_keys", "deleted_records"} <= set(tables)
+    assert {f"public.{t}" for t in ("contacts", "companies", "deals", "users", "api_keys", "deleted_records")} \
+        <= set(tables)
     with admin_engine().connect() as conn:
         flags = dict(conn.execute(text(
-            "select relname, relrowsecurity and relforcerowsecurity from pg_class "
-            "where relnamespace = 'public'::regnamespace and relkind = 'r'")).all())
-        policies = set(conn.execute(text("select tablename from pg_policies where schemaname = 'public'")).scalars())
+            "select n.nspname || '.' || c.relname, c.relrowsecurity and c.relforcerowsecurity "
+            "from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r'")).all())
+        policies = set(conn.execute(text("select schemaname || '.' || tablename from pg_policies")).scalars())
     for table in tables:
         assert flags[table], f"{table} lacks enabled+forced RLS"
         assert table in policies, f"{table} has no policy"
@@ -70,7 +73,7 @@ def test_app_role_without_tenant_sees_zero_rows(filled):
     with app_engine().connect() as conn:
         assert conn.execute(text("select current_user")).scalar() == APP_ROLE
         assert conn.execute(text("select current_setting('app.tenant_id', true)")).scalar() in (None, "")
-        for table in [*tables, "tenants"]:
+        for table in [*tables, "public.tenants"]:
             assert conn.execute(text(f"select count(*) from {table}")).scalar() == 0, table
 
 
