@@ -120,7 +120,7 @@ def activity_frame(w: World, acts: Rows) -> pl.DataFrame:
                          "contact_id": pl.String, "company_id": pl.String, "deal_id": pl.String,
                          "campaign_id": pl.String})
     frame = frame.with_columns(pl.col("occurred_at").dt.replace_time_zone("UTC"))
-    return frame.with_columns(created_at=pl.col("occurred_at")).sort("occurred_at")
+    return frame.with_columns(created_at=pl.col("occurred_at")).sort("occurred_at", "id")
 
 
 def new_ids(w: World, n: int) -> np.ndarray:

@@ -106,3 +106,13 @@ def test_ground_truth_files_point_at_crm_rows(demo):
         f = facts.filter((pl.col("tenant_id") == t.tenant_id) & (pl.col("source_type") == "note"))
         assert len(f) > 0 and set(f["source_id"]) <= notes
     assert leads["as_of_date"].max() == END
+
+
+def test_cli_summary_names_the_logins_keys_and_next_steps(demo, capsys):
+    from crm.cli.demo import _print_where_to_look
+
+    _print_where_to_look(demo)
+    out = capsys.readouterr().err
+    for t in demo.tenants:
+        assert t.api_key in out and t.admin_email in out
+    assert "http://127.0.0.1:8000" in out and "crm pipeline run" in out and "demo-password" in out
