@@ -104,15 +104,35 @@ def line_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float
     return Markup("".join(out))
 
 
+def _wrap(label: str, chars: int, lines: int = 2) -> list[str]:
+    """Split a label into at most `lines` lines of about `chars` characters, ellipsis on the last."""
+    words, out, current = label.split(), [], ""
+    for word in words:
+        if current and len(current) + 1 + len(word) > chars:
+            out.append(current)
+            current = word
+        else:
+            current = f"{current} {word}".strip()
+    out.append(current)
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][: chars - 1] + "…"
+    return [o if len(o) <= chars else o[: chars - 1] + "…" for o in out]
+
+
 def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *, width: int = 640,
               height: int = 220, fmt: Fmt = _short, css: str = "chart") -> Markup:
-    """Vertical bars, one group per label, one bar per series side by side."""
+    """Vertical bars, one group per label, one bar per series side by side; labels wrap onto two lines."""
     values = [v for _, vs in series for v in vs]
     if not labels or not values:
         return Markup("")
     lo, hi, ticks = _axis(0, max(max(values), 0))
-    plot_w, plot_h = width - PAD_L - PAD_R, height - PAD_T - PAD_B
-    group_w = plot_w / len(labels)
+    group_w = (width - PAD_L - PAD_R) / len(labels)
+    chars = max(6, int(group_w / 6.4))
+    wrapped = [_wrap(label, chars) for label in labels]
+    label_lines = max(len(w) for w in wrapped)
+    pad_b = PAD_B + 13 * (label_lines - 1)
+    plot_h = height - PAD_T - pad_b
     bar_w = min(36.0, group_w * 0.7 / len(series))
 
     def y(v: float) -> float:
@@ -131,8 +151,9 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]
             out.append(f'<rect class="bar s{k}" x="{_t(left + k * bar_w + 1)}" y="{_t(top)}" '
                        f'width="{_t(bar_w - 2)}" height="{_t(y(0) - top)}" rx="2">'
                        f'<title>{escape(name)} · {escape(label)}: {escape(fmt(v))}</title></rect>')
-        text = label if len(label) <= 14 else label[:13] + "…"
-        out.append(f'<text class="tick" x="{_t(cx)}" y="{height - 8}" text-anchor="middle">{escape(text)}</text>')
+        spans = "".join(f'<tspan x="{_t(cx)}" dy="{0 if j == 0 else 13}">{escape(line)}</tspan>'
+                        for j, line in enumerate(wrapped[i]))
+        out.append(f'<text class="tick" y="{height - pad_b + 18}" text-anchor="middle">{spans}</text>')
     out.append("</svg>")
     return Markup("".join(out))
 

@@ -1,46 +1,29 @@
-"""Campaign performance: reach and engagement from campaign activities, revenue from members' deals."""
+"""Campaign performance: every campaign from the system of record, with the data platform's published
+figures (analytics.campaign_performance: engagement, conversions, won amount, return) where they exist."""
 
 from __future__ import annotations
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-# A member's deal counts for a campaign when it was created after the contact joined the campaign:
-# a simple, explainable "influenced" attribution (the data platform's marts may refine it).
-SQL = """
-with members as (
-  select campaign_id, count(*) as members from campaign_members group by 1
-), engagement as (
-  select campaign_id,
-         count(*) filter (where type = 'email_sent') as sent,
-         count(*) filter (where type = 'email_opened') as opened,
-         count(*) filter (where type = 'email_clicked') as clicked,
-         count(*) filter (where type in ('email_replied', 'form_submit', 'meeting')) as responses
-  from activities where campaign_id is not null group by 1
-), influenced as (
-  select m.campaign_id,
-         count(distinct d.id) as deals,
-         coalesce(sum(d.amount) filter (where d.status = 'open'), 0) as pipeline,
-         coalesce(sum(d.amount) filter (where d.status = 'won'), 0) as won
-  from campaign_members m join deals d on d.contact_id = m.contact_id and d.created_at >= m.added_at
-  group by 1
-)
+from dashboards.data.common import table_exists
+
+BASE = """
 select c.id, c.name, c.channel, c.status, c.budget, c.currency, c.starts_on, c.ends_on,
-       coalesce(m.members, 0) as members, coalesce(e.sent, 0) as sent, coalesce(e.opened, 0) as opened,
-       coalesce(e.clicked, 0) as clicked, coalesce(e.responses, 0) as responses,
-       coalesce(i.deals, 0) as deals, coalesce(i.pipeline, 0) as pipeline, coalesce(i.won, 0) as won
-from campaigns c left join members m on m.campaign_id = c.id left join engagement e on e.campaign_id = c.id
-left join influenced i on i.campaign_id = c.id
+       (select count(*) from campaign_members m where m.campaign_id = c.id) as members{extra}
+from campaigns c {join}
 order by c.starts_on desc nulls last, c.created_at desc
 """
+MART_COLUMNS = """,
+       p.campaign_id is not null as published, p.emails_sent, p.emails_opened, p.emails_clicked,
+       p.emails_replied, p.form_submits, p.open_rate, p.click_rate, p.converted_members, p.conversion_rate,
+       p.won_amount, p.return_on_budget"""
 
 
-def performance(session: Session) -> list[dict]:
-    out = []
-    for r in session.execute(text(SQL)):
-        row = dict(r._mapping)
-        row["open_rate"] = row["opened"] / row["sent"] if row["sent"] else None
-        row["click_rate"] = row["clicked"] / row["sent"] if row["sent"] else None
-        row["roi"] = float(row["won"]) / float(row["budget"]) if row["budget"] else None
-        out.append(row)
-    return out
+def performance(session: Session) -> tuple[list[dict], bool]:
+    """(rows, published): `published` is False until the pipeline has published the mart at least once."""
+    published = table_exists(session, "analytics.campaign_performance")
+    sql = BASE.format(extra=MART_COLUMNS if published else ", false as published",
+                      join="left join analytics.campaign_performance p on p.campaign_id = c.id" if published else "")
+    rows = [dict(r._mapping) for r in session.execute(text(sql))]
+    return rows, published and any(r["published"] for r in rows)

@@ -50,24 +50,25 @@ def at_risk_accounts(session: Session) -> dict:
     return {"at_risk": row.at_risk, "scored": row.scored, "customers": row.customers}
 
 
-def activity_trend(session: Session, days: int = 90) -> dict:
-    """Activities per day for the last `days` days, split into outreach (emails sent, calls, meetings) and
-    engagement (opens, clicks, replies, visits, forms, orders, tickets)."""
-    start = (datetime.now(UTC) - timedelta(days=days - 1)).date()
+def activity_trend(session: Session, weeks: int = 26) -> dict:
+    """Activities per week (Monday start) for the last `weeks` weeks, split into outreach (emails sent,
+    calls, meetings) and engagement (opens, clicks, replies, visits, forms, orders, tickets)."""
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
     rows = session.execute(text(
-        "select (occurred_at at time zone 'UTC')::date as day, "
+        "select date_trunc('week', occurred_at at time zone 'UTC')::date as week, "
         "count(*) filter (where type in ('email_sent', 'call', 'meeting')) as outreach, "
         "count(*) filter (where type not in ('email_sent', 'call', 'meeting')) as engagement "
         "from activities where occurred_at >= :start group by 1"), {"start": start})
-    by_day = {r.day: r for r in rows}
+    by_week = {r.week: r for r in rows}
     labels, outreach, engagement = [], [], []
-    for i in range(days):
-        d = start + timedelta(days=i)
-        labels.append(d.strftime("%d %b"))
-        r = by_day.get(d)
+    for i in range(weeks):
+        w = start + timedelta(days=7 * i)
+        labels.append(w.strftime("%d %b"))
+        r = by_week.get(w)
         outreach.append(r.outreach if r else 0)
         engagement.append(r.engagement if r else 0)
-    return {"labels": labels, "outreach": outreach, "engagement": engagement,
+    return {"labels": labels, "outreach": outreach, "engagement": engagement, "weeks": weeks,
             "total": sum(outreach) + sum(engagement)}
 
 

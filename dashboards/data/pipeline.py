@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from crm.db.models import Pipeline, PipelineStage
 
 CARDS_PER_STAGE = 40
+CLOSED_DAYS = 90  # won and lost columns show recent closes only; older ones are history, not work
 FORECAST_MONTHS = 6
 
 
@@ -19,6 +20,7 @@ def pipelines(session: Session) -> list[Pipeline]:
 
 
 def board(session: Session, pipeline_id: uuid.UUID) -> list[dict]:
+    """Stages in order with their deals (largest first): open deals, and deals closed in CLOSED_DAYS."""
     stages = session.scalars(select(PipelineStage).where(PipelineStage.pipeline_id == pipeline_id)
                              .order_by(PipelineStage.position)).all()
     rows = session.execute(text(
@@ -27,8 +29,10 @@ def board(session: Session, pipeline_id: uuid.UUID) -> list[dict]:
         "row_number() over (partition by d.stage_id order by d.amount desc, d.id) as rank, "
         "count(*) over (partition by d.stage_id) as in_stage, "
         "sum(d.amount) over (partition by d.stage_id) as stage_value "
-        "from deals d left join companies co on co.id = d.company_id where d.pipeline_id = :p) x "
-        "where rank <= :n order by amount desc"), {"p": pipeline_id, "n": CARDS_PER_STAGE})
+        "from deals d left join companies co on co.id = d.company_id where d.pipeline_id = :p "
+        "and (d.status = 'open' or d.closed_at >= now() - make_interval(days => :closed_days))) x "
+        "where rank <= :n order by amount desc"),
+        {"p": pipeline_id, "n": CARDS_PER_STAGE, "closed_days": CLOSED_DAYS})
     by_stage: dict[uuid.UUID, list[dict]] = {}
     for r in rows:
         by_stage.setdefault(r.stage_id, []).append(dict(r._mapping))

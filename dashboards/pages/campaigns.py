@@ -16,14 +16,18 @@ router = APIRouter()
 @router.get("/campaigns")
 def campaigns(request: Request, user: UserDep):
     with tenant_session(user.tenant_id) as s:
-        rows = performance(s)
-    top = sorted(rows, key=lambda r: float(r["won"]) + float(r["pipeline"]) + float(r["budget"]), reverse=True)[:10]
+        rows, published = performance(s)
+    scored = [r for r in rows if r["published"]]
+    top = sorted(scored, key=lambda r: float(r["won_amount"] or 0), reverse=True)[:10]
     chart = ""
-    if any(float(r["budget"]) or float(r["won"]) or float(r["pipeline"]) for r in top):
+    if any(float(r["won_amount"] or 0) or float(r["budget"]) for r in top):
         chart = charts.bar_chart([r["name"] for r in top],
                                  [("Budget", [float(r["budget"]) for r in top]),
-                                  ("Won revenue", [float(r["won"]) for r in top]),
-                                  ("Open pipeline", [float(r["pipeline"]) for r in top])],
-                                 width=1100, height=240, fmt=money)
-    totals = {k: sum(float(r[k]) for r in rows) for k in ("budget", "won", "pipeline", "members", "sent")}
-    return render(request, "campaigns.html", {"rows": rows, "chart": chart, "totals": totals})
+                                  ("Won revenue", [float(r["won_amount"] or 0) for r in top])],
+                                 width=1100, height=250, fmt=money)
+    totals = {"budget": sum(float(r["budget"]) for r in rows), "members": sum(r["members"] for r in rows),
+              "won": sum(float(r["won_amount"] or 0) for r in scored),
+              "sent": sum(r["emails_sent"] or 0 for r in scored),
+              "converted": sum(r["converted_members"] or 0 for r in scored)}
+    return render(request, "campaigns.html", {"rows": rows, "chart": chart, "totals": totals,
+                                              "published": published})

@@ -25,11 +25,15 @@ def home(request: Request, user: UserDep):
         tasks = data.my_open_tasks(s, user.user_id)
     trend_chart = charts.line_chart(trend["labels"], [("Engagement", trend["engagement"]),
                                                       ("Outreach", trend["outreach"])],
-                                    width=760, height=220, label_every=14) if trend["total"] else ""
-    stage_chart = charts.hbar_chart([(r["stage"], float(r["value"])) for r in stages], width=460, fmt=money)
+                                    width=760, height=230, label_every=4) if trend["total"] else ""
+    by_pipeline: dict[str, list] = {}
+    for r in stages:
+        by_pipeline.setdefault(r["pipeline"], []).append((r["stage"], float(r["value"])))
+    stage_charts = [(name, charts.hbar_chart(items, width=460, row=26, fmt=money))
+                    for name, items in by_pipeline.items()]
     return render(request, "home.html", {
         "leads": leads, "stages": stages, "wins": wins, "risk": risk, "trend": trend, "hot": hot, "tasks": tasks,
-        "trend_chart": trend_chart, "stage_chart": stage_chart,
+        "trend_chart": trend_chart, "stage_charts": stage_charts,
         "open_value": sum(float(r["value"]) for r in stages),
         "weighted_value": sum(float(r["weighted"]) for r in stages),
         "open_deals": sum(r["deals"] for r in stages),
