@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from api.deps import AdminDep
+from api.errors import install_error_handlers
 from crm.db.engine import admin_session
 from crm.db.models import ApiKey
 from crm.tenancy import create_api_key
@@ -61,3 +65,17 @@ def test_api_key_is_stored_hashed(tenant):
         stored = [k.key_hash for k in s.query(ApiKey).filter(ApiKey.tenant_id == tenant["tenant_id"])]
     assert stored and tenant["api_key"] not in stored
     assert all(len(h) == 64 for h in stored)
+
+
+def test_admin_dependency_refuses_members(tenant):
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/admin-only")
+    def admin_only(principal: AdminDep) -> dict:
+        return {"role": principal.role}
+
+    client = TestClient(app)
+    member = create_api_key(tenant["tenant_id"], role="member")["api_key"]
+    assert_problem(client.get("/admin-only", headers={"Authorization": f"Bearer {member}"}), 403)
+    assert client.get("/admin-only", headers=tenant["headers"]).json() == {"role": "admin"}
