@@ -28,7 +28,7 @@ def history_chart(history: list[dict]):
     if len(history) < 2:
         return ""
     return charts.line_chart([h["scored_at"].strftime("%d %b") for h in history],
-                             [("Score", [h["score"] for h in history])], width=520, height=180, y_min=0, y_max=100)
+                             [("Score", [h["score"] for h in history])], width=380, height=150, y_min=0, y_max=100)
 
 
 def sentiment_chart(rows: list[dict]):
@@ -36,7 +36,7 @@ def sentiment_chart(rows: list[dict]):
         return ""
     return charts.line_chart([r["week"].strftime("%d %b") for r in rows],
                              [("Sentiment", [round(float(r["compound"]), 2) for r in rows])],
-                             width=520, height=160, y_min=-1, y_max=1, area=False, zero_line=True,
+                             width=380, height=140, y_min=-1, y_max=1, area=False, zero_line=True,
                              css="chart sentiment")
 
 

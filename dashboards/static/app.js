@@ -91,6 +91,8 @@ function initBoard(board) {
     toast(`Moved “${card.querySelector(".deal-name").textContent}” to ${to.dataset.stageName}`);
   }
 
+  // the "Move to" menus are filled here rather than in the HTML: the same few stages on every card
+  board.querySelectorAll(".deal").forEach((card) => refreshMenu(card, card.closest(".column").dataset.stage));
   board.querySelectorAll(".column").forEach((col) => {
     // deals beyond the cards shown still count in the column's totals
     const shown = [...col.querySelectorAll(".deal")];
@@ -141,11 +143,14 @@ function renderAnswer(out, data) {
     const c = cites[Number(n) - 1];
     return c ? `<a class="cite-ref" href="${citationLink(c)}">[${n}]</a>` : m;
   });
-  const list = cites.map((c, i) => `<li><a href="${citationLink(c)}" data-citation>` +
-    `${esc(c.source_type)} · ${esc((c.occurred_at || "").slice(0, 10))}</a> — ${esc(c.snippet || "")}</li>`).join("");
   out.className = "ai-out";
-  out.innerHTML = `<div class="answer" data-answer>${answer}</div>` +
-    (list ? `<ol class="citations">${list}</ol>` : '<p class="muted small">No sources were cited.</p>');
+  out.innerHTML = `<div class="answer" data-answer>${answer}</div>` + citationList(cites);
+}
+
+function citationList(cites) {
+  const list = (cites || []).map((c) => `<li><a href="${citationLink(c)}" data-citation>` +
+    `${esc(c.source_type)} · ${esc((c.occurred_at || "").slice(0, 10))}</a> — ${esc(c.snippet || "")}</li>`).join("");
+  return list ? `<ol class="citations">${list}</ol>` : '<p class="muted small">No sources were cited.</p>';
 }
 
 function initAssistant(box) {
@@ -190,7 +195,7 @@ function initAssistant(box) {
     draftOut.className = "ai-out";
     draftOut.innerHTML = `<b>Draft</b> <span class="muted small">edit before sending</span>` +
       `<textarea data-draft-text>${esc(text)}</textarea>` +
-      `<button class="button ghost" type="button" data-copy>Copy</button>`;
+      `<button class="button ghost" type="button" data-copy>Copy</button>` + citationList(d.citations);
     draftOut.querySelector("[data-copy]").addEventListener("click", async () => {
       try { await navigator.clipboard.writeText(draftOut.querySelector("textarea").value); toast("Copied"); }
       catch (e) { draftOut.querySelector("textarea").select(); }
