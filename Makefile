@@ -33,3 +33,9 @@ lint: setup
 
 serve: setup
 	$(VENV)/bin/crm serve
+
+# Analyst notebooks on the marts; kernels start in notebooks/, so CRM_HOME is passed as an absolute path.
+# Jupyter refuses to run as root (containers, CI machines) unless told to.
+jupyter: setup
+	CRM_HOME=$${CRM_HOME:-$(CURDIR)/.crm} $(VENV)/bin/jupyter lab --notebook-dir=notebooks \
+		$$([ "$$(id -u)" = 0 ] && echo --allow-root) $(JUPYTER_ARGS)

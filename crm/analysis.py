@@ -50,22 +50,27 @@ def cohort_conversion(contacts: pd.DataFrame, deals: pd.DataFrame, as_of: pd.Tim
     return pd.DataFrame(rows)
 
 
-def kaplan_meier(durations: Sequence[float], events: Sequence[bool]) -> pd.DataFrame:
+def kaplan_meier(durations: Sequence[float], events: Sequence[bool],
+                 entry: Sequence[float] | None = None) -> pd.DataFrame:
     """Kaplan-Meier estimate: one row per distinct event/censoring time, with 95% Greenwood bands.
 
-    S(t) = prod over event times t_i <= t of (1 - d_i / n_i); n_i counts who are still at risk just
-    before t_i (censored at t_i count as at risk at t_i, the usual convention).
+    S(t) = prod over event times t_i <= t of (1 - d_i / n_i); n_i counts who are at risk at t_i: entered
+    at or before t_i and not yet gone before it (censored at t_i still count, the usual convention).
+    `entry` (delayed entry, left truncation) is when each subject came under observation: a customer
+    who started before the CRM's history did is only at risk from the day the history begins, or the
+    customers who left before that day, and are missing, would make survival look better than it is.
     """
     t = np.asarray(durations, dtype=float)
     e = np.asarray(events, dtype=bool)
-    if t.shape != e.shape:
-        raise ValueError("durations and events must have the same length")
+    start = np.zeros_like(t) if entry is None else np.asarray(entry, dtype=float)
+    if t.shape != e.shape or t.shape != start.shape:
+        raise ValueError("durations, events and entry must have the same length")
     if len(t) == 0:
         return pd.DataFrame(columns=["time", "at_risk", "events", "censored", "survival", "lower", "upper"])
-    if np.isnan(t).any() or (t < 0).any():
-        raise ValueError("durations must be non-negative numbers")
+    if np.isnan(t).any() or (t < 0).any() or np.isnan(start).any() or (start > t).any():
+        raise ValueError("durations must be non-negative numbers, each at or after its entry")
     times = np.unique(t)
-    at_risk = np.array([(t >= x).sum() for x in times])
+    at_risk = np.array([((t >= x) & (start <= x)).sum() for x in times])
     d = np.array([((t == x) & e).sum() for x in times])
     c = np.array([((t == x) & ~e).sum() for x in times])
     survival = np.cumprod(1.0 - d / at_risk)
@@ -113,14 +118,15 @@ def lift_table(y: Sequence[int], p: Sequence[float], groups: int = 10) -> pd.Dat
     return out.reset_index()
 
 
-def psi(expected: Sequence[float], actual: Sequence[float], edges: Sequence[float] | None = None,
-        eps: float = 1e-4) -> float:
-    """Population stability index of `actual` against `expected` over fixed bins (default: score deciles
-    0-100). Rule of thumb: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 a shift to act on."""
-    bins = np.asarray(edges if edges is not None else np.linspace(0, 100, 11), dtype=float)
-    e = np.histogram(np.clip(expected, bins[0], bins[-1]), bins)[0].astype(float)
-    a = np.histogram(np.clip(actual, bins[0], bins[-1]), bins)[0].astype(float)
-    if e.sum() == 0 or a.sum() == 0:
+def psi(expected: Sequence[float], actual: Sequence[float], bins: int = 10, eps: float = 1e-4) -> float:
+    """Population stability index of `actual` against `expected`, over the deciles of `expected` (quantile
+    bins adapt to scores that bunch at a few values; tied cut points merge). Rule of thumb: < 0.1 stable,
+    0.1-0.25 moderate shift, > 0.25 a shift to act on."""
+    e_values, a_values = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
+    if len(e_values) == 0 or len(a_values) == 0:
         raise ValueError("psi needs at least one value on each side")
-    e, a = np.maximum(e / e.sum(), eps), np.maximum(a / a.sum(), eps)
+    cuts = np.unique(np.quantile(e_values, np.linspace(0, 1, bins + 1)[1:-1]))
+    e = np.bincount(np.searchsorted(cuts, e_values, side="right"), minlength=len(cuts) + 1) / len(e_values)
+    a = np.bincount(np.searchsorted(cuts, a_values, side="right"), minlength=len(cuts) + 1) / len(a_values)
+    e, a = np.maximum(e, eps), np.maximum(a, eps)
     return float(np.sum((a - e) * np.log(a / e)))

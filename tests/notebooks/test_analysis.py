@@ -34,6 +34,16 @@ def test_kaplan_meier_matches_the_hand_computed_curve():
     assert (table["lower"] <= table["survival"]).all() and (table["upper"] >= table["survival"]).all()
 
 
+def test_kaplan_meier_delayed_entry_keeps_late_entrants_out_of_earlier_risk_sets():
+    # B came under observation at 6: at t=5 only A is at risk, so A's churn takes S to 0, not 0.5.
+    naive = kaplan_meier([5, 10], [True, False])
+    truncated = kaplan_meier([5, 10], [True, False], entry=[0, 6])
+    assert naive["survival"].tolist() == [0.5, 0.5]
+    assert truncated["at_risk"].tolist() == [1, 1] and truncated["survival"].tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="entry"):
+        kaplan_meier([5], [True], entry=[6])
+
+
 def test_kaplan_meier_without_events_stays_at_one_and_rejects_bad_input():
     table = kaplan_meier([3, 1, 2], [False, False, False])
     assert table["survival"].eq(1.0).all() and np.isnan(median_survival(table))
@@ -41,6 +51,8 @@ def test_kaplan_meier_without_events_stays_at_one_and_rejects_bad_input():
         kaplan_meier([1, -2], [True, True])
     with pytest.raises(ValueError):
         kaplan_meier([1, 2], [True])
+    with pytest.raises(ValueError):
+        kaplan_meier([1, float("nan")], [True, True])
 
 
 def test_lift_and_calibration_tables():
@@ -63,6 +75,10 @@ def test_psi_is_zero_for_the_same_distribution_and_grows_with_shift():
     assert psi(base, base) == pytest.approx(0.0)
     small, large = psi(base, np.clip(base + 5, 0, 100)), psi(base, np.clip(base * 0.3, 0, 100))
     assert 0 < small < 0.1 < 0.25 < large
+    # Scores bunched at a few values: the quantile bins still see a move from 0 to 2.
+    bunched = np.r_[np.zeros(80), np.ones(15), np.full(5, 2.0)]
+    assert psi(bunched, bunched) == pytest.approx(0.0)
+    assert psi(bunched, np.r_[np.zeros(40), np.ones(15), np.full(45, 2.0)]) > 0.25
     with pytest.raises(ValueError):
         psi([], [1.0])
 
