@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -35,7 +37,26 @@ def current_principal(request: Request,
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def tenant_db(principal: CurrentPrincipal) -> Iterator[Session]:
+# A request with a database session crosses several thread-pool hops (this dependency, the endpoint, the
+# commit) while holding a pooled connection. Unbounded, such requests can hold every connection while the
+# pool's threads sit blocked checking one out for the next requests: throughput collapses under many
+# clients. So a request first waits for a slot here, in the event loop, holding no thread and no connection.
+# (the known FastAPI + sync SQLAlchemy pool deadlock, fastapi/fastapi#3205)
+DB_SLOTS = 20   # below app_engine's pool of 10 + 20 overflow, leaving connections for authentication
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+async def db_slot() -> AsyncIterator[None]:
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(DB_SLOTS)
+    async with slots:
+        yield
+
+
+def tenant_db(principal: CurrentPrincipal,
+              _slot: Annotated[None, Depends(db_slot, scope="function")]) -> Iterator[Session]:
     with tenant_session(principal.tenant_id) as session:
         yield session
 
