@@ -5,10 +5,11 @@ from fastapi import APIRouter, FastAPI
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
 from api.routes import activities, campaigns, companies, contacts, deals, health, notes, pipelines, tasks
+from api.routes import events as events_routes
 from api.routes import imports as csv_imports
 from api.routes import insights as insights_routes
-from dashboards.app import install_dashboard
 from api.routes import scores as scores_routes
+from dashboards.app import install_dashboard
 
 API_PREFIX = "/api/v1"
 
@@ -24,9 +25,10 @@ def create_app() -> FastAPI:
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (companies, contacts, pipelines, deals, activities, notes, tasks, campaigns):
         v1.include_router(module.router)
-    v1.include_router(csv_imports.router)
     v1.include_router(insights_routes.router)  # POST /insights, /contacts/{id}/email-draft
+    v1.include_router(csv_imports.router)
     v1.include_router(scores_routes.router)  # GET /scores/leads|accounts/{id}, leads:batch, :what-if
+    v1.include_router(events_routes.router)  # POST /events: batches of activity events
     app.include_router(v1)
     app.include_router(health.router)
     install_dashboard(app)  # pages at /, static files, session cookie + CSRF middleware

@@ -15,22 +15,15 @@ import io
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
 
 from crm.db.engine import tenant_session
+from crm.ingest.events import EventError, TenantDirectory, insert_event, validate_event
 from crm.settings import get_settings
 
-ACTIVITY_TYPES = frozenset({
-    "email_sent", "email_opened", "email_clicked", "email_replied", "call", "meeting", "web_visit",
-    "form_submit", "order", "support_ticket",
-})
-KNOWN_COLUMNS = {"type", "occurred_at", "external_id", "contact_email", "contact_id", "company_id", "subject",
-                 "body", "source", "properties"}
 SUFFIXES = (".csv", ".jsonl")
-MAX_FUTURE = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -48,10 +41,6 @@ class LoadResult:
     quarantined: int = 0
     already_loaded: bool = False
     reasons: dict[str, int] = field(default_factory=dict)
-
-
-class RowError(ValueError):
-    pass
 
 
 def _sha256(path: Path) -> str:
@@ -116,69 +105,6 @@ def _read_rows(path: Path) -> list[tuple[int, str, dict | None, str | None]]:
     return rows
 
 
-def _clean(value: object) -> str | None:
-    if value is None:
-        return None
-    s = str(value).strip()
-    return s or None
-
-
-def _parse_time(value: str | None) -> datetime:
-    if not value:
-        raise RowError("occurred_at is missing")
-    try:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise RowError(f"occurred_at {value!r} is not an ISO 8601 timestamp") from exc
-    ts = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-    if ts > datetime.now(UTC) + MAX_FUTURE:
-        raise RowError(f"occurred_at {value!r} is in the future")
-    return ts
-
-
-def _validate(row: dict, contacts_by_email: dict[str, str], contact_ids: set[str]) -> dict:
-    kind = _clean(row.get("type"))
-    if kind not in ACTIVITY_TYPES:
-        raise RowError(f"type {kind!r} is not one of {', '.join(sorted(ACTIVITY_TYPES))}")
-    occurred_at = _parse_time(_clean(row.get("occurred_at")))
-    external_id = _clean(row.get("external_id"))
-    if not external_id:
-        raise RowError("external_id is missing (needed so a resent event is not loaded twice)")
-    contact_id = _clean(row.get("contact_id"))
-    email = (_clean(row.get("contact_email")) or "").lower()
-    if contact_id:
-        if contact_id not in contact_ids:
-            raise RowError(f"contact_id {contact_id} is not a contact of this tenant")
-    elif email:
-        contact_id = contacts_by_email.get(email)
-        if contact_id is None:
-            raise RowError(f"no contact with email {email!r} in this tenant")
-    else:
-        raise RowError("contact_id or contact_email is required")
-    props = row.get("properties")
-    if isinstance(props, str) and props.strip():
-        try:
-            props = json.loads(props)
-        except json.JSONDecodeError as exc:
-            raise RowError("properties is not valid JSON") from exc
-    props = dict(props) if isinstance(props, dict) else {}
-    props.update({k: v for k, v in row.items() if k not in KNOWN_COLUMNS and _clean(v) is not None})
-    return {"type": kind, "occurred_at": occurred_at, "external_id": external_id, "contact_id": contact_id,
-            "subject": _clean(row.get("subject")), "body": _clean(row.get("body")),
-            "source": _clean(row.get("source")) or "landing", "properties": json.dumps(props, default=str)}
-
-
-_INSERT = text("""
-insert into activities (tenant_id, type, occurred_at, contact_id, company_id, subject, body, properties, source,
-                        external_id)
-select app_tenant_id(), :type, :occurred_at, cast(:contact_id as uuid),
-       (select company_id from contacts where id = cast(:contact_id as uuid)),
-       :subject, :body, cast(:properties as jsonb), :source, :external_id
-on conflict (tenant_id, source, external_id) where external_id is not null do nothing
-returning id
-""")
-
-
 def load_file(tenant_id: str, path: Path, sha256: str | None = None) -> LoadResult:
     """Load one landing file for one tenant, all-or-nothing; a file already registered is skipped."""
     sha256 = sha256 or _sha256(path)
@@ -190,22 +116,21 @@ def load_file(tenant_id: str, path: Path, sha256: str | None = None) -> LoadResu
         if claimed is None:
             result.already_loaded = True
             return result
-        contacts = s.execute(text("select id::text, lower(email) from contacts")).all()
-        by_email = {email: cid for cid, email in contacts}
-        ids = {cid for cid, _ in contacts}
+        rows = _read_rows(path)
+        directory = TenantDirectory(s, (row for _, _, row, _ in rows if row))
         quarantine = []
-        for line, raw, row, error in _read_rows(path):
+        for line, raw, row, error in rows:
             try:
                 if error:
-                    raise RowError(error)
-                values = _validate(row, by_email, ids)
-            except RowError as exc:
+                    raise EventError(error)
+                values = validate_event(row, directory, default_source="landing")
+            except EventError as exc:
                 reason = str(exc)
                 quarantine.append({"h": sha256, "n": path.name, "line": line, "raw": raw, "reason": reason})
                 key = reason.split(" ")[0]
                 result.reasons[key] = result.reasons.get(key, 0) + 1
                 continue
-            if s.execute(_INSERT, values).first():
+            if insert_event(s, values):
                 result.loaded += 1
             else:
                 result.duplicates += 1

@@ -1,0 +1,71 @@
+"""`POST /api/v1/events`: a batch of activity events (email platform, web analytics, forms, orders).
+
+Events land in `activities` through the caller's tenant session, exactly like landing files, and reach
+the warehouse with the next extract. Each event is accepted, recognised as a duplicate (same source and
+external_id as one already stored) or rejected with a reason; one bad event does not sink the batch.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.deps import SessionDep, WriterDep
+from api.schemas.activities import ActivityType
+from api.schemas.base import LongText, RequestModel, ShortText
+from crm.ingest.events import EventError, TenantDirectory, insert_event, validate_event
+
+router = APIRouter(tags=["events"])
+MAX_EVENTS = 1000
+
+
+class EventIn(RequestModel):
+    type: ActivityType
+    occurred_at: datetime
+    external_id: str = Field(min_length=1, max_length=200, description="Your id for the event: resends are ignored")
+    source: str = Field(default="api", min_length=1, max_length=60, description="Which system sent it")
+    contact_id: uuid.UUID | None = None
+    contact_email: str | None = Field(default=None, max_length=320)
+    company_id: uuid.UUID | None = None
+    subject: ShortText | None = None
+    body: LongText | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventBatch(RequestModel):
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+class EventOutcome(BaseModel):
+    index: int
+    status: Literal["accepted", "duplicate", "rejected"]
+    activity_id: uuid.UUID | None = None
+    reason: str | None = None
+
+
+class EventBatchResult(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[EventOutcome]
+
+
+@router.post("/events", response_model=EventBatchResult, summary="Ingest a batch of activity events")
+def ingest_events(batch: EventBatch, session: SessionDep, _writer: WriterDep) -> EventBatchResult:
+    raw = [e.model_dump(mode="json", exclude_none=True) for e in batch.events]
+    directory = TenantDirectory(session, raw)
+    outcomes: list[EventOutcome] = []
+    for index, event in enumerate(raw):
+        try:
+            values = validate_event(event, directory, default_source="api")
+        except EventError as exc:
+            outcomes.append(EventOutcome(index=index, status="rejected", reason=str(exc)))
+            continue
+        activity_id = insert_event(session, values)
+        outcomes.append(EventOutcome(index=index, status="accepted" if activity_id else "duplicate",
+                                     activity_id=activity_id))
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("accepted", "duplicate", "rejected")}
+    return EventBatchResult(accepted=counts["accepted"], duplicates=counts["duplicate"], rejected=counts["rejected"],
+                            results=outcomes)
