@@ -58,6 +58,38 @@ def _wait_up(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
     raise SystemExit(f"{url} did not come up within {timeout:.0f} s")
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (Linux /proc); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _children(ppid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == ppid:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _postgres_pids(home: Path) -> list[int]:
+    """The embedded server's postmaster and its backends: their CPU is part of each API request."""
+    pid_file = home / "pg" / "postmaster.pid"
+    if not pid_file.exists():
+        return []
+    postmaster = int(pid_file.read_text().split()[0])
+    return [postmaster, *_children(postmaster)]
+
+
 def seed(n_contacts: int) -> tuple[dict, list[str]]:
     """A tenant with n contacts spread over 200 companies, written through the app role under RLS."""
     from crm.db.engine import tenant_session
@@ -101,6 +133,16 @@ def list_cursors(base: str, headers: dict) -> list[str | None]:
             cursors.append(body["next_cursor"])
 
 
+def measure(base: str, headers: dict, make_request, concurrency: int, seconds: float, server_pids) -> dict:
+    """Run one load and charge the server-side CPU it used (app process + database) to each request."""
+    pids = server_pids()
+    before = sum(_cpu_seconds(p) for p in pids)
+    result = asyncio.run(load(base, headers, make_request, concurrency, seconds))
+    used = sum(_cpu_seconds(p) for p in pids) - before
+    result["cpu_ms"] = used * 1000 / max(result["n_total"], 1)
+    return result
+
+
 async def load(base: str, headers: dict, make_request, concurrency: int, seconds: float) -> dict:
     latencies: list[float] = []
     errors = 0
@@ -120,14 +162,16 @@ async def load(base: str, headers: dict, make_request, concurrency: int, seconds
                 errors += not ok
         warm = time.perf_counter() + 1.0   # warm-up: connections, caches, pool
         await asyncio.gather(*(worker(warm) for _ in range(concurrency)))
+        total = len(latencies)   # CPU is read around warm-up and measurement both
         latencies.clear()
         errors = 0
         start = time.perf_counter()
         await asyncio.gather(*(worker(start + seconds) for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
+        total += len(latencies)
     q = statistics.quantiles(latencies, n=100)
     return {"rps": len(latencies) / elapsed, "p50": q[49] * 1000, "p95": q[94] * 1000, "n": len(latencies),
-            "errors": errors}
+            "errors": errors, "n_total": total}
 
 
 def main() -> None:
@@ -164,20 +208,22 @@ def main() -> None:
         }
         print(f"\nload average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
               f"{args.seconds:.0f} s measured per row after 1 s warm-up\n")
-        header = (f"{'endpoint':<24}{'clients':>8} | {'API rps':>8}{'p50 ms':>8}{'p95 ms':>8} | "
-                  f"{'bare rps':>9}{'p50 ms':>8}{'p95 ms':>8} | {'rps ratio':>9}")
+        header = (f"{'endpoint':<24}{'clients':>8} | {'API rps':>8}{'p50 ms':>8}{'p95 ms':>8}{'cpu ms':>8} | "
+                  f"{'bare rps':>9}{'p50 ms':>8}{'p95 ms':>8}{'cpu ms':>8} | {'rps ratio':>9}")
         print(header)
         print("-" * len(header))
         for name, make in scenarios.items():
             for conc in args.concurrency:
-                a = asyncio.run(load(app_base, headers, make, conc, args.seconds))
-                b = asyncio.run(load(bare_base, headers, make, conc, args.seconds))
+                a = measure(app_base, headers, make, conc, args.seconds, lambda: [real.pid, *_postgres_pids(home)])
+                b = measure(bare_base, headers, make, conc, args.seconds, lambda: [bare.pid])
                 failed = [f"{x['errors']} {who} failed" for who, x in (("API", a), ("bare", b)) if x["errors"]]
                 flag = f"  ({', '.join(failed)} of {a['n']}/{b['n']})" if failed else ""
-                print(f"{name:<24}{conc:>8} | {a['rps']:>8.0f}{a['p50']:>8.1f}{a['p95']:>8.1f} | "
-                      f"{b['rps']:>9.0f}{b['p50']:>8.1f}{b['p95']:>8.1f} | {a['rps'] / b['rps']:>8.2f}x{flag}",
-                      flush=True)
-        print("\nrps ratio = API requests/s divided by the bare endpoint's (1.00x would mean the CRM adds nothing).")
+                print(f"{name:<24}{conc:>8} | {a['rps']:>8.0f}{a['p50']:>8.1f}{a['p95']:>8.1f}{a['cpu_ms']:>8.2f} | "
+                      f"{b['rps']:>9.0f}{b['p50']:>8.1f}{b['p95']:>8.1f}{b['cpu_ms']:>8.2f} | "
+                      f"{a['rps'] / b['rps']:>8.2f}x{flag}", flush=True)
+        print("\nrps ratio = API requests/s divided by the bare endpoint's (1.00x would mean the CRM adds nothing).\n"
+              "cpu ms = server CPU per request (API: uvicorn process + PostgreSQL backends; bare: its process),\n"
+              "which other load on the machine distorts far less than requests/s.")
     finally:
         for proc in (real, bare):
             proc.terminate()
