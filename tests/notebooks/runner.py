@@ -71,7 +71,14 @@ def execute(name: str, timeout: int = 300, **params) -> Executed:
     inject_parameters(nb, **params)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="crm-kernels-") as spec_dir:
-        client = NotebookClient(nb, km=_kernel_manager(Path(spec_dir)), timeout=timeout, kernel_name=KERNEL,
+        km = _kernel_manager(Path(spec_dir))
+        client = NotebookClient(nb, km=km, timeout=timeout, kernel_name=KERNEL,
                                 resources={"metadata": {"path": str(NOTEBOOKS)}})
-        client.execute()
+        try:
+            client.execute()
+        finally:
+            # nbclient leaves a kernel manager it was handed running: stop the kernel (and its database
+            # connections) now rather than when the test process exits.
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
     return Executed(nb, time.perf_counter() - started)
