@@ -81,7 +81,9 @@ def make_companies(rng: np.random.Generator, ag: Agency, days: int, n_reps: int)
     for s, k in zip(stems, kinds, strict=True):
         base = f"{s} {k}"
         seen[base] = seen.get(base, 0) + 1
-        names.append(base if seen[base] == 1 else f"{base} {seen[base]}")
+        k = seen[base] - 2  # a second company of the same name is told apart by its city
+        names.append(base if k < 0 else f"{base} {vocab.CITIES[k % len(vocab.CITIES)]}"
+                     + (f" {k // len(vocab.CITIES) + 2}" if k >= len(vocab.CITIES) else ""))
     size = rng.choice(5, n, p=SIZE_P)
     focus = ag.industry_weights[ind_idx] > 1.5 / len(ag.industries)
     fit = rng.normal(0, 1, n) + 0.6 * focus - 0.25 * np.abs(size - 1.5)

@@ -51,6 +51,9 @@ INDUSTRIES: dict[str, tuple[str, ...]] = {
     "Nonprofit": ("Foundation", "Trust", "Alliance", "Collective", "Fund", "Society"),
 }
 
+CITIES = _words("Austin Denver Portland Leeds Bristol Dublin Toronto Boston Lyon Porto Malmo Ghent Tampa Reno "
+                "Oakland Boise Halifax Galway Cork Utrecht Aarhus Graz Turin Bilbao Tucson Omaha Raleigh Madison")
+
 COMPANY_SIZES = ("1-10", "11-50", "51-200", "201-1000", "1000+")
 
 AGENCY_FIRST = ("Brightlane", "Northstar", "Bold", "Hatch", "Fable", "Kindred", "Lighthouse", "Moonshot",
