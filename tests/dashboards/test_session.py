@@ -115,3 +115,10 @@ def test_malformed_and_foreign_ids_are_404_pages(client, tenant, other_tenant):
         r = client.get(url)
         assert r.status_code == 404, url
         assert "text/html" in r.headers["content-type"] and "secret@rival" not in r.text
+
+
+def test_repeated_failed_sign_ins_are_throttled(client, tenant):
+    for _ in range(10):
+        assert login(client, tenant["admin_email"], "guess").status_code == 401
+    r = login(client, tenant["admin_email"], tenant["password"])
+    assert r.status_code == 429 and "Too many failed sign-ins" in r.text
