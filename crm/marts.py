@@ -10,6 +10,8 @@ Scores live in PostgreSQL under RLS and are read through `tenant_session`, as th
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import json
 import re
 import uuid
@@ -76,7 +78,30 @@ def _postgres_query(sql: str, params: list) -> pd.DataFrame:
     with admin_engine().connect() as conn, conn.begin():
         conn.execute(text("set transaction read only"))
         result = conn.execute(text(pg_sql), binds)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        return _like_duckdb(pd.DataFrame(result.fetchall(), columns=list(result.keys())))
+
+
+def _like_duckdb(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give postgres rows the dtypes DuckDB's `.df()` gives, so a notebook runs unchanged on either target:
+    numeric (Decimal) -> float, date -> datetime64, timestamptz -> naive UTC datetime64."""
+    for name in frame.columns:
+        col = frame[name]
+        if isinstance(col.dtype, pd.DatetimeTZDtype):
+            frame[name] = col.dt.tz_convert("UTC").dt.tz_localize(None)
+            continue
+        if col.dtype != object:
+            continue
+        sample = col.dropna()
+        if sample.empty:
+            continue
+        first = sample.iloc[0]
+        if isinstance(first, decimal.Decimal):
+            frame[name] = col.astype(float)
+        elif isinstance(first, dt.datetime):
+            frame[name] = pd.to_datetime(col, utc=True).dt.tz_localize(None)
+        elif isinstance(first, dt.date):
+            frame[name] = pd.to_datetime(col)
+    return frame
 
 
 def _query(backend: str, sql: str, params: list, warehouse: Path | None) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import sys
 import uuid
 
 import duckdb
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
@@ -100,11 +101,18 @@ def test_postgres_target_reads_one_tenant_in_a_read_only_transaction(tenant, oth
     a, b = tenant["tenant_id"], other_tenant["tenant_id"]
     with admin_engine().begin() as conn:
         conn.execute(text("create schema if not exists warehouse_marts"))
-        conn.execute(text(f"create table warehouse_marts.{table} (tenant_id uuid, amount double precision)"))
-        conn.execute(text(f"insert into warehouse_marts.{table} values (:a, 1), (:a, 2), (:b, 99)"), {"a": a, "b": b})
+        conn.execute(text(f"create table warehouse_marts.{table} (tenant_id uuid, amount double precision, "
+                          "won numeric(12, 2), as_of_date date, closed_at timestamptz)"))
+        conn.execute(text(f"insert into warehouse_marts.{table} values "
+                          "(:a, 1, 10.5, '2026-01-31', '2026-02-01 10:00+02'), (:a, 2, null, null, null), "
+                          "(:b, 99, 1, '2026-01-31', null)"), {"a": a, "b": b})
     try:
-        out = read_mart(table, a, backend="postgres")
-        assert sorted(out["amount"]) == [1, 2] and set(out["tenant_id"]) == {a}
+        out = read_mart(table, a, backend="postgres").sort_values("amount")
+        assert out["amount"].tolist() == [1, 2] and set(out["tenant_id"]) == {a}
+        # The same dtypes as DuckDB's: floats, naive UTC datetimes, so notebooks run on either target.
+        assert out["won"].dtype == float and out["won"].iloc[0] == 10.5
+        assert out["as_of_date"].iloc[0] == pd.Timestamp("2026-01-31")
+        assert out["closed_at"].iloc[0] == pd.Timestamp("2026-02-01 08:00") and out["closed_at"].dt.tz is None
         assert read_mart(table, b, ["amount"], backend="postgres")["amount"].tolist() == [99]
         with pytest.raises(ValueError, match="UUID"):
             read_mart(table, "x' or 'a'='a", backend="postgres")
