@@ -39,3 +39,8 @@ serve: setup
 jupyter: setup
 	CRM_HOME=$${CRM_HOME:-$(CURDIR)/.crm} $(VENV)/bin/jupyter lab --notebook-dir=notebooks \
 		$$([ "$$(id -u)" = 0 ] && echo --allow-root) $(JUPYTER_ARGS)
+
+# The MLflow UI on the project's tracking store (runs, model cards, registry with the champion aliases).
+mlflow: setup
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui --host 127.0.0.1 --port $${MLFLOW_PORT:-5000} \
+		--workers 1 --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$${CRM_HOME:-$(CURDIR)/.crm}/mlflow.db}"

@@ -15,6 +15,7 @@ WINDOWED = {
     "emails_replied": "Replied to {v} email{s}", "emails_opened": "Opened {v} email{s}",
     "emails_clicked": "Clicked through {v} email{s}", "emails_sent": "Was sent {v} email{s}",
     "web_visits": "Visited the website {v} time{s}", "pricing_visits": "Viewed the pricing page {v} time{s}",
+    "high_intent_visits": "Viewed high-intent pages (pricing, demo, contact) {v} time{s}",
     "form_submits": "Submitted {v} form{s}", "meetings": "Had {v} meeting{s}", "calls": "Had {v} call{s}",
     "orders": "Placed {v} order{s}", "support_tickets": "Opened {v} support ticket{s}",
     "activities": "{v} recorded activit{ies}", "campaigns": "Reached by {v} campaign{s}",
