@@ -33,3 +33,15 @@ def run_pipeline(select: str | None = None, raise_on_error: bool = True) -> Exec
 
 def materialized_keys(result: ExecuteInProcessResult) -> list[str]:
     return sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
+
+
+def group_counts(keys: list[str]) -> dict[str, list[str]]:
+    """Materialized asset keys by their group, for people reading the CLI output."""
+    from pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    out: dict[str, list[str]] = {}
+    for key in keys:
+        group = graph.get(AssetKey.from_user_string(key)).group_name or "default"
+        out.setdefault(group, []).append(key)
+    return out

@@ -23,7 +23,7 @@ def run(
 
     ensure_home()
     migrate()
-    from pipelines.run import materialized_keys, run_pipeline
+    from pipelines.run import group_counts, materialized_keys, run_pipeline
 
     started = time.perf_counter()
     try:
@@ -31,8 +31,10 @@ def run(
     except ValueError as exc:
         fail(str(exc))
     keys = materialized_keys(result)
-    for key in keys:
-        err.print(f"  materialized {key}")
+    by_group = group_counts(keys)
+    for group, names in by_group.items():
+        shown = ", ".join(names[:6]) + (f", ... (+{len(names) - 6})" if len(names) > 6 else "")
+        err.print(f"  [bold]{group}[/bold] {len(names)}: {shown}")
     checks = result.get_asset_check_evaluations()
     failed_checks = [c for c in checks if not c.passed]
     err.print(f"{len(keys)} assets materialized, {len(checks) - len(failed_checks)}/{len(checks)} checks passed "

@@ -7,6 +7,7 @@ from the product's one settings object, so dbt, Dagster and the CLI always point
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -51,3 +52,13 @@ def dbt_env(target: str | None = None) -> dict[str, str]:
 
 def apply_dbt_env(target: str | None = None) -> None:
     os.environ.update(dbt_env(target))
+
+
+def run_target_path(run_id: str, keep: int = 5) -> Path:
+    """A fresh dbt target folder for one run under $CRM_HOME/dbt_runs, pruning all but the newest `keep`."""
+    root = get_settings().home / "dbt_runs"
+    root.mkdir(parents=True, exist_ok=True)
+    old = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for stale in old[: max(0, len(old) - keep + 1)]:
+        shutil.rmtree(stale, ignore_errors=True)
+    return root / run_id
