@@ -37,3 +37,11 @@ def test_campaign_dates_and_budget_are_validated(api):
                                            "ends_on": "2026-01-01"}), 422)
     assert_problem(api.post("/campaigns", {"name": "x", "channel": "email", "budget": "-1"}), 422)
     assert_problem(api.post("/campaigns", {"name": "x", "channel": "telepathy"}), 422)
+
+
+def test_patch_that_breaks_a_database_check_is_422(api):
+    campaign = api.create("campaigns", {"name": "Winter", "channel": "email", "starts_on": "2026-02-01"})
+    # only ends_on is sent, so the schema cannot compare dates: the database's check constraint does
+    body = assert_problem(api.patch(f"/campaigns/{campaign['id']}", {"ends_on": "2026-01-01"}), 422)
+    assert body["type"] == "/problems/check-violation"
+    assert api.get(f"/campaigns/{campaign['id']}").json()["ends_on"] is None
