@@ -38,10 +38,14 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
 
 
 def dbt_lineage() -> dict[str, str]:
-    """The dbt invocation that built the marts, when the project's run_results.json is there."""
-    path = PROJECT_ROOT / "dbt" / "target" / "run_results.json"
-    if not path.exists():
+    """The dbt invocation that built the marts: the newest run_results.json of the pipeline's dbt runs
+    ($CRM_HOME/dbt_runs/<run>/), else the project's dbt/target (a dbt run by hand)."""
+    candidates = [*(get_settings().home / "dbt_runs").glob("*/run_results.json"),
+                  PROJECT_ROOT / "dbt" / "target" / "run_results.json"]
+    existing = [p for p in candidates if p.exists()]
+    if not existing:
         return {}
+    path = max(existing, key=lambda p: p.stat().st_mtime)
     meta = json.loads(path.read_text()).get("metadata", {})
     return {"dbt_invocation_id": str(meta.get("invocation_id", "")),
             "dbt_generated_at": str(meta.get("generated_at", ""))}
