@@ -44,3 +44,10 @@ jupyter: setup
 mlflow: setup
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui --host 127.0.0.1 --port $${MLFLOW_PORT:-5000} \
 		--workers 1 --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$${CRM_HOME:-$(CURDIR)/.crm}/mlflow.db}"
+
+# The Dagster UI on the project's instance ($CRM_HOME/dagster): asset graph (ingest, transform, publish, ml,
+# serving), runs, the hourly schedule and the landing sensor. dagster.yaml is copied there first.
+dagster: setup
+	home=$${CRM_HOME:-$(CURDIR)/.crm}; mkdir -p $$home/dagster && cp dagster.yaml $$home/dagster/dagster.yaml && \
+	CRM_HOME=$$home DAGSTER_HOME=$$home/dagster PATH=$(CURDIR)/$(VENV)/bin:$$PATH \
+		$(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
