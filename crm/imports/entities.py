@@ -72,8 +72,8 @@ class Entity:
         created = updated = 0
         for p in pending:
             old = None
-            if p.existing is None:
-                p.existing = model(tenant_id=ctx.tenant_id, **p.values)
+            if p.existing is None:   # ids made here, so rows can be flushed in batches and referred to at once
+                p.existing = model(id=uuid.uuid4(), tenant_id=ctx.tenant_id, **p.values)
                 ctx.session.add(p.existing)
                 created += 1
             else:
@@ -240,13 +240,17 @@ class Deals(Entity):
         return None
 
     def write(self, ctx, pending, flush):
+        moves = []
+
         def history(ctx, p, old):
             if "stage_id" in p.values:
-                ctx.session.add(DealStageHistory(tenant_id=ctx.tenant_id, deal_id=p.existing.id,
-                                                 from_stage_id=old["stage_id"] if old else None,
-                                                 to_stage_id=p.values["stage_id"]))
-                flush(p)
-        return self.upsert(ctx, Deal, pending, flush, after=history)
+                moves.append(DealStageHistory(tenant_id=ctx.tenant_id, deal_id=p.existing.id,
+                                              from_stage_id=old["stage_id"] if old else None,
+                                              to_stage_id=p.values["stage_id"]))
+        counts = self.upsert(ctx, Deal, pending, flush, after=history)
+        flush.finish()   # the deals are written before the history rows that point at them
+        ctx.session.add_all(moves)
+        return counts
 
 
 class Activities(Entity):

@@ -22,8 +22,7 @@ class ImportRequestError(ValueError):
     """The request itself is wrong (unknown entity or tenant), not the file."""
 
 
-class _Abort(Exception):
-    """Raised inside the tenant transaction so that it rolls back."""
+_BATCH = 500   # rows per flush: one round trip per batch instead of one per row
 
 
 def _validation_errors(exc: ValidationError, line: int, header_of) -> list[RowError]:
@@ -60,20 +59,15 @@ def import_csv(tenant_id: uuid.UUID | str, entity: str, data: bytes,
             pending.append(Pending(line, spec.row.model_validate(filled).model_dump(exclude_unset=True)))
         except ValidationError as exc:
             errors += _validation_errors(exc, line, parsed.header_of)
+    validated = [(p.line, p.data) for p in pending]
     try:
-        with tenant_session(tid) as session:
-            if not session.scalar(select(func.count()).select_from(Tenant)):
-                raise ImportRequestError(f"no tenant with id {tid}")
-            ctx = Ctx(session, tid)
-            spec.resolve(ctx, pending)
-            errors += [RowError(line, parsed.header_of(f) if f else None, reason) for line, f, reason in ctx.errors]
-            if errors:
-                raise _Abort
-            report.created, report.updated = spec.write(ctx, pending, _flusher(session, parsed))
-    except _Abort:
-        report.created = report.updated = 0
+        try:
+            report.created, report.updated = _run(tid, spec, validated, parsed, errors, batch=_BATCH)
+        except _BatchRefused:   # rare: the database refused a valid-looking row; find it, row by row
+            report.created, report.updated = _run(tid, spec, validated, parsed, errors, batch=1)
+    except _Abort as exc:
+        errors = exc.errors
     except _RowRefused as exc:
-        report.created = report.updated = 0
         errors.append(exc.error)
     errors.sort(key=lambda e: (e.row or 0, e.column or ""))
     report.errors = errors[:MAX_REPORTED_ERRORS]
@@ -82,19 +76,59 @@ def import_csv(tenant_id: uuid.UUID | str, entity: str, data: bytes,
     return report
 
 
+def _run(tid: uuid.UUID, spec, validated: list[tuple[int, dict]], parsed, errors: list[RowError],
+         batch: int) -> tuple[int, int]:
+    """One attempt in one tenant transaction: resolve every row, then write all of them or none."""
+    pending = [Pending(line, dict(data)) for line, data in validated]
+    with tenant_session(tid) as session:
+        if not session.scalar(select(func.count()).select_from(Tenant)):
+            raise ImportRequestError(f"no tenant with id {tid}")
+        ctx = Ctx(session, tid)
+        spec.resolve(ctx, pending)
+        found = errors + [RowError(line, parsed.header_of(f) if f else None, reason) for line, f, reason in ctx.errors]
+        if found:
+            raise _Abort(found)   # raised inside the transaction, so it rolls back
+        flush = _Flusher(session, batch)
+        counts = spec.write(ctx, pending, flush)
+        flush.finish()
+        return counts
+
+
+class _Abort(Exception):
+    def __init__(self, errors: list[RowError]):
+        super().__init__(f"{len(errors)} errors")
+        self.errors = errors
+
+
 class _RowRefused(Exception):
     def __init__(self, error: RowError):
         super().__init__(error.reason)
         self.error = error
 
 
-def _flusher(session, parsed):
-    """Flush row by row so that a constraint the database enforces is reported against its line."""
-    def flush(p: Pending) -> None:
+class _BatchRefused(Exception):
+    """A batch flush failed: the import is retried row by row to report the line."""
+
+
+class _Flusher:
+    """Writes rows in batches; with batch=1 a constraint the database enforces is reported against its line."""
+
+    def __init__(self, session, batch: int):
+        self.session, self.batch, self.rows = session, batch, []
+
+    def __call__(self, p: Pending) -> None:
+        self.rows.append(p)
+        if len(self.rows) >= self.batch:
+            self.finish()
+
+    def finish(self) -> None:
         try:
-            session.flush()
+            self.session.flush()
         except DBAPIError as exc:
+            if len(self.rows) > 1:
+                raise _BatchRefused from exc
             diag = getattr(exc.orig, "diag", None)
             reason = getattr(diag, "message_primary", None) or type(exc.orig).__name__
-            raise _RowRefused(RowError(p.line, None, f"the database refused this row: {reason}")) from exc
-    return flush
+            line = self.rows[0].line if self.rows else None
+            raise _RowRefused(RowError(line, None, f"the database refused this row: {reason}")) from exc
+        self.rows.clear()
