@@ -70,10 +70,19 @@ def resolve_entity(tenant_id: str, company_id=None, contact_id=None) -> Entity |
     return entity
 
 
+def entity_names(entity: Entity | None) -> list[str]:
+    if entity is None:
+        return []
+    names = [entity.name, entity.first_name, entity.company_name or ""]
+    if entity.kind == "contact":
+        names.append(entity.name.split(" ")[-1])  # "Ann Archer" is also "Archer"
+    return [n for n in names if n and len(n) > 1]
+
+
 def gather_context(req: InsightRequest, k: int = 8) -> tuple[Context, Entity | None]:
     entity = resolve_entity(req.tenant_id, req.company_id, req.contact_id)
     hits = search(req.tenant_id, req.question, mode="hybrid", k=k, company_id=req.company_id,
-                  contact_id=req.contact_id)
+                  contact_id=req.contact_id, entity_names=entity_names(entity))
     passages = one_per_source(hits, PASSAGES_IN_ANSWER)
     return quoted_context(req.question, gather_facts(req.tenant_id, entity), passages), entity
 

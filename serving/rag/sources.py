@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import text
 
 from crm.db.engine import tenant_session
+from serving.rag.chunking import CHUNKING_VERSION
 
 INDEXED_ACTIVITY_TYPES = ("email_sent", "email_replied", "call", "meeting", "support_ticket")
 
@@ -51,7 +52,7 @@ class Source:
 
     @property
     def text_hash(self) -> str:
-        return hashlib.md5(self.text.encode()).hexdigest()
+        return hashlib.md5(f"{CHUNKING_VERSION}\n{self.text}".encode()).hexdigest()
 
     @property
     def links(self) -> tuple:

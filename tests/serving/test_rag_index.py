@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 from serving.embeddings import embed
 from serving.rag.chunking import chunk_text, strip_quoted
 from serving.rag.indexer import index_tenant
-from serving.rag.retrieve import search
+from serving.rag.retrieve import date_filter, question_dates, search, without_names
 from serving.rag.store import open_table, tenant_filter
 from tests.serving.rag_factory import TenantData
 
@@ -96,3 +98,26 @@ def test_chunking_keeps_sentences_whole_and_drops_quoted_history():
     assert all(f"Point number {i} is" in joined for i in range(40))
     reply = "Sounds good, see you Monday.\n\nOn Tue, Mar 3, 2026 at 9:00 Ann wrote:\n> old text\n> more"
     assert strip_quoted(reply) == "Sounds good, see you Monday."
+
+
+def test_question_dates_and_entity_names_are_parsed_safely():
+    rest, days = question_dates("What next step was agreed on 2026-03-30 (not 2026-13-45)?")
+    assert days == [date(2026, 3, 30)] and "2026-03-30" not in rest
+    assert "timestamp '2026-03-29 00:00:00'" in date_filter(days)
+    assert without_names("Which competitor did ACME Ltd mention?", ["Acme Ltd"]).split() == [
+        "Which", "competitor", "did", "mention?"]
+
+
+def test_a_dated_question_looks_around_that_date_first(tenant):
+    data = TenantData(tenant["tenant_id"])
+    acme = data.company("Acme")
+    early = data.note("Next step: send a revised quote.", company_id=acme, when=datetime(2026, 3, 30, 15, tzinfo=UTC))
+    late = data.note("Next step: book a workshop.", company_id=acme, when=datetime(2026, 5, 1, 9, tzinfo=UTC))
+    data.note("Acme Acme Acme newsletter mentions Acme.", company_id=acme)
+    index_tenant(tenant["tenant_id"])
+    for day, expected in (("2026-03-30", early), ("2026-05-01", late)):
+        hits = search(tenant["tenant_id"], f"What next step was agreed with Acme on {day}?", company_id=acme,
+                      entity_names=["Acme"], k=3)
+        assert hits[0].source_id == expected, day
+    # no passage near the date: the question is answered from all dates
+    assert search(tenant["tenant_id"], "next step on 2020-01-01?", company_id=acme, k=3)
