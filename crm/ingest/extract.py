@@ -132,6 +132,24 @@ def _apply_tombstones(con, pg, since: datetime, tmp: Path, result: ExtractResult
     return top
 
 
+def _drop_deleted_tenants(con, pg, tmp: Path, result: ExtractResult) -> None:
+    """A deleted tenant cascades in PostgreSQL; here its rows go in the same run (tenants leave no tombstone)."""
+    csv_path = tmp / "live_tenants.csv"
+    _copy_to_csv(pg, "select id from tenants", csv_path)
+    con.execute(f"create or replace temp table _live as select * from read_csv('{csv_path}', header = true, "
+                "columns = {'id': 'UUID'}, auto_detect = false)")
+    for table in SOURCE_TABLES:
+        exists = con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
+                             "and table_name = ?", [table.name]).fetchone()[0]
+        if not exists:
+            continue
+        column = "id" if table.name == "tenants" else "tenant_id"
+        gone = con.execute(f'delete from raw."{table.name}" where {column} not in (select id from _live)').fetchone()
+        if gone and gone[0]:
+            result.deleted[table.name] = result.deleted.get(table.name, 0) + gone[0]
+    con.execute("drop table _live")
+
+
 def extract(warehouse: Path | None = None, lookback: timedelta = DEFAULT_LOOKBACK,
             tables: tuple[SourceTable, ...] = SOURCE_TABLES) -> ExtractResult:
     """Bring the warehouse's raw schema up to date with PostgreSQL; safe to run any number of times."""
@@ -162,6 +180,7 @@ def extract(warehouse: Path | None = None, lookback: timedelta = DEFAULT_LOOKBAC
                     # rows of that transaction carry updated_at = its start: stay just below it
                     mark = max(since, oldest_writer - timedelta(microseconds=1))
                 new_marks[table.name] = mark
+            _drop_deleted_tenants(con, pg, tmp, result)
             now = datetime.now(UTC)
             con.executemany("insert or replace into raw._watermarks values (?, ?, ?)",
                             [(name, mark, now) for name, mark in new_marks.items()])

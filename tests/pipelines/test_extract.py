@@ -111,3 +111,19 @@ def test_a_row_committed_after_the_snapshot_by_an_older_transaction_is_not_lost(
     con = duckdb.connect(str(wh), read_only=True)
     assert con.execute("select count(*) from raw.activities where id = ?", [late]).fetchone() == (1,)
     con.close()
+
+
+def test_a_deleted_tenant_leaves_the_warehouse(tmp_path):
+    from crm.db.engine import admin_engine
+    from tests.conftest import make_tenant
+
+    gone = make_tenant("Leaving")["tenant_id"]
+    seed_contractual_tenant(gone)
+    wh = tmp_path / "warehouse.duckdb"
+    extract(wh)
+    assert snapshot(wh, gone)["contacts"]
+    with admin_engine().begin() as conn:
+        conn.execute(text("delete from tenants where id = :t"), {"t": gone})
+    extract(wh)
+    snap = snapshot(wh, gone)
+    assert not any(rows for name, rows in snap.items() if name != "_watermarks")

@@ -56,9 +56,23 @@ create table landing_quarantine (
 );
 create index landing_quarantine_file_idx on landing_quarantine (tenant_id, file_hash);
 
+-- Deleting a tenant cascades to its rows, whose tombstone triggers then fired against a tenant already
+-- gone (foreign-key violation: a tenant with data could not be deleted). A gone tenant needs no
+-- tombstones: the extract drops every warehouse row of tenants that no longer exist.
+create or replace function record_tombstone() returns trigger language plpgsql as
+$$ begin
+  if exists (select 1 from tenants where id = old.tenant_id) then
+    insert into deleted_records (tenant_id, table_name, record_id) values (old.tenant_id, tg_table_name, old.id);
+  end if;
+  return old;
+end $$;
+
 -- Published marts (written by the pipeline's publish assets, read by the API under RLS).
 create schema if not exists analytics;
 grant usage on schema analytics to crm_app;
+-- Tables here are owned by crm_owner; a tenant's cascading delete runs their foreign-key triggers as
+-- that owner, which therefore needs the schema too.
+grant usage on schema analytics to crm_owner;
 """
 
 
@@ -70,5 +84,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("""create or replace function record_tombstone() returns trigger language plpgsql as
+$$ begin
+  insert into deleted_records (tenant_id, table_name, record_id) values (old.tenant_id, tg_table_name, old.id);
+  return old;
+end $$""")
     op.execute("drop schema if exists analytics cascade")
     op.execute("drop table if exists landing_quarantine, landing_files, text_sentiment cascade")
