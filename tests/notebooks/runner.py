@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -55,14 +55,21 @@ def inject_parameters(nb: nbformat.NotebookNode, **params) -> nbformat.NotebookN
     return nb
 
 
-def _kernel_manager(spec_dir: Path) -> KernelManager:
+def _manager_class(spec_dir: Path) -> type[AsyncKernelManager]:
+    """A kernel manager class that finds only our kernel spec; nbclient then owns (and cleans up) the
+    manager, its client channels and the kernel, so no stale channel outlives a run."""
     kernel_dir = spec_dir / KERNEL
     kernel_dir.mkdir(parents=True, exist_ok=True)
     (kernel_dir / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "CRM (.venv)", "language": "python"}))
-    specs = KernelSpecManager(kernel_dirs=[str(spec_dir)], ensure_native_kernel=False)
-    return KernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
+
+    class VenvKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            specs = KernelSpecManager(kernel_dirs=[str(spec_dir)], ensure_native_kernel=False)
+            super().__init__(kernel_spec_manager=specs, **kwargs)
+
+    return VenvKernelManager
 
 
 def execute(name: str, timeout: int = 300, **params) -> Executed:
@@ -71,14 +78,8 @@ def execute(name: str, timeout: int = 300, **params) -> Executed:
     inject_parameters(nb, **params)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="crm-kernels-") as spec_dir:
-        km = _kernel_manager(Path(spec_dir))
-        client = NotebookClient(nb, km=km, timeout=timeout, kernel_name=KERNEL,
+        client = NotebookClient(nb, kernel_name=KERNEL, kernel_manager_class=_manager_class(Path(spec_dir)),
+                                timeout=timeout, shutdown_kernel="immediate",
                                 resources={"metadata": {"path": str(NOTEBOOKS)}})
-        try:
-            client.execute()
-        finally:
-            # nbclient leaves a kernel manager it was handed running: stop the kernel (and its database
-            # connections) now rather than when the test process exits.
-            if km.has_kernel:
-                km.shutdown_kernel(now=True)
+        client.execute()
     return Executed(nb, time.perf_counter() - started)
