@@ -16,7 +16,8 @@ from crm import marts
 from crm.db.engine import admin_engine
 from crm.marts import MartError, read_mart, tenant_uuid
 
-A, B = str(uuid.uuid4()), str(uuid.uuid4())
+# Fixed ids: pytest-xdist workers must collect identical parametrize ids.
+A, B = "5d3c2a10-6f1e-4c1b-9a57-0b8e4f1d2c3a", "8a1f0e2d-3b4c-4d5e-8f60-7a8b9c0d1e2f"
 
 
 @pytest.fixture
