@@ -84,6 +84,8 @@ def describe(name: str, value: object) -> str:
             fmt = {"v": value, "s": "s", "ies": "ies", "pct": value, "mood": value, "signed": value}
         else:
             x = float(value)  # type: ignore[arg-type]
+            if name.startswith("days_"):  # "81.61 days" reads oddly; whole days are what people count
+                x = float(round(x))
             fmt = {"v": _number(x), "s": "" if x == 1 else "s", "ies": "y" if x == 1 else "ies",
                    "pct": f"{x:.0%}", "mood": _mood(x), "signed": f"{x:+g}"}
         return present.format(n=match.groupdict().get("n", ""), **fmt)
