@@ -1,7 +1,5 @@
 """Ingest: score new text, load landing files into PostgreSQL, extract PostgreSQL into the warehouse."""
 
-from pathlib import Path
-
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, asset, multi_asset
 
 from crm.ingest.extract import extract
@@ -51,7 +49,7 @@ def raw_crm_tables(context: AssetExecutionContext, warehouse: WarehouseResource)
         for key in RAW_KEYS.values():
             yield MaterializeResult(asset_key=key, metadata={"skipped": True})
         return
-    result = extract(Path(warehouse.path))
+    result = extract(warehouse.warehouse_path())
     context.log.info(f"extracted {result.rows} rows in {result.seconds:.2f}s")
     for name, key in RAW_KEYS.items():
         yield MaterializeResult(asset_key=key, metadata={
