@@ -1,6 +1,6 @@
 """Every analyst notebook runs to the end on freshly generated demo data, and reads only its tenant.
 
-One module-scoped world: a tiny demo (two agencies, 24 months) loaded into this test process's CRM_HOME;
+One module-scoped world in its own CRM_HOME: a tiny demo (two agencies, 24 months) freshly loaded;
 the pipeline's ingest and transform groups, the lead model and the lead scores materialized in-process;
 then a second lead scoring run so the drift section has two runs to compare.
 """
@@ -8,6 +8,10 @@ then a second lead scoring run so the drift section has two runs to compare.
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
 import nbformat
@@ -23,21 +27,55 @@ NOTEBOOK_FILES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 PIPELINE_SELECTION = "group:ingest or group:transform or key:lead_score_model or key:lead_scores"
 
 
+@contextmanager
+def private_home(path: Path) -> Iterator[Path]:
+    """This module's own CRM_HOME (own embedded PostgreSQL, warehouse, MLflow store): other test modules'
+    rows in this process can neither break the dbt tests of this pipeline run nor be slowed by the demo."""
+    import mlflow
+
+    from crm.db.embedded import embedded_server
+    from crm.db.migrate import migrate
+    from crm.settings import reset_settings
+    from crm.state import ensure_home
+
+    previous, dagster_home = os.environ["CRM_HOME"], os.environ.get("DAGSTER_HOME")
+
+    def switch(home: str) -> None:
+        os.environ["CRM_HOME"] = home
+        reset_settings()
+        embedded_server.cache_clear()
+        if mlflow.is_tracking_uri_set():  # training sets it process-wide; follow the home
+            mlflow.set_tracking_uri(get_settings().mlflow_uri)
+
+    switch(str(path))
+    os.environ.pop("DAGSTER_HOME", None)
+    try:
+        ensure_home()
+        migrate()
+        yield path
+    finally:
+        switch(previous)
+        os.environ.pop("DAGSTER_HOME", None)  # run_pipeline points it at the home it ran in
+        if dagster_home:
+            os.environ["DAGSTER_HOME"] = dagster_home
+
+
 @pytest.fixture(scope="module")
-def demo() -> dict:
+def demo(tmp_path_factory) -> Iterator[dict]:
     from crm.demo import DemoSpec, load_demo
     from pipelines.run import run_pipeline
     from serving.batch import score_entities
     from tests.ml_support import CACHE, install_mlflow_store
 
-    install_mlflow_store(CACHE)  # a ready MLflow sqlite store instead of ~16 s of migrations
-    result = load_demo(spec=DemoSpec(tenants=2, contacts=300, months=24, name="notebooks"), seed=11)
-    run_pipeline(select=PIPELINE_SELECTION)
-    tenants = [t.tenant_id for t in result.tenants]
-    first = read_score_history(tenants[0], "lead")
-    assert not first.empty, "the pipeline's ml group published no lead scores for the demo tenant"
-    score_entities("lead", scored_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
-    return {"tenants": tenants}
+    with private_home(tmp_path_factory.mktemp("notebooks-home")):
+        install_mlflow_store(CACHE)  # a ready MLflow sqlite store instead of ~16 s of migrations
+        result = load_demo(spec=DemoSpec(tenants=2, contacts=300, months=24, name="notebooks"), seed=11)
+        run_pipeline(select=PIPELINE_SELECTION)
+        tenants = [t.tenant_id for t in result.tenants]
+        first = read_score_history(tenants[0], "lead")
+        assert not first.empty, "the pipeline's ml group published no lead scores for the demo tenant"
+        score_entities("lead", scored_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+        yield {"tenants": tenants}
 
 
 def test_notebooks_are_stored_without_outputs_and_take_a_tenant_parameter():
