@@ -18,7 +18,7 @@ from serving.citations import Citation, clip
 from serving.entity_facts import Entity, Fact, gather_facts
 from serving.grounding import Context, best_sentences, one_per_source
 from serving.insights import EntityNotFound, cited, resolve_entity
-from serving.rag.retrieve import Passage, search
+from serving.rag.retrieve import Passage, search, source_texts
 from serving.rag.store import as_uuid
 
 FOCUS = "next steps, open questions, concerns, budget, timeline and what they asked us for"
@@ -48,7 +48,7 @@ def _history(tenant_id: str, contact: Entity) -> Context:
     passages = one_per_source(latest + relevant, 1 + QUOTES)
     facts = [f for f in gather_facts(tenant_id, contact) if f.citation.source_type == "deal"][:1]
     quotes, _ = best_sentences(FOCUS, passages)
-    return Context(FOCUS, facts, passages, quotes)
+    return Context(FOCUS, facts, passages, quotes, source_texts(tenant_id, [p.source_id for p in passages]))
 
 
 _LEAD_INS = {"email_sent": "As I wrote on {d}", "email_replied": "In your email of {d}",

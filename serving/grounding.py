@@ -30,6 +30,7 @@ class Context:
     facts: list[Fact] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     quotes: list[str] = field(default_factory=list)  # per passage: its sentence closest to the question
+    full_texts: dict[str, str] = field(default_factory=dict)  # source_id -> whole text, for a chat model
 
     def citations(self) -> list[Citation]:
         """Numbered [1..n]: passages first (they answer the question), then facts."""
@@ -39,8 +40,8 @@ class Context:
 
     def numbered(self) -> str:
         """The context block a chat model reads: full passage text, then the facts."""
-        lines = [f"[{i}] {KIND_LABELS.get(p.kind, p.kind)} from {p.occurred_at.date().isoformat()}: {p.text}"
-                 for i, p in enumerate(self.passages, 1)]
+        lines = [f"[{i}] {KIND_LABELS.get(p.kind, p.kind)} from {p.occurred_at.date().isoformat()}: "
+                 f"{self.full_texts.get(p.source_id, p.text)}" for i, p in enumerate(self.passages, 1)]
         lines += [f"[{i}] {f.sentence}" for i, f in enumerate(self.facts, len(self.passages) + 1)]
         return "\n".join(lines) or "(no records found)"
 

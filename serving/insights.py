@@ -20,7 +20,7 @@ from crm.db.engine import tenant_session
 from serving.citations import Citation
 from serving.entity_facts import Entity, find_entity, gather_facts
 from serving.grounding import Context, one_per_source, quote_sentence, quoted_context
-from serving.rag.retrieve import search
+from serving.rag.retrieve import search, source_texts
 from serving.rag.store import as_uuid
 
 PASSAGES_IN_ANSWER = 3
@@ -105,10 +105,11 @@ def cited(answer: str, citations: list[Citation]) -> list[Citation]:
     return [citations[n - 1] for n in numbers] if numbers else citations
 
 
-def llm_answer(llm, context: Context, entity: Entity | None) -> Insight:
+def llm_answer(llm, tenant_id: str, context: Context, entity: Entity | None) -> Insight:
     citations = context.citations()
     if not citations:
         return Insight(NOTHING_FOUND, [])
+    context.full_texts = source_texts(tenant_id, [p.source_id for p in context.passages])
     subject = f"The question is about the {entity.kind} {entity.name}.\n" if entity else ""
     answer = (PROMPT | llm | StrOutputParser()).invoke(
         {"subject": subject, "context": context.numbered(), "question": context.question})
@@ -117,11 +118,11 @@ def llm_answer(llm, context: Context, entity: Entity | None) -> Insight:
 
 def build_chain(llm=None) -> Runnable:
     """InsightRequest -> Insight. `llm=None` composes extractively (offline)."""
-    gather = RunnableLambda(lambda req: gather_context(req), name="gather_context")
+    gather = RunnableLambda(lambda req: (req.tenant_id, *gather_context(req)), name="gather_context")
     if llm is None:
-        compose = RunnableLambda(lambda ce: extractive_answer(ce[0]), name="extractive_answer")
+        compose = RunnableLambda(lambda tce: extractive_answer(tce[1]), name="extractive_answer")
     else:
-        compose = RunnableLambda(lambda ce: llm_answer(llm, *ce), name="llm_answer")
+        compose = RunnableLambda(lambda tce: llm_answer(llm, *tce), name="llm_answer")
     return gather | compose
 
 

@@ -18,7 +18,7 @@ from typing import Literal
 from lancedb.rerankers import RRFReranker
 
 from serving.embeddings import embed_one
-from serving.rag.store import as_uuid, open_table, tenant_filter
+from serving.rag.store import as_uuid, in_list, open_table, tenant_filter
 
 log = logging.getLogger(__name__)
 Mode = Literal["vector", "fts", "hybrid"]
@@ -133,3 +133,17 @@ def _search(tenant: str, question: str, mode: Mode, k: int, where: str) -> list[
                                 row["contact_id"], row["company_id"], row["deal_id"], row["occurred_at"],
                                 row["text"], float(score)))
     return passages[:k]
+
+
+def source_texts(tenant_id: str, source_ids: Sequence[str]) -> dict[str, str]:
+    """Whole texts of these sources (their passages in order), for a chat model's context: retrieval finds
+    the sentence, the model reads the note or email it came from."""
+    table = open_table()
+    if table is None or not source_ids:
+        return {}
+    where = f"{tenant_filter(tenant_id)} and {in_list('source_id', list(source_ids))}"
+    rows = table.search().where(where).select(["source_id", "chunk_index", "text"]).limit(None).to_list()
+    parts: dict[str, list[tuple[int, str]]] = {}
+    for row in rows:
+        parts.setdefault(row["source_id"], []).append((row["chunk_index"], row["text"]))
+    return {sid: " ".join(t for _, t in sorted(chunks)) for sid, chunks in parts.items()}
