@@ -57,16 +57,16 @@ def capture(base_url: str, email: str, password: str, out: Path) -> list[Path]:
         shot("pipeline")
         page.goto("/campaigns")
         shot("campaigns")
-        page.goto("/insights")
-        page.fill("[data-ask] input[name=question]", QUESTION)
-        page.click("[data-ask] button")
-        page.locator("[data-answer], .ai-out.error").first.wait_for()
-        shot("insights")
         page.goto("/contacts/new")
         page.fill("#f-first_name", "Grace")
         page.fill("#f-email", "grace-at-example")
         page.click("[data-record-form] button[type=submit]")
         shot("contact-form")
+        page.goto("/insights")  # last: the first answer loads the embedding model
+        page.fill("[data-ask] input[name=question]", QUESTION)
+        page.click("[data-ask] button")
+        page.locator("[data-answer], .ai-out.error").first.wait_for()
+        shot("insights")
         browser.close()
     return shots
 

@@ -42,6 +42,10 @@ def day(value: date | datetime | None) -> str:
     return value.strftime("%d %b %Y")
 
 
+def shortday(value: date | datetime | None) -> str:
+    return "—" if value is None else value.strftime("%d %b %y")
+
+
 def ago(value: datetime | None) -> str:
     if value is None:
         return "never"
@@ -63,7 +67,8 @@ def full_name(contact) -> str:
     return name or get("email") or ""
 
 
-templates.env.filters.update(money=money, number=number, pct=pct, day=day, ago=ago, full_name=full_name)
+templates.env.filters.update(shortday=shortday, money=money, number=number, pct=pct, day=day, ago=ago,
+                             full_name=full_name)
 templates.env.globals["static_version"] = _STATIC_VERSION
 
 

@@ -81,11 +81,14 @@ def hot_leads(session: Session, n: int = 5) -> list[dict]:
     return [dict(r._mapping) for r in rows]
 
 
-def my_open_tasks(session: Session, user_id, n: int = 6) -> list[dict]:
+def open_tasks(session: Session, user_id, n: int = 6) -> list[dict]:
+    """Open tasks, the user's own first, then the team's; due soon (or just overdue) before long-forgotten ones."""
     rows = session.execute(text(
-        "select t.id, t.title, t.due_at, t.contact_id, t.company_id, "
+        "select t.id, t.title, t.due_at, t.contact_id, t.company_id, t.assignee_id = :u as mine, u.name as assignee, "
         "coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), c.email, co.name) as about "
         "from tasks t left join contacts c on c.id = t.contact_id left join companies co on co.id = t.company_id "
-        "where not t.is_done and (t.assignee_id = :u or t.assignee_id is null) "
-        "order by t.due_at nulls last, t.created_at limit :n"), {"u": user_id, "n": n})
+        "left join users u on u.id = t.assignee_id where not t.is_done "
+        "order by (t.assignee_id = :u) desc nulls last, (t.due_at >= now() - interval '14 days') desc nulls last, "
+        "t.due_at nulls last, t.created_at limit :n"),
+        {"u": user_id, "n": n})
     return [dict(r._mapping) for r in rows]

@@ -22,7 +22,7 @@ def home(request: Request, user: UserDep):
         risk = data.at_risk_accounts(s)
         trend = data.activity_trend(s)
         hot = data.hot_leads(s)
-        tasks = data.my_open_tasks(s, user.user_id)
+        tasks = data.open_tasks(s, user.user_id)
     trend_chart = charts.line_chart(trend["labels"], [("Engagement", trend["engagement"]),
                                                       ("Outreach", trend["outreach"])],
                                     width=760, height=230, label_every=4) if trend["total"] else ""
