@@ -25,6 +25,13 @@ def _display(value):
     return value
 
 
+def _schema_defaults(spec: FormSpec) -> dict:
+    """A new form starts from the API schema's defaults (lifecycle 'lead', currency 'USD', ...)."""
+    fields = spec.resource.create.model_fields
+    return {name: str(f.default) for name, f in fields.items()
+            if isinstance(f.default, str | int | float) and not isinstance(f.default, bool) and f.default != ""}
+
+
 def _landing(spec: FormSpec, obj, next_: str | None) -> str:
     if next_:
         return safe_next(next_)
@@ -58,7 +65,8 @@ def _load(user: Principal, spec: FormSpec, record_id):
 def _add_routes(spec: FormSpec) -> None:
     @router.get(f"/{spec.kind}/new", name=f"new_{spec.kind}")
     def new(request: Request, user: WriterUser, next: str = ""):
-        prefill = {k: v for k, v in request.query_params.items() if k in {f.name for f in spec.fields}}
+        prefill = {**_schema_defaults(spec),
+                   **{k: v for k, v in request.query_params.items() if k in {f.name for f in spec.fields}}}
         return _form_page(request, user, spec, prefill, {}, next_=safe_next(next, ""))
 
     @router.post(f"/{spec.kind}/new")
