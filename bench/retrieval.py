@@ -113,7 +113,7 @@ def main() -> None:
             lat.append(time.perf_counter() - t)
             assert all(h.source_id for h in hits)
             out.append([h.chunk_id for h in hits])
-        print(f"{label:<34} p50 {percentile(lat, .5):7.2f} ms   p95 {percentile(lat, .95):7.2f} ms")
+        print(f"{label:<36} p50 {percentile(lat, .5):7.2f} ms   p95 {percentile(lat, .95):7.2f} ms")
         return out
 
     table = open_table()
