@@ -49,7 +49,10 @@ def ensure_manifest() -> Path:
         )
         if proc.returncode != 0:
             raise RuntimeError(f"dbt parse failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
-        staged = MANIFEST_PATH.with_suffix(f".{os.getpid()}.tmp")
-        shutil.copyfile(Path(tmp) / "manifest.json", staged)
-        os.replace(staged, MANIFEST_PATH)
+        # partial_parse.msgpack first: dagster-dbt copies it into each run, sparing dbt a full parse
+        for name in ("partial_parse.msgpack", "manifest.json"):
+            if (Path(tmp) / name).exists():
+                staged = MANIFEST_PATH.parent / f".{name}.{os.getpid()}.tmp"
+                shutil.copyfile(Path(tmp) / name, staged)
+                os.replace(staged, MANIFEST_PATH.parent / name)
     return MANIFEST_PATH
