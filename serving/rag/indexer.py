@@ -140,16 +140,16 @@ def index_tenant(tenant_id: uuid.UUID | str, embed_fn: Embedder = embed) -> Inde
     return run
 
 
-def tenant_ids() -> list[str]:
+def all_tenant_ids() -> list[str]:
     """Operator view of every tenant (the admin engine), so the job can visit each under its own RLS."""
     with admin_engine().connect() as conn:
         return [str(r[0]) for r in conn.execute(text("select id from tenants order by created_at"))]
 
 
-def index_all_tenants(embed_fn: Embedder = embed) -> IndexRun:
-    """The pipeline job: each tenant in turn, then fold new rows into the FTS and tenant indices."""
+def index_all_tenants(embed_fn: Embedder = embed, tenant_ids: list[str] | None = None) -> IndexRun:
+    """The pipeline job: each tenant (or those given) in turn, then fold new rows into the indices."""
     total = IndexRun()
-    for tenant in tenant_ids():
+    for tenant in tenant_ids if tenant_ids is not None else all_tenant_ids():
         total += index_tenant(tenant, embed_fn)
     if total.changed:
         table = open_table(create=True)
