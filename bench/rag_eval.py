@@ -5,7 +5,9 @@ emails and call summaries and records which text says what in ground_truth/facts
 per fact ("Which competitor did <company> mention?"). A question counts as answered at k when any text
 that states that fact for that company is among the first k passages. Two scopes:
 - company: asked on the company's page (company_id filter, the way the insights API is used);
-- tenant: asked with no entity filter, across the whole tenant's text.
+- tenant: asked with no entity filter, across the whole tenant's text;
+- linked: as the insights API answers a question with no company_id: the company the question names is
+  looked up among the tenant's companies and the search runs within it (hybrid only).
 
     .venv/bin/python bench/rag_eval.py [--home DIR] [--tenants 2] [--contacts 300] [--max-questions 600]
 """
@@ -87,15 +89,36 @@ def evaluate(items: list[dict], k: int = 5, depth: int = 10) -> dict[tuple[str, 
                 t0 = time.perf_counter()
                 passages = search(item["tenant_id"], item["question"], mode=mode, k=depth, **entity)
                 latencies.append(time.perf_counter() - t0)
-                ranked = list(dict.fromkeys(p.source_id for p in passages))
-                rank = next((i for i, sid in enumerate(ranked, 1) if sid in set(item["relevant"])), None)
+                rank = _rank(passages, item)
                 hits += rank is not None and rank <= k
                 rr += 1.0 / rank if rank else 0.0
-            latencies.sort()
-            results[(scope, mode)] = {"recall": hits / len(items), "mrr": rr / len(items),
-                                      "p50_ms": 1000 * latencies[len(latencies) // 2],
-                                      "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))]}
+            results[(scope, mode)] = _summary(hits, rr, latencies, len(items))
+    # What POST /insights does with no company_id: link the company the question names (under RLS), search
+    # within it, else the whole tenant. Hybrid only, as the API.
+    from serving.insights import scoped_search
+
+    hits = rr = 0.0
+    latencies = []
+    for item in items:
+        t0 = time.perf_counter()
+        passages, _ = scoped_search(item["tenant_id"], item["question"], None, k=depth)
+        latencies.append(time.perf_counter() - t0)
+        rank = _rank(passages, item)
+        hits += rank is not None and rank <= k
+        rr += 1.0 / rank if rank else 0.0
+    results[("linked", "hybrid")] = _summary(hits, rr, latencies, len(items))
     return results
+
+
+def _rank(passages, item) -> int | None:
+    ranked = list(dict.fromkeys(p.source_id for p in passages))
+    return next((i for i, sid in enumerate(ranked, 1) if sid in set(item["relevant"])), None)
+
+
+def _summary(hits: float, rr: float, latencies: list[float], n: int) -> dict:
+    latencies = sorted(latencies)
+    return {"recall": hits / n, "mrr": rr / n, "p50_ms": 1000 * latencies[len(latencies) // 2],
+            "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))]}
 
 
 def main() -> None:

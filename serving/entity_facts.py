@@ -6,6 +6,7 @@ tenant's company or contact simply does not exist here (the API turns that into 
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +56,18 @@ def find_entity(session: Session, company_id=None, contact_id=None) -> tuple[Ent
         contact = Entity("contact", str(row.id), name, row.first_name or name, row.email,
                          row.company_id and str(row.company_id), row.company_name)
     return contact or company, None
+
+
+def company_named_in(session: Session, question: str) -> Entity | None:
+    """The tenant's company whose name the question contains as whole words (the longest if several).
+    Under RLS only this tenant's companies can match, so naming another tenant's company links nothing."""
+    rows = session.execute(text(
+        "select id, name from companies where length(name) >= 3 and position(lower(name) in lower(:q)) > 0 "
+        "order by length(name) desc limit 20"), {"q": question[:2000]}).all()
+    for row in rows:
+        if re.search(rf"(?<!\w){re.escape(row.name.lower())}(?!\w)", question.lower()):
+            return Entity("company", str(row.id), row.name)
+    return None
 
 
 def _date(value: datetime | None) -> str:

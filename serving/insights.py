@@ -18,7 +18,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from crm.db.engine import tenant_session
 from serving.citations import Citation
-from serving.entity_facts import Entity, find_entity, gather_facts
+from serving.entity_facts import Entity, company_named_in, find_entity, gather_facts
 from serving.grounding import Context, one_per_source, quote_sentence, quoted_context
 from serving.rag.retrieve import search, source_texts
 from serving.rag.store import as_uuid
@@ -79,10 +79,29 @@ def entity_names(entity: Entity | None) -> list[str]:
     return [n for n in names if n and len(n) > 1]
 
 
+def scoped_search(tenant_id: str, question: str, entity: Entity | None, k: int = 8) -> tuple[list, Entity | None]:
+    """Hybrid search within the entity; with none given, within the tenant's company the question names
+    (if any, falling back to the whole tenant when that company has no text)."""
+    if entity is None:
+        with tenant_session(tenant_id) as session:
+            linked = company_named_in(session, question)
+        if linked is not None:
+            hits = search(tenant_id, question, mode="hybrid", k=k, company_id=linked.id,
+                          entity_names=entity_names(linked))
+            if hits:
+                return hits, linked
+        return search(tenant_id, question, mode="hybrid", k=k), None
+    ids = {"company_id": entity.id} if entity.kind == "company" else {"contact_id": entity.id}
+    return search(tenant_id, question, mode="hybrid", k=k, entity_names=entity_names(entity), **ids), entity
+
+
 def gather_context(req: InsightRequest, k: int = 8) -> tuple[Context, Entity | None]:
     entity = resolve_entity(req.tenant_id, req.company_id, req.contact_id)
-    hits = search(req.tenant_id, req.question, mode="hybrid", k=k, company_id=req.company_id,
-                  contact_id=req.contact_id, entity_names=entity_names(entity))
+    if req.company_id and req.contact_id:  # both given: the contact, within that company
+        hits = search(req.tenant_id, req.question, mode="hybrid", k=k, company_id=req.company_id,
+                      contact_id=req.contact_id, entity_names=entity_names(entity))
+    else:
+        hits, entity = scoped_search(req.tenant_id, req.question, entity, k)
     passages = one_per_source(hits, PASSAGES_IN_ANSWER)
     return quoted_context(req.question, gather_facts(req.tenant_id, entity), passages), entity
 

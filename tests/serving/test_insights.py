@@ -144,3 +144,14 @@ def test_email_draft_with_chat_model(account):
     assert draft["body"].startswith("Hi Ann,")
     assert len(draft["citations"]) == 1 and citation_in_tenant(account["tenant_id"], draft["citations"][0])
     assert "Ann Archer at Acme Analytics" in capture.prompts[0] and "45k" in capture.prompts[0]
+
+
+def test_a_question_naming_the_tenants_company_is_scoped_to_it(account, other_tenant):
+    out = answer_question(account["tenant_id"], "Which competitor is acme analytics evaluating?").to_dict()
+    assert out["citations"][0]["source_id"] == account["competitor"]
+    assert "Churn risk for Acme Analytics" in out["answer"]  # the linked company's facts come along
+    _assert_grounded(account["tenant_id"], out["answer"], out["citations"])
+    # the same name means nothing to another tenant: nothing is linked and nothing found
+    TenantData(other_tenant["tenant_id"]).company("Globex")
+    empty = answer_question(other_tenant["tenant_id"], "Which competitor is Acme Analytics evaluating?")
+    assert empty.citations == []
