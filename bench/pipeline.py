@@ -117,6 +117,7 @@ def bench_size(size: str, root: Path) -> dict:
         raise SystemExit(f"dbt run failed:\n{proc.stdout[-3000:]}")
     results = json.loads((target / "run_results.json").read_text())
     out["dbt_run_model_s"] = sum(r["execution_time"] for r in results["results"])
+    out["dbt_run_exec_s"] = results["elapsed_time"]  # dbt's execution phase, without start-up and parsing
     manifest = json.loads((target / "manifest.json").read_text())
     out["straight_sql_s"] = straight_sql(manifest, warehouse)
     proc, out["dbt_build_s"] = timed(run_dbt, ["build"], "duckdb")
@@ -148,7 +149,8 @@ def report(rows: list[dict]) -> None:
               f"{r['publish_s']:>9.2f}")
     for r in rows:
         print(f"{r['size']}: demo load {r['demo_load_s']:.1f}s, {r['texts_scored']:,} texts scored in "
-              f"{r['sentiment_s']:.1f}s, dbt model time inside dbt {r['dbt_run_model_s']:.2f}s, "
+              f"{r['sentiment_s']:.1f}s, dbt execution phase {r.get('dbt_run_exec_s', 0):.2f}s "
+              f"(sum of model times {r['dbt_run_model_s']:.2f}s), "
               f"{r['lead_feature_rows']:,} lead_features rows, {r['account_feature_rows']:,} account_features rows")
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
