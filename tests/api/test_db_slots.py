@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from api import deps
 from api.main import app
+
+
+def run_in_fresh_loop(coro):
+    """Run a coroutine on its own thread: a browser test in the same process may leave a loop running here."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_db_slot_bounds_concurrent_holders(monkeypatch):
@@ -25,7 +32,7 @@ def test_db_slot_bounds_concurrent_holders(monkeypatch):
     async def main() -> None:
         await asyncio.gather(*(hold() for _ in range(20)))
 
-    asyncio.run(main())
+    run_in_fresh_loop(main())
     assert peak == 3
 
 
@@ -38,4 +45,4 @@ def test_many_concurrent_requests_all_succeed(tenant):
             responses = await asyncio.gather(*(client.get("/api/v1/contacts") for _ in range(80)))
         return [r.status_code for r in responses]
 
-    assert asyncio.run(main()) == [200] * 80
+    assert run_in_fresh_loop(main()) == [200] * 80
