@@ -1,7 +1,7 @@
 """The texts worth retrieving, read from PostgreSQL under the tenant's row-level security.
 
-A source is one note or one conversational activity (an email sent or replied, a call or meeting summary,
-a support ticket). Entity links are resolved here: a note on a contact also belongs to the contact's
+A source is one note or one conversational activity (a one-to-one email sent or replied, a call or meeting
+summary, a support ticket; campaign sends are left out). Entity links are resolved here: a note on a contact also belongs to the contact's
 company, so a question about the company finds it.
 """
 
@@ -31,6 +31,9 @@ select 'activity', a.type, a.id, a.contact_id, coalesce(a.company_id, c.company_
 from activities a
 left join contacts c on c.id = a.contact_id
 where a.type in ('email_sent', 'email_replied', 'call', 'meeting', 'support_ticket')
+  -- campaign sends are the same marketing copy to many contacts: nothing about this contact to retrieve,
+  -- and embedding them would be most of the indexing time
+  and not (a.type = 'email_sent' and a.campaign_id is not null)
   and coalesce(nullif(a.body, ''), nullif(a.subject, '')) is not null
 """
 
