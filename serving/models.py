@@ -67,6 +67,9 @@ def load_version(name: str, version: str) -> LoadedModel:
     import mlflow
 
     uri = get_settings().mlflow_uri
+    # MLflow 3 resolves a registered version through its logged model in the tracking store: both URIs,
+    # or a fresh process falls back to ./mlflow.db
+    mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     model_uri = f"models:/{name}/{version}"
     booster = mlflow.lightgbm.load_model(model_uri)
