@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm.model_bundle import sigmoid
+from crm.model_bundle import TIER_ORDER, sigmoid
 from serving.explain import sentence
 from serving.models import LoadedModel
 
@@ -74,21 +74,35 @@ def score_frame(model: LoadedModel, frame: pl.DataFrame, explain: bool = True,
         prob = bundle.calibrate(model.margin(x))
     present = [f for f in bundle.features if f in frame.columns]
     raw_rows = frame.select(present).to_dicts() if explain else []
+    # Vectorised per-row numbers: a Python loop over numpy scalars costs more than the trees themselves.
+    prob = np.round(np.clip(prob, 0.0, 1.0), 6)
+    points = np.rint(prob * 100).astype(int).tolist()
+    tiers = tiers_of(bundle.tiers, prob * 100)
+    probs = prob.tolist()
+    if not explain:
+        return [Score(entity_id=e, probability=p, score=sc, tier=t, model_name=model.name,
+                      model_version=model.version) for e, p, sc, t in zip(ids, probs, points, tiers, strict=True)]
+    top = np.argsort(-np.abs(impacts), axis=1, kind="stable")[:, :top_k]
     out = []
     for i, entity_id in enumerate(ids):
-        p = float(np.clip(prob[i], 0.0, 1.0))
         factors: list[dict[str, Any]] = []
-        if explain:
-            for j in np.argsort(-np.abs(impacts[i]), kind="stable")[:top_k]:
-                name = bundle.features[j]
-                value = _value(raw_rows[i].get(name))
-                impact = round(float(impacts[i, j]), 1)
-                factors.append({"feature": name, "value": value, "impact": impact,
-                                "text": sentence(name, value, float(impacts[i, j]))})
-        out.append(Score(entity_id=entity_id, probability=round(p, 6), score=round(p * 100),
-                         tier=bundle.tier_of(p * 100), factors=factors, model_name=model.name,
-                         model_version=model.version))
+        for j in top[i]:
+            name = bundle.features[j]
+            value = _value(raw_rows[i].get(name))
+            impact = float(impacts[i, j])
+            factors.append({"feature": name, "value": value, "impact": round(impact, 1),
+                            "text": sentence(name, value, impact)})
+        out.append(Score(entity_id=entity_id, probability=probs[i], score=points[i], tier=tiers[i],
+                         factors=factors, model_name=model.name, model_version=model.version))
     return out
+
+
+def tiers_of(thresholds: dict[str, float], scores: np.ndarray) -> list[str]:
+    """Tier per score: A at or above the A threshold, then B, C; D below (same rule as ModelBundle.tier_of)."""
+    tiers = np.full(len(scores), TIER_ORDER[-1], dtype=object)
+    for tier in reversed(TIER_ORDER[:-1]):
+        tiers[scores >= thresholds.get(tier, 101.0)] = tier
+    return tiers.tolist()
 
 
 def score_rows(model: LoadedModel, rows: list[dict[str, Any]], explain: bool = True) -> list[Score]:

@@ -52,9 +52,9 @@ def test_promotion_gate_both_ways(tmp_path):
     ml_support.install_mlflow_store(ml_support.CACHE)
     name = f"lead_gate_{uuid.uuid4().hex[:6]}"
     path = ml_support.write_mart(tmp_path / "w.duckdb", "lead_features", ml_support.lead_frame(sizes=(400, 200)))
-    weak = lead_config(model_name=name, warehouse_path=path,
+    weak = lead_config(model_name=name, warehouse_path=path, lgbm=ml_support.FAST,
                        exclude=["emails_replied_30d", "web_visits_30d", "days_since_last_activity", "lead_source"])
-    strong = lead_config(model_name=name, warehouse_path=path)
+    strong = lead_config(model_name=name, warehouse_path=path, lgbm=ml_support.FAST)
     first = train_and_register(weak)
     assert first.decision.promoted and first.decision.reason == "no champion yet"
     better = train_and_register(strong)
