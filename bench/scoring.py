@@ -82,7 +82,7 @@ def scoring_bench(rows: int) -> None:
 
 
 def training_bench(sizes: list[int]) -> None:
-    print("training time vs rows (LightGBM, early stopping, at most 500 trees; 'total' adds calibration, baseline, metrics)")
+    print("training time vs rows (LightGBM, early stopping, <= 500 trees; 'total' adds calibration, baseline)")
     for contacts in sizes:
         frame = synthetic_leads(contacts)
         cfg = lead_config(purge_days=0, val_periods=1, test_periods=1, lgbm=LightGBMParams(max_rounds=500))
