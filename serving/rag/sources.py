@@ -1,8 +1,8 @@
 """The texts worth retrieving, read from PostgreSQL under the tenant's row-level security.
 
 A source is one note or one conversational activity (a one-to-one email sent or replied, a call or meeting
-summary, a support ticket; campaign sends are left out). Entity links are resolved here: a note on a contact also belongs to the contact's
-company, so a question about the company finds it.
+summary, a support ticket; campaign sends are left out). Entity links are resolved here: a note on a contact
+also belongs to the contact's company, so a question about the company finds it.
 """
 
 from __future__ import annotations
