@@ -20,3 +20,14 @@ def contact(id: str) -> dict:
 @app.get("/api/v1/contacts")
 def contacts(limit: int = 50, cursor: str | None = None) -> dict:
     return _PAGE
+
+
+_SCORE = {"score": 41, "probability": 0.41, "tier": "A",
+          "factors": [{"feature": "emails_replied_30d", "value": 3, "impact": 12.3,
+                       "text": "Replied to 3 emails in the last 30 days: +12"}] * 5,
+          "model": {"name": "lead_score", "version": "1"}, "scored_at": "2026-01-01T00:00:00Z"}
+
+
+@app.get("/api/v1/scores/leads/{id}")
+def lead_score(id: str) -> dict:
+    return _SCORE
