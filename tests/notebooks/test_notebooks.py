@@ -39,9 +39,14 @@ def private_home(path: Path) -> Iterator[Path]:
     from crm.state import ensure_home
 
     previous, dagster_home = os.environ["CRM_HOME"], os.environ.get("DAGSTER_HOME")
+    # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which settings read back: forget what
+    # this process exported so each home gets its own store, and hand the outer one back afterwards
+    mlflow_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
 
     def switch(home: str) -> None:
         os.environ["CRM_HOME"] = home
+        for key in mlflow_env:
+            os.environ.pop(key, None)
         reset_settings()
         embedded_server.cache_clear()
         if mlflow.is_tracking_uri_set():  # training sets it process-wide; follow the home
@@ -55,6 +60,12 @@ def private_home(path: Path) -> Iterator[Path]:
         yield path
     finally:
         switch(previous)
+        for key, value in mlflow_env.items():
+            if value is not None:
+                os.environ[key] = value
+        reset_settings()
+        if mlflow.is_tracking_uri_set():
+            mlflow.set_tracking_uri(get_settings().mlflow_uri)
         os.environ.pop("DAGSTER_HOME", None)  # run_pipeline points it at the home it ran in
         if dagster_home:
             os.environ["DAGSTER_HOME"] = dagster_home
