@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from api.schemas.base import LongText, ReadModel, RequestModel, ShortText
+from api.schemas.base import LongText, ReadModel, RequestModel, ShortText, Timestamp
 
 ActivityType = Literal["email_sent", "email_opened", "email_clicked", "email_replied", "call", "meeting",
                        "web_visit", "form_submit", "order", "support_ticket"]
@@ -14,7 +14,7 @@ ActivityType = Literal["email_sent", "email_opened", "email_clicked", "email_rep
 
 class ActivityCreate(RequestModel):
     type: ActivityType
-    occurred_at: datetime
+    occurred_at: Timestamp
     contact_id: uuid.UUID | None = None
     company_id: uuid.UUID | None = None
     deal_id: uuid.UUID | None = None
@@ -26,7 +26,7 @@ class ActivityCreate(RequestModel):
 
 class ActivityUpdate(RequestModel):
     type: ActivityType | None = None
-    occurred_at: datetime | None = None
+    occurred_at: Timestamp | None = None
     contact_id: uuid.UUID | None = None
     company_id: uuid.UUID | None = None
     deal_id: uuid.UUID | None = None

@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+from crm.timestamps import bounded
 
 
 class RequestModel(BaseModel):
@@ -24,3 +26,6 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=20_000)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+# Every timestamp a client sends: aware (naive = UTC) and within the product's range (crm.timestamps).
+Timestamp = Annotated[datetime, AfterValidator(bounded)]

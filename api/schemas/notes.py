@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from api.schemas.base import ReadModel, RequestModel
+from api.schemas.base import ReadModel, RequestModel, Timestamp
 
 Body = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 
@@ -16,7 +16,7 @@ class NoteCreate(RequestModel):
     contact_id: uuid.UUID | None = None
     company_id: uuid.UUID | None = None
     deal_id: uuid.UUID | None = None
-    occurred_at: datetime | None = None
+    occurred_at: Timestamp | None = None
 
 
 class NoteUpdate(RequestModel):

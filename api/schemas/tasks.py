@@ -3,13 +3,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from api.schemas.base import LongText, Name, ReadModel, RequestModel
+from api.schemas.base import LongText, Name, ReadModel, RequestModel, Timestamp
 
 
 class TaskCreate(RequestModel):
     title: Name
     description: LongText | None = None
-    due_at: datetime | None = None
+    due_at: Timestamp | None = None
     is_done: bool = False
     assignee_id: uuid.UUID | None = None
     contact_id: uuid.UUID | None = None
@@ -20,7 +20,7 @@ class TaskCreate(RequestModel):
 class TaskUpdate(RequestModel):
     title: Name | None = None
     description: LongText | None = None
-    due_at: datetime | None = None
+    due_at: Timestamp | None = None
     is_done: bool | None = None
     assignee_id: uuid.UUID | None = None
     contact_id: uuid.UUID | None = None
