@@ -1,4 +1,5 @@
-"""Timestamps within the product's range (crm.timestamps), enforced by CHECK constraints; rows already outside it are moved to a quarantine table.
+"""Timestamps within the product's range (crm.timestamps), enforced by CHECK constraints; rows already
+outside it are moved to a quarantine table.
 
 Revision ID: 0005
 """
