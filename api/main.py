@@ -4,6 +4,7 @@ from fastapi import APIRouter, FastAPI
 
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
+from api.routes import access as access_routes
 from api.routes import activities, campaigns, companies, contacts, deals, health, notes, pipelines, tasks
 from api.routes import events as events_routes
 from api.routes import imports as csv_imports
@@ -29,6 +30,7 @@ def create_app() -> FastAPI:
     v1.include_router(csv_imports.router)
     v1.include_router(scores_routes.router)  # GET /scores/leads|accounts/{id}, leads:batch, :what-if
     v1.include_router(events_routes.router)  # POST /events: batches of activity events
+    v1.include_router(access_routes.router)  # /api-keys, /users: admins manage their workspace's access
     app.include_router(v1)
     app.include_router(health.router)
     install_dashboard(app)  # pages at /, static files, session cookie + CSRF middleware
