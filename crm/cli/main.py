@@ -2,12 +2,16 @@
 
 import typer
 
-from crm.cli import demo, imports, pipeline, serve, tenants
+from crm.cli import access, demo, imports, pipeline, serve, tenants
 
 app = typer.Typer(help="Intelligence CRM: multi-tenant CRM and data platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 app.add_typer(tenants.tenant_app, name="tenant")
 app.add_typer(tenants.apikey_app, name="apikey")
+tenants.apikey_app.command("list")(access.list_keys)
+tenants.apikey_app.command("rotate")(access.rotate_key)
+tenants.apikey_app.command("revoke")(access.revoke_key)
+app.add_typer(access.user_app, name="user")
 app.add_typer(pipeline.pipeline_app, name="pipeline")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)

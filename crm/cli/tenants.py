@@ -1,4 +1,4 @@
-"""`crm tenant create`, `crm apikey create`, `crm migrate`."""
+"""`crm tenant create`, `crm apikey create`, `crm migrate` (the other apikey commands: crm/cli/access.py)."""
 
 from typing import Annotated
 
@@ -7,7 +7,7 @@ import typer
 from crm.cli.output import emit_json, err, fail
 
 tenant_app = typer.Typer(help="Provision tenants (agencies).", no_args_is_help=True)
-apikey_app = typer.Typer(help="Issue API keys.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Issue, list, rotate and revoke API keys.", no_args_is_help=True)
 
 
 def _db_ready() -> None:
