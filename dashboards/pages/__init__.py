@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter
 
-from dashboards.pages import accounts, auth, campaigns, home, insights, leads, pipeline, records
+from dashboards.pages import accounts, auth, campaigns, home, insights, leads, pipeline, records, settings
 
 router = APIRouter(include_in_schema=False)
 # records first: its /contacts/new must win over leads' /contacts/{id}
-for module in (auth, records, home, leads, accounts, pipeline, campaigns, insights):
+for module in (auth, records, home, leads, accounts, pipeline, campaigns, insights, settings):
     router.include_router(module.router)
