@@ -33,11 +33,31 @@ def crm_home(tmp_path_factory):
     ensure_home()
     migrate()
     yield home
-    reset_settings()
+    reset_settings()  # disposes the engines, so nothing of ours still talks to the server
+    if not os.environ.get("DATABASE_URL"):
+        _release_and_check_embedded_servers()
     if previous is None:
         os.environ.pop("CRM_HOME", None)
     else:
         os.environ["CRM_HOME"] = previous
+
+
+def _release_and_check_embedded_servers(bound: float = 60) -> None:
+    """The suite leaves no server running: detach from every embedded server this process attached
+    (its own home's, and private homes like the notebooks'); each must then stop, unless a process the
+    tests started is still attached (a leaked `crm serve`, kernel, ...)."""
+    import time
+
+    from crm.db.embedded import release_embedded_servers
+    from crm.db.watchdog import postmaster_pid
+
+    pgdatas = release_embedded_servers()
+    deadline = time.monotonic() + bound  # a SIGKILLed straggler is caught by the watchdog within a second
+    while (running := [d for d in pgdatas if postmaster_pid(d)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if running:
+        listed = {str(d): (d / ".handle_pids.json").read_text() for d in running}
+        pytest.fail(f"embedded PostgreSQL still running after the session, attached pids: {listed}")
 
 
 def make_tenant(name: str = "Agency", role_password: str = "s3cret-pass") -> dict:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from crm.db.watchdog import ensure_watchdog, is_alive, prune_dead_handles
+from crm.db.watchdog import ensure_watchdog, prune_dead_handles
 from crm.settings import get_settings
 
 _attached: dict[Path, object] = {}  # data dir -> pgserver handle, for every server this process attached
@@ -54,15 +54,6 @@ def release_embedded_servers() -> list[Path]:
     _attached.clear()
     embedded_server.cache_clear()
     return released
-
-
-def postmaster_pid(pgdata: Path) -> int | None:
-    """The pid of the PostgreSQL server running on this data dir, or None when none runs."""
-    try:
-        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if is_alive(pid) else None
 
 
 def stop_on_sigterm() -> None:

@@ -48,6 +48,16 @@ def is_alive(pid: int) -> bool:
         return False
 
 
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The pid of the PostgreSQL server running on this data dir, or None when none runs (PostgreSQL
+    removes postmaster.pid on shutdown, before its last process is gone)."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if is_alive(pid) else None
+
+
 def _read_handles(pgdata: Path) -> list[int]:
     try:
         return [int(pid) for pid in json.loads((pgdata / HANDLES_FILE).read_text())]
@@ -71,10 +81,10 @@ def prune_dead_handles(pgdata: Path) -> list[int]:
         return _prune_locked(pgdata)
 
 
-def _lock_path(pgdata: Path, postmaster_pid: int) -> Path:
+def _lock_path(pgdata: Path, server_pid: int) -> Path:
     # one lock per postmaster, not per data dir: a watchdog still exiting after its server stopped must
     # not keep the next server of the same data dir from getting its own
-    return pgdata / f".watchdog.{postmaster_pid}.lock"
+    return pgdata / f".watchdog.{server_pid}.lock"
 
 
 def _try_lock(path: Path) -> int | None:
@@ -87,15 +97,15 @@ def _try_lock(path: Path) -> int | None:
         return None
 
 
-def ensure_watchdog(pgdata: Path, postmaster_pid: int) -> None:
+def ensure_watchdog(pgdata: Path, server_pid: int) -> None:
     """Start the watchdog of this postmaster unless one already holds its lock."""
-    fd = _try_lock(_lock_path(pgdata, postmaster_pid))
+    fd = _try_lock(_lock_path(pgdata, server_pid))
     if fd is None:
         return
     os.close(fd)  # closing releases the flock: the watchdog takes it over (a racing twin just exits)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
     with open(pgdata / ".watchdog.log", "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "crm.db.watchdog", str(pgdata), str(postmaster_pid)],
+        subprocess.Popen([sys.executable, "-m", "crm.db.watchdog", str(pgdata), str(server_pid)],
                          stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=pgdata,
                          start_new_session=True)  # outlives the starter and its terminal's signals
 
@@ -106,16 +116,16 @@ def _stop(pgdata: Path, postmaster: psutil.Process) -> None:
     try:
         pg_ctl(["-w", "stop"], pgdata=pgdata, user=_system_user())
     except subprocess.CalledProcessError:
-        if postmaster.is_running():
+        if postmaster_pid(pgdata) == postmaster.pid:
             postmaster.terminate()
 
 
-def watch(pgdata: Path, postmaster_pid: int) -> None:
-    fd = _try_lock(_lock_path(pgdata, postmaster_pid))
+def watch(pgdata: Path, server_pid: int) -> None:
+    fd = _try_lock(_lock_path(pgdata, server_pid))
     if fd is None:
         return
     try:
-        postmaster = psutil.Process(postmaster_pid)
+        postmaster = psutil.Process(server_pid)
         while True:
             try:
                 postmaster.wait(timeout=POLL_SECONDS)  # returns as soon as the server is gone
@@ -123,15 +133,17 @@ def watch(pgdata: Path, postmaster_pid: int) -> None:
             except psutil.TimeoutExpired:
                 pass
             with _pgserver_lock():
-                if postmaster.is_running() and not _prune_locked(pgdata):
+                if postmaster_pid(pgdata) != server_pid:
+                    break  # stopping already (pgserver's own exit hook stopped it)
+                if not _prune_locked(pgdata):
                     print(f"{time.strftime('%F %T')} no live process attached: stopping PostgreSQL "
-                          f"(postmaster {postmaster_pid})", file=sys.stderr, flush=True)
+                          f"(postmaster {server_pid})", file=sys.stderr, flush=True)
                     _stop(pgdata, postmaster)
                     break
     except psutil.NoSuchProcess:
         pass
     finally:
-        _lock_path(pgdata, postmaster_pid).unlink(missing_ok=True)
+        _lock_path(pgdata, server_pid).unlink(missing_ok=True)
         os.close(fd)
 
 

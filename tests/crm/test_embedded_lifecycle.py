@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from crm.db.embedded import postmaster_pid
-from crm.db.watchdog import HANDLES_FILE
+from crm.db.watchdog import HANDLES_FILE, postmaster_pid
 
 CHILD = """
 import sys
