@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
@@ -17,11 +18,17 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+@lru_cache
+def _dummy_hash() -> str:
+    """A hash of a random password with the hasher's own parameters, verified when there is no real hash."""
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
-    if not password_hash:
-        return False
+    """Always one argon2 verify: with no hash (unknown email, no password set) against a dummy hash of the
+    same cost, so the answer's timing does not tell which emails have accounts."""
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, InvalidHashError):
         return False
 
@@ -33,5 +40,10 @@ def new_api_key() -> tuple[str, str, str]:
     return key, prefix, hash_api_key(key)
 
 
+def hash_token(token: str) -> str:
+    """Random bearer tokens (API keys, session ids, invitations) carry 256 bits: a fast hash is safe to store."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def hash_api_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    return hash_token(key)

@@ -1,15 +1,22 @@
-"""One settings object for the whole product, read from the environment (prefix-free names)."""
+"""One settings object for the whole product, read from the environment (prefix-free names).
+
+No secret has a public default: an unset one is generated randomly into `$CRM_HOME` the first time it is
+read, and every later process on the machine reads the same file. Reading lazily (not when Settings is
+built) keeps importing the app free of side effects: tests point CRM_HOME elsewhere before first use.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-DEV_SECRET = "dev-insecure-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -17,22 +24,28 @@ class Settings(BaseSettings):
 
     crm_home: Path = Field(default=Path(".crm"), description="State directory (embedded Postgres, DuckDB, ...)")
     database_url: str | None = Field(default=None, description="External PostgreSQL; unset = embedded")
-    crm_app_db_password: str = Field(default="crm_app", description="Password of the crm_app login role")
+    crm_app_db_password: str | None = Field(default=None, repr=False,
+                                            description="Password of the crm_app login role; unset = generated "
+                                                        "into $CRM_HOME/app_db_password (read `app_db_password`)")
     mlflow_tracking_uri: str | None = None
     crm_env: Literal["development", "test", "production"] = "development"
-    crm_secret_key: str = DEV_SECRET
+    crm_secret_key: str | None = Field(default=None, repr=False,
+                                       description="Signs dashboard session cookies; unset = generated into "
+                                                   "$CRM_HOME/secret_key (read `session_secret`)")
     crm_llm: str | None = Field(default=None, description="LangChain chat model, e.g. 'ollama:llama3'")
     crm_warehouse: Literal["duckdb", "postgres"] = "duckdb"
+    crm_header_timeout: float = Field(default=10, gt=0, description="`crm serve`: seconds to receive a request's "
+                                      "headers (from connection or request start) before closing the connection")
+    crm_body_timeout: float = Field(default=30, gt=0, description="`crm serve`: seconds to receive a request's "
+                                    "body after its headers before answering 408 and closing")
 
-    @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> Settings:
-        if self.crm_env == "production" and (
-            self.crm_secret_key == DEV_SECRET or self.crm_app_db_password == "crm_app"
-        ):
-            raise ValueError(
-                "CRM_SECRET_KEY and CRM_APP_DB_PASSWORD must be set to real secrets when CRM_ENV=production"
-            )
-        return self
+    @property
+    def session_secret(self) -> str:
+        return self.crm_secret_key or state_secret(self.home / "secret_key")
+
+    @property
+    def app_db_password(self) -> str:
+        return self.crm_app_db_password or state_secret(self.home / "app_db_password")
 
     @property
     def home(self) -> Path:
@@ -69,6 +82,31 @@ class Settings(BaseSettings):
     @property
     def mlflow_artifacts_dir(self) -> Path:
         return self.home / "mlartifacts"
+
+
+def state_secret(path: Path) -> str:
+    """The secret stored at `path`, generated (256 bits, mode 0600) if the file does not exist yet.
+
+    Processes starting together (uvicorn workers, Dagster, the CLI) must agree on one value: each writes a
+    complete candidate to a private temporary file and hard-links it into place; link() refuses to replace
+    an existing file, so the first one wins and everyone reads it. A reader never sees a half-written file.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, candidate = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0600
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            with contextlib.suppress(FileExistsError):  # another process won the race: use its secret
+                os.link(candidate, path)
+        finally:
+            os.unlink(candidate)
+    value = path.read_text().strip()
+    if not value:
+        raise RuntimeError(f"{path} is empty: delete it to have a new secret generated, or set it in the environment")
+    return value
 
 
 @lru_cache

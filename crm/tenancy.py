@@ -91,11 +91,33 @@ def authenticate_api_key(key: str) -> Principal | None:
     return Principal(tenant_id=row.tenant_id, role=row.role, api_key_id=row.api_key_id)
 
 
-def authenticate_user(email: str, password: str) -> Principal | None:
+class LoginThrottled(Exception):
+    """Too many failed sign-ins for this email from this address; nothing was checked."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"too many failed sign-ins; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+def authenticate_user(email: str, password: str, client: str = "local") -> Principal | None:
+    """The one password check, for every way in. `client` is the caller's network address (web callers must
+    pass it; every other caller shares the "local" allowance per email).
+
+    The try is first reserved in PostgreSQL (`login_reserve`, migration 0006), committed before argon2
+    runs, so parallel guesses from any number of workers cannot exceed the allowance; over it, this raises
+    LoginThrottled without checking the password. Known and unknown emails cost one argon2 verify each.
+    """
+    email = email.strip()
     with app_engine().begin() as conn:
-        row = conn.execute(text("select * from auth_user(:e)"), {"e": email}).first()
-    if row is None or not verify_password(row.password_hash, password):
+        allowed, retry_after = conn.execute(text("select allowed, retry_after from login_reserve(:e, :c)"),
+                                            {"e": email, "c": client}).one()
+        row = conn.execute(text("select * from auth_user(:e)"), {"e": email}).first() if allowed else None
+    if not allowed:
+        raise LoginThrottled(retry_after)
+    if not verify_password(row.password_hash if row else None, password) or row is None:
         return None
+    with app_engine().begin() as conn:
+        conn.execute(text("select login_succeeded(:e, :c)"), {"e": email, "c": client})
     return Principal(tenant_id=row.tenant_id, role=row.role, user_id=row.user_id, name=row.name)
 
 
@@ -104,5 +126,5 @@ def tenant_name(tenant_id: uuid.UUID) -> str:
         return s.execute(select(Tenant.name)).scalar_one()
 
 
-__all__ = ["Principal", "TenancyError", "authenticate_api_key", "authenticate_user", "create_api_key",
+__all__ = ["LoginThrottled", "Principal", "TenancyError", "authenticate_api_key", "authenticate_user", "create_api_key",
            "create_tenant", "create_user", "set_tenant", "tenant_name"]

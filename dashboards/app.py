@@ -7,10 +7,22 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp
 
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "crm_session"
-SESSION_MAX_AGE = 12 * 60 * 60  # a working day; after that staff sign in again
+
+
+def _session_cookies(app: ASGIApp) -> SessionMiddleware:
+    """Built when the app serves its first request, not at import: the secret is read (or generated) in the
+    CRM_HOME the process runs with. The cookie only carries the server-side session's id (crm.sessions)."""
+    from crm.sessions import SESSION_LIFETIME
+    from crm.settings import get_settings
+
+    settings = get_settings()
+    return SessionMiddleware(app, secret_key=settings.session_secret, session_cookie=SESSION_COOKIE,
+                             max_age=int(SESSION_LIFETIME.total_seconds()), same_site="lax",
+                             https_only=settings.crm_env == "production")
 
 
 def install_dashboard(app: FastAPI) -> None:
@@ -19,7 +31,6 @@ def install_dashboard(app: FastAPI) -> None:
     API clients that send a Bearer key are untouched: the session middleware only reads a cookie they
     never send, and the CSRF check applies only to cookie-authenticated API calls.
     """
-    from crm.settings import get_settings
     from dashboards.pages import router
     from dashboards.security import DashboardAuth, install_page_errors
 
@@ -28,6 +39,4 @@ def install_dashboard(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(DashboardAuth)
     # Added last so it runs first: DashboardAuth reads the session it decodes.
-    app.add_middleware(SessionMiddleware, secret_key=get_settings().crm_secret_key, session_cookie=SESSION_COOKIE,
-                       max_age=SESSION_MAX_AGE, same_site="lax",
-                       https_only=get_settings().crm_env == "production")
+    app.add_middleware(_session_cookies)

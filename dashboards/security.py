@@ -1,28 +1,26 @@
-"""Who is signed in (signed session cookie), CSRF tokens, and the pages shown for auth and 404 errors.
+"""Who is signed in (server-side session), CSRF tokens, and the pages shown for auth and 404 errors.
 
-The session (decoded by Starlette's SessionMiddleware, signed with itsdangerous and CRM_SECRET_KEY) holds
-the user id and tenant id. Each request re-reads the user row under that tenant, so a deactivated user or
-a changed role takes effect at once. The resulting Principal goes to `request.state.principal`, which is
+The cookie (decoded by Starlette's SessionMiddleware, signed with itsdangerous and the session secret)
+holds a random session token, the tenant id and the CSRF token. Each request checks the token's row in
+`user_sessions` joined with its user (crm.sessions), so logout, expiry, deactivation, a new password or a
+new role end the session at once. The resulting Principal goes to `request.state.principal`, which is
 where api/deps.py looks when no Bearer key is sent: the dashboard's own fetch() calls use the same API.
 """
 
 from __future__ import annotations
 
 import secrets
-import uuid
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import problem
-from crm.db.engine import tenant_session
-from crm.db.models import User
+from crm.sessions import end_session, load_session, start_session
 from crm.tenancy import Principal
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -37,22 +35,26 @@ def csrf_token(session: dict) -> str:
     return session["csrf"]
 
 
-def sign_in(session: dict, principal: Principal) -> None:
+def csrf_matches(sent: str, session: dict) -> bool:
+    """A session without a token matches nothing (an empty field must not equal a missing token)."""
+    expected = session.get("csrf") or ""
+    return bool(expected) and secrets.compare_digest(sent.encode(), expected.encode())
+
+
+def sign_in(session: dict, principal: Principal, tenant_name: str) -> None:
+    """A new server-side session with a new id and CSRF token (no id chosen before sign-in survives it);
+    the session this browser held before, if any, is revoked."""
+    previous = session.get("tid"), session.get("sid")
+    token = start_session(principal)
+    end_session(*previous)
     session.clear()
-    session.update({"uid": str(principal.user_id), "tid": str(principal.tenant_id),
-                    "csrf": secrets.token_urlsafe(32)})
+    session.update({"sid": token, "tid": str(principal.tenant_id), "csrf": secrets.token_urlsafe(32),
+                    "tname": tenant_name})
 
 
-def _load_principal(tenant_id: str, user_id: str) -> Principal | None:
-    try:
-        tid, uid = uuid.UUID(tenant_id), uuid.UUID(user_id)
-    except (TypeError, ValueError):
-        return None
-    with tenant_session(tid) as s:
-        user = s.execute(select(User.role, User.name, User.is_active).where(User.id == uid)).first()
-    if user is None or not user.is_active:
-        return None
-    return Principal(tenant_id=tid, role=user.role, user_id=uid, name=user.name)
+def sign_out(session: dict) -> None:
+    end_session(session.get("tid"), session.get("sid"))
+    session.clear()
 
 
 class DashboardAuth:
@@ -72,15 +74,15 @@ class DashboardAuth:
             return
         session = scope.get("session", {})
         principal = None
-        if "uid" in session:
-            principal = await run_in_threadpool(_load_principal, session.get("tid"), session.get("uid"))
+        if "sid" in session or "uid" in session:
+            principal = await run_in_threadpool(load_session, session.get("tid"), session.get("sid"))
             if principal is None:
-                session.clear()  # user gone or deactivated: the cookie is cleared on this response
+                session.clear()  # ended, expired or unknown session: the cookie is cleared on this response
         if principal is not None:
             scope.setdefault("state", {})["principal"] = principal
             if scope["path"].startswith("/api/") and scope["method"] not in SAFE_METHODS:
                 sent = headers.get(CSRF_HEADER.encode(), b"").decode("latin-1")
-                if not secrets.compare_digest(sent, session.get("csrf", "")):
+                if not csrf_matches(sent, session):
                     await problem(403, "missing or wrong X-CSRF-Token header for a cookie-authenticated request",
                                   "/problems/csrf")(scope, receive, send)
                     return
@@ -122,8 +124,7 @@ def writer(user: Annotated[Principal, Depends(current_user)]) -> Principal:
 async def verified_form(request: Request) -> FormData:
     """The posted form, after checking its CSRF token against the session's."""
     form = await request.form()
-    sent = str(form.get(CSRF_FIELD, ""))
-    if not secrets.compare_digest(sent, request.session.get("csrf", "")):
+    if not csrf_matches(str(form.get(CSRF_FIELD, "")), request.session):
         raise PageError(403, "This form has expired",
                         "The page was open too long or in another session. Go back, reload it and submit again.")
     return form

@@ -37,7 +37,7 @@ def admin_url() -> str:
 
 
 def app_url() -> str:
-    url = make_url(admin_url()).set(username=APP_ROLE, password=get_settings().crm_app_db_password)
+    url = make_url(admin_url()).set(username=APP_ROLE, password=get_settings().app_db_password)
     return url.render_as_string(hide_password=False)
 
 

@@ -29,7 +29,7 @@ def alembic_config() -> Config:
 def migrate() -> None:
     with admin_engine().begin() as conn:
         conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        conn.execute(text(roles_sql(get_settings().crm_app_db_password)))
+        conn.execute(text(roles_sql(get_settings().app_db_password)))
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

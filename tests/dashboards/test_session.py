@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+import secrets
 
+import itsdangerous
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.main import app
-from crm.db.engine import tenant_session
+from crm.db.engine import admin_session, tenant_session
+from crm.security import hash_password
+from crm.settings import get_settings
 from crm.tenancy import create_user
+
+OLD_PUBLIC_SECRET = "dev-insecure-secret-change-me"  # what every install signed sessions with before
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -46,6 +54,12 @@ def test_session_cookie_is_signed_httponly_and_lax(client, tenant):
 
 
 def test_sign_in_needs_csrf_token_and_refuses_open_redirects(client, tenant):
+    # no session at all, so no token: the empty token must not match the missing one
+    r = client.post("/login", data={"email": tenant["admin_email"], "password": tenant["password"]})
+    assert r.status_code == 403 and "expired" in r.text
+    r = client.post("/login", data={"email": tenant["admin_email"], "password": tenant["password"],
+                                    "csrf_token": ""})
+    assert r.status_code == 403
     client.get("/login")
     r = client.post("/login", data={"email": tenant["admin_email"], "password": tenant["password"]})
     assert r.status_code == 403 and "expired" in r.text
@@ -118,7 +132,91 @@ def test_malformed_and_foreign_ids_are_404_pages(client, tenant, other_tenant):
 
 
 def test_repeated_failed_sign_ins_are_throttled(client, tenant):
-    for _ in range(10):
+    for _ in range(5):  # a few free attempts, then back-off
         assert login(client, tenant["admin_email"], "guess").status_code == 401
     r = login(client, tenant["admin_email"], tenant["password"])
     assert r.status_code == 429 and "Too many failed sign-ins" in r.text
+    assert 1 <= int(r.headers["retry-after"]) <= 15 * 60
+
+
+def forged_cookie(payload: dict, secret: str) -> str:
+    """A session cookie exactly as Starlette's SessionMiddleware writes it, signed with `secret`."""
+    return itsdangerous.TimestampSigner(secret).sign(base64.b64encode(json.dumps(payload).encode())).decode()
+
+
+def user_id(tenant_id: str, email: str) -> str:
+    with tenant_session(tenant_id) as s:
+        return str(s.execute(text("select id from users where email = :e"), {"e": email}).scalar_one())
+
+
+def assert_signed_out(client: TestClient, cookie: str) -> None:
+    client.cookies.clear()
+    client.cookies.set("crm_session", cookie)
+    r = client.get("/")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    client.cookies.set("crm_session", cookie)
+    assert client.get("/api/v1/companies").status_code == 401
+    client.cookies.set("crm_session", cookie)
+    r = client.post("/api/v1/companies", json={"name": "Forged"}, headers={"X-CSRF-Token": "x"})
+    assert r.status_code == 401
+
+
+def test_a_cookie_forged_with_the_old_public_secret_is_refused(client, tenant):
+    uid = user_id(tenant["tenant_id"], tenant["admin_email"])
+    for payload in ({"uid": uid, "tid": tenant["tenant_id"], "csrf": "x"},
+                    {"sid": secrets.token_urlsafe(32), "tid": tenant["tenant_id"], "csrf": "x"}):
+        assert_signed_out(client, forged_cookie(payload, OLD_PUBLIC_SECRET))
+    assert client.get("/api/v1/companies", headers=tenant["headers"]).json()["data"] == []
+
+
+def test_even_the_real_key_cannot_make_a_session_up(client, tenant):
+    """The cookie carries a random session id that must exist in the database: a user id is not enough."""
+    uid = user_id(tenant["tenant_id"], tenant["admin_email"])
+    key = get_settings().session_secret
+    for payload in ({"uid": uid, "tid": tenant["tenant_id"], "csrf": "x"},
+                    {"sid": secrets.token_urlsafe(32), "tid": tenant["tenant_id"], "csrf": "x"}):
+        assert_signed_out(client, forged_cookie(payload, key))
+
+
+def test_logout_revokes_the_session_on_the_server(client, tenant):
+    login(client, tenant["admin_email"], tenant["password"])
+    cookie = client.cookies.get("crm_session")
+    assert client.get("/api/v1/companies").status_code == 200
+    assert client.post("/logout", data={"csrf_token": csrf_of(client)}).status_code == 303
+    assert_signed_out(client, cookie)  # replaying the old cookie, still validly signed, opens nothing
+
+
+def test_sign_in_rotates_the_session_id(client, tenant):
+    login(client, tenant["admin_email"], tenant["password"])
+    first = client.cookies.get("crm_session")
+    r = client.post("/login", data={"email": tenant["admin_email"], "password": tenant["password"],
+                                    "csrf_token": csrf_of(client)})
+    assert r.status_code == 303
+    second = client.cookies.get("crm_session")
+    assert second != first and client.get("/").status_code == 200
+    assert_signed_out(client, first)
+
+
+@pytest.mark.parametrize("change", [
+    "update users set password_hash = :h where id = :u",
+    "update users set role = 'read-only' where id = :u",
+    "update users set is_active = false where id = :u",
+])
+@pytest.mark.parametrize("as_operator", [False, True], ids=["tenant-admin", "operator"])
+def test_password_role_or_deactivation_ends_the_users_sessions_at_once(client, tenant, change, as_operator):
+    email = f"staff-{secrets.token_hex(4)}@agency.example"
+    create_user(tenant["tenant_id"], email, "staff-password", role="member")
+    uid = user_id(tenant["tenant_id"], email)
+    login(client, email, "staff-password")
+    cookie = client.cookies.get("crm_session")
+    assert client.get("/").status_code == 200
+    with (admin_session() if as_operator else tenant_session(tenant["tenant_id"])) as s:
+        s.execute(text(change), {"u": uid, "h": hash_password("new-password")})
+    assert_signed_out(client, cookie)
+
+
+def test_unrelated_user_changes_keep_the_session(client, tenant):
+    login(client, tenant["admin_email"], tenant["password"])
+    with tenant_session(tenant["tenant_id"]) as s:
+        s.execute(text("update users set name = 'Renamed' where email = :e"), {"e": tenant["admin_email"]})
+    assert client.get("/").status_code == 200
