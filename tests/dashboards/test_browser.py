@@ -154,3 +154,31 @@ def test_other_tenant_gets_404_page(page, agency, live_server):
     assert page.request.get(f"{live_server}/api/v1/contacts/{ada}").status == 404
     page.goto("/leads")
     expect(page.locator(".empty")).to_contain_text("No contacts yet")
+
+
+def test_admin_invites_a_colleague_who_joins(page, browser, live_server):
+    from tests.dashboards.conftest import VIEWPORT
+
+    tenant = make_tenant("Settings Agency")
+    email = f"joiner-{tenant['tenant_id'][:8]}@settings-agency.example"
+    sign_in(page, tenant["admin_email"], tenant["password"])
+    page.click("nav a[data-nav=settings]")
+    expect(page.locator("h1")).to_contain_text("Settings")
+    page.fill("#invite-email", email)
+    page.select_option("#invite-role", "read-only")
+    page.click("#invite-form button[type=submit]")
+    link = page.locator("[data-invite-url]").inner_text()
+
+    joiner = browser.new_context(viewport=VIEWPORT, base_url=live_server).new_page()
+    assert link.startswith(live_server + "/invite/")
+    joiner.goto(link)
+    joiner.fill("input[name=name]", "Jo Iner")
+    joiner.fill("input[name=password]", "joiner-password")
+    joiner.fill("input[name=password2]", "joiner-password")
+    joiner.click("button[type=submit]")
+    expect(joiner).to_have_url(re.compile(r"/login"))
+    sign_in(joiner, email, "joiner-password")
+    expect(joiner.locator(".me-role")).to_contain_text("read-only")
+    expect(joiner.locator("nav a[data-nav=settings]")).to_have_count(0)
+    joiner.context.close()
+    assert page.js_errors == []
