@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from crm.db.engine import app_engine, tenant_session
 from crm.db.models import ApiKey, User
-from crm.security import ROLES, hash_api_key, hash_password, new_api_key
+from crm.security import ROLES, hash_password, hash_token, new_api_key
 from crm.tenancy import Principal
 
 INVITATION_TTL = timedelta(days=7)
@@ -203,7 +203,7 @@ def invite_user(session: Session, tenant_id: uuid.UUID, email: str, role: str = 
     row = session.execute(text(
         "insert into invitations (tenant_id, email, name, role, token_hash, invited_by, expires_at) "
         "values (:t, :e, :n, :r, :h, :b, now() + :ttl) returning id, expires_at, created_at"),
-        {"t": tenant_id, "e": email, "n": name, "r": role, "h": hash_api_key(token), "b": invited_by,
+        {"t": tenant_id, "e": email, "n": name, "r": role, "h": hash_token(token), "b": invited_by,
          "ttl": INVITATION_TTL}).one()
     return IssuedInvitation(row.id, email, name, role, row.expires_at, row.created_at, token)
 
@@ -218,7 +218,7 @@ def list_invitations(session: Session) -> list:
 def find_invitation(token: str) -> PendingInvitation | None:
     """Before anyone is signed in: the pending, unexpired invitation this token opens, if any."""
     with app_engine().begin() as conn:
-        row = conn.execute(text("select * from find_invitation(:h)"), {"h": hash_api_key(token)}).first()
+        row = conn.execute(text("select * from find_invitation(:h)"), {"h": hash_token(token)}).first()
     if row is None:
         return None
     return PendingInvitation(row.invitation_id, row.tenant_id, row.email, row.name, row.role, row.expires_at)

@@ -23,7 +23,10 @@ MAX_EVENTS = 1000
 
 class EventIn(RequestModel):
     type: ActivityType
-    occurred_at: datetime
+    # Bounded in validate_event (crm.timestamps, shared with landing files), not here: an event outside the
+    # range is "rejected" with its reason while the rest of the batch is stored.
+    occurred_at: datetime = Field(description="When it happened, from 1900-01-01 up to (not including) "
+                                              "2100-01-01 UTC and at most a day ahead; naive = UTC")
     external_id: str = Field(min_length=1, max_length=200, description="Your id for the event: resends are ignored")
     source: str = Field(default="api", min_length=1, max_length=60, description="Which system sent it")
     contact_id: uuid.UUID | None = None

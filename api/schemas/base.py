@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from crm.timestamps import bounded
+from crm.timestamps import bounded, bounded_date
 
 
 class RequestModel(BaseModel):
@@ -29,3 +29,5 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 # Every timestamp a client sends: aware (naive = UTC) and within the product's range (crm.timestamps).
 Timestamp = Annotated[datetime, AfterValidator(bounded)]
+# Every calendar date a client sends (a close date, a campaign's first day): the same range.
+CalendarDate = Annotated[date, AfterValidator(bounded_date)]

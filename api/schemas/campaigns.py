@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.schemas.base import Currency, Name, ReadModel, RequestModel
+from api.schemas.base import CalendarDate, Currency, Name, ReadModel, RequestModel
 
 Channel = Literal["email", "paid_search", "paid_social", "organic_social", "events", "content", "webinar",
                   "referral", "other"]
@@ -28,8 +28,8 @@ class CampaignCreate(_Dates, RequestModel):
     status: Status = "draft"
     budget: Decimal = Field(default=Decimal(0), ge=0, le=Decimal("999999999999.99"), decimal_places=2)
     currency: Currency = "USD"
-    starts_on: date | None = None
-    ends_on: date | None = None
+    starts_on: CalendarDate | None = None
+    ends_on: CalendarDate | None = None
 
 
 class CampaignUpdate(_Dates, RequestModel):
@@ -38,8 +38,8 @@ class CampaignUpdate(_Dates, RequestModel):
     status: Status | None = None
     budget: Decimal | None = Field(default=None, ge=0, le=Decimal("999999999999.99"), decimal_places=2)
     currency: Currency | None = None
-    starts_on: date | None = None
-    ends_on: date | None = None
+    starts_on: CalendarDate | None = None
+    ends_on: CalendarDate | None = None
 
 
 class CampaignRead(ReadModel):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from api.schemas.base import Name, ReadModel, RequestModel, ShortText
+from api.schemas.base import CalendarDate, Name, ReadModel, RequestModel, ShortText
 
 Lifecycle = Literal["prospect", "customer", "churned"]
 Size = Literal["1-10", "11-50", "51-200", "201-1000", "1000+"]
@@ -20,7 +20,7 @@ class CompanyCreate(RequestModel):
     size: Size | None = None
     lifecycle: Lifecycle = "prospect"
     owner_id: uuid.UUID | None = None
-    customer_since: date | None = None
+    customer_since: CalendarDate | None = None
 
 
 class CompanyUpdate(RequestModel):
@@ -30,7 +30,7 @@ class CompanyUpdate(RequestModel):
     size: Size | None = None
     lifecycle: Lifecycle | None = None
     owner_id: uuid.UUID | None = None
-    customer_since: date | None = None
+    customer_since: CalendarDate | None = None
 
 
 class CompanyRead(ReadModel):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.base import Currency, Name, ReadModel, RequestModel, ShortText
+from api.schemas.base import CalendarDate, Currency, Name, ReadModel, RequestModel, ShortText
 
 Money = Field(default=Decimal(0), ge=0, le=Decimal("999999999999.99"), decimal_places=2)
 
@@ -20,7 +20,7 @@ class DealCreate(RequestModel):
     contact_id: uuid.UUID | None = None
     amount: Decimal = Money
     currency: Currency = "USD"
-    expected_close_date: date | None = None
+    expected_close_date: CalendarDate | None = None
     owner_id: uuid.UUID | None = None
 
 
@@ -31,7 +31,7 @@ class DealUpdate(RequestModel):
     contact_id: uuid.UUID | None = None
     amount: Decimal | None = Field(default=None, ge=0, le=Decimal("999999999999.99"), decimal_places=2)
     currency: Currency | None = None
-    expected_close_date: date | None = None
+    expected_close_date: CalendarDate | None = None
     lost_reason: ShortText | None = None
     owner_id: uuid.UUID | None = None
 

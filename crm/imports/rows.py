@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from crm.timestamps import bounded, bounded_date
 
 CompanyLifecycle = Literal["prospect", "customer", "churned"]
 CompanySize = Literal["1-10", "11-50", "51-200", "201-1000", "1000+"]
@@ -57,6 +68,9 @@ Domain = Annotated[str, BeforeValidator(to_domain)]
 Money = Annotated[Decimal, BeforeValidator(_money), Field(ge=0, le=Decimal("999999999999.99"), decimal_places=2)]
 Currency = Annotated[str, BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
                      StringConstraints(pattern=r"^[A-Z]{3}$")]
+# The product's range (crm.timestamps), as the API's Timestamp / CalendarDate: naive = UTC.
+Timestamp = Annotated[datetime, AfterValidator(bounded)]
+CalendarDate = Annotated[date, AfterValidator(bounded_date)]
 
 
 class Row(BaseModel):
@@ -76,7 +90,7 @@ class CompanyRow(Row):
     industry: Text200 | None = None
     size: Annotated[CompanySize, BeforeValidator(_size)] | None = None
     lifecycle: Annotated[CompanyLifecycle, BeforeValidator(_lower)] | None = None
-    customer_since: date | None = None
+    customer_since: CalendarDate | None = None
 
 
 class ContactRow(Row):
@@ -98,7 +112,7 @@ class DealRow(Row):
     currency: Currency | None = None
     pipeline: Text200 | None = None
     stage: Text200 | None = None
-    expected_close_date: date | None = None
+    expected_close_date: CalendarDate | None = None
     lost_reason: Text200 | None = None
     company_domain: Domain | None = None
     company_name: Text200 | None = None
@@ -107,7 +121,7 @@ class DealRow(Row):
 
 class ActivityRow(Row):
     type: Annotated[ActivityType, BeforeValidator(_lower)]
-    occurred_at: datetime
+    occurred_at: Timestamp
     subject: Text200 | None = None
     body: Annotated[str, StringConstraints(max_length=20_000)] | None = None
     contact_email: EmailStr | None = None
@@ -115,11 +129,6 @@ class ActivityRow(Row):
     company_name: Text200 | None = None
     external_id: Text200 | None = None
     properties: dict[str, Any] | None = None
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _utc_if_naive(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
     @field_validator("properties", mode="before")
     @classmethod

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from crm.timestamps import TimestampOutOfRange, bounded
+
 ACTIVITY_TYPES = frozenset({
     "email_sent", "email_opened", "email_clicked", "email_replied", "call", "meeting", "web_visit",
     "form_submit", "order", "support_ticket",
@@ -63,6 +65,7 @@ class TenantDirectory:
 
 
 def parse_time(value: str | datetime | None) -> datetime:
+    """An event's occurred_at as an aware datetime within the product's range, or EventError."""
     if value is None or value == "":
         raise EventError("occurred_at is missing")
     if isinstance(value, datetime):
@@ -72,7 +75,10 @@ def parse_time(value: str | datetime | None) -> datetime:
             ts = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError as exc:
             raise EventError(f"occurred_at {value!r} is not an ISO 8601 timestamp") from exc
-    ts = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    try:
+        ts = bounded(ts)  # the product's range, naive = UTC (crm.timestamps: the rule every path shares)
+    except TimestampOutOfRange as exc:
+        raise EventError(f"occurred_at {exc}") from exc
     if ts > datetime.now(UTC) + MAX_FUTURE:
         raise EventError(f"occurred_at {value!r} is in the future")
     return ts

@@ -9,6 +9,9 @@ How it stays correct:
 - The new watermark never passes the start of the oldest transaction still writing, so a long
   transaction that commits after the snapshot is read by the next run.
 - Hard deletes arrive through the `deleted_records` tombstones and delete the row by id.
+- A row the warehouse cannot take (a timestamp outside the product's range, a value DuckDB cannot
+  read) is held back in `raw._quarantine` with its reason (crm.ingest.quarantine); every other row and
+  tenant is extracted.
 - Everything lands in one DuckDB transaction: a run killed half-way leaves the warehouse as it was
   (DuckDB's WAL drops the uncommitted work), and the next run starts from the old watermarks.
 
@@ -27,6 +30,7 @@ from pathlib import Path
 import duckdb
 
 from crm.db.engine import admin_engine
+from crm.ingest.quarantine import ensure_quarantine, forget, held_columns_sql, held_counts, split_batch
 from crm.ingest.tables import SOURCE_TABLES, SourceTable, duckdb_type
 from crm.ingest.warehouse import open_warehouse
 
@@ -39,6 +43,7 @@ TOMBSTONES = "_deleted_records"
 class ExtractResult:
     upserted: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=dict)   # rows held back now, per table
     seconds: float = 0.0
 
     @property
@@ -99,11 +104,10 @@ def _load_table(con, pg, table: SourceTable, since: datetime, tmp: Path) -> tupl
     _ensure_raw_table(con, table, cols)
     names = ", ".join(f'"{n}"' for n, _ in cols)
     csv_path = tmp / f"{table.name}.csv"
-    _copy_to_csv(pg, f'select {names} from public."{table.name}" where "{table.watermark}" > {_since(since)}',
-                 csv_path)
-    types = "{" + ", ".join(f"'{n}': '{t}'" for n, t in cols) + "}"
-    con.execute(f"create or replace temp table _batch as select * from read_csv('{csv_path}', header = true, "
-                f"columns = {types}, allow_quoted_nulls = false, auto_detect = false)")
+    selected = ", ".join(f't."{n}"' for n, _ in cols)
+    _copy_to_csv(pg, f'select {selected}, {held_columns_sql(cols, table.excluded)} from public."{table.name}" t '
+                     f'where t."{table.watermark}" > {_since(since)}', csv_path)
+    split_batch(con, table, cols, csv_path)   # the rows that fit, typed, in _batch; the rest held back
     n = con.execute("select count(*) from _batch").fetchone()[0]
     if n:
         match = " and ".join(f'r."{k}" = b."{k}"' for k in table.key)
@@ -127,6 +131,8 @@ def _apply_tombstones(con, pg, since: datetime, tmp: Path, result: ExtractResult
         gone = con.execute(f'delete from raw."{table.name}" where id in '
                            f"(select record_id from _tomb where table_name = '{table.name}')").fetchone()
         result.deleted[table.name] = gone[0] if gone else 0
+        forget(con, f"table_name = '{table.name}' and record_key in "
+                    f"(select cast(record_id as varchar) from _tomb where table_name = '{table.name}')")
     top = con.execute("select max(deleted_at) from _tomb").fetchone()[0]
     con.execute("drop table _tomb")
     return top
@@ -147,6 +153,7 @@ def _drop_deleted_tenants(con, pg, tmp: Path, result: ExtractResult) -> None:
         gone = con.execute(f'delete from raw."{table.name}" where {column} not in (select id from _live)').fetchone()
         if gone and gone[0]:
             result.deleted[table.name] = result.deleted.get(table.name, 0) + gone[0]
+    forget(con, "tenant_id not in (select id from _live)")
     con.execute("drop table _live")
 
 
@@ -166,6 +173,7 @@ def extract(warehouse: Path | None = None, lookback: timedelta = DEFAULT_LOOKBAC
             tmp = Path(tmpdir)
             con.execute("begin transaction")
             con.execute("create schema if not exists raw")
+            ensure_quarantine(con)
             marks = _watermarks(con)
             new_marks: dict[str, datetime] = {}
             for table in (*tables, SourceTable(TOMBSTONES)):
@@ -181,6 +189,7 @@ def extract(warehouse: Path | None = None, lookback: timedelta = DEFAULT_LOOKBAC
                     mark = max(since, oldest_writer - timedelta(microseconds=1))
                 new_marks[table.name] = mark
             _drop_deleted_tenants(con, pg, tmp, result)
+            result.quarantined = {t.name: 0 for t in tables} | held_counts(con)
             now = datetime.now(UTC)
             con.executemany("insert or replace into raw._watermarks values (?, ?, ?)",
                             [(name, mark, now) for name, mark in new_marks.items()])
