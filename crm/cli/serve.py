@@ -21,4 +21,6 @@ def serve(
     ensure_home()
     migrate()
     typer.echo(f"Intelligence CRM on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", err=True)
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info")
+    # deadlines for slow clients' headers and bodies (uvicorn alone bounds only keep-alive idleness)
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info",
+                http="crm.cli.http_protocol:SlowClientGuard")

@@ -26,10 +26,11 @@ def live_server(crm_home) -> str:
     import uvicorn
 
     from api.main import create_app
+    from crm.cli.http_protocol import SlowClientGuard
 
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+                                           lifespan="off", http=SlowClientGuard))  # as `crm serve` runs
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
