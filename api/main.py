@@ -4,6 +4,7 @@ from fastapi import APIRouter, FastAPI
 
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
+from api.openapi import install_openapi
 from api.routes import access as access_routes
 from api.routes import activities, campaigns, companies, contacts, deals, health, notes, pipelines, tasks
 from api.routes import events as events_routes
@@ -22,6 +23,7 @@ def create_app() -> FastAPI:
         description="Multi-tenant CRM for marketing agencies. Authenticate with `Authorization: Bearer <api_key>`.",
     )
     install_error_handlers(app)
+    install_openapi(app)  # every route's error statuses as problem+json
     app.add_middleware(BodyLimit)
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (companies, contacts, pipelines, deals, activities, notes, tasks, campaigns):

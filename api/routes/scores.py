@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from api.deps import SessionDep
 from api.errors import ApiError
@@ -22,6 +23,15 @@ from api.schemas.scores import LeadBatchRead, LeadBatchRequest, LeadScoreItem, S
 from serving.models import ACCOUNT_MODEL, LEAD_MODEL, LoadedModel, champions
 from serving.scoring import score_rows
 
+
+class _Segment(StringConvertor):
+    """A path segment without ':' — so `GET /leads/{id}:what-if` is a 405 (that URL takes POST), not a
+    GET of a lead whose id is "...:what-if"."""
+
+    regex = "[^/:]+"
+
+
+register_url_convertor("segment", _Segment())
 router = APIRouter(prefix="/scores", tags=["scores"])
 MODELS = {"lead": LEAD_MODEL, "account": ACCOUNT_MODEL}
 LABELS = {"lead": "contact", "account": "company"}
@@ -85,13 +95,13 @@ AsOf = Query(None, description="Answer from score history: the score as it stood
 Fresh = Query(False, description="Score now with the current champion from the latest published features")
 
 
-@router.get("/leads/{contact_id}", response_model=ScoreRead, summary="A lead's conversion score with reasons")
+@router.get("/leads/{contact_id:segment}", response_model=ScoreRead, summary="A lead's conversion score with reasons")
 def lead_score(contact_id: uuid.UUID, session: SessionDep, as_of: dt.date | None = AsOf,
                fresh: bool = Fresh) -> ScoreRead:
     return _get(session, "lead", contact_id, as_of, fresh)
 
 
-@router.get("/accounts/{company_id}", response_model=ScoreRead, summary="An account's churn risk with reasons")
+@router.get("/accounts/{company_id:segment}", response_model=ScoreRead, summary="An account's churn risk with reasons")
 def account_score(company_id: uuid.UUID, session: SessionDep, as_of: dt.date | None = AsOf,
                   fresh: bool = Fresh) -> ScoreRead:
     return _get(session, "account", company_id, as_of, fresh)
