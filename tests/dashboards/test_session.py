@@ -220,3 +220,13 @@ def test_unrelated_user_changes_keep_the_session(client, tenant):
     with tenant_session(tenant["tenant_id"]) as s:
         s.execute(text("update users set name = 'Renamed' where email = :e"), {"e": tenant["admin_email"]})
     assert client.get("/").status_code == 200
+
+
+@pytest.mark.parametrize("aged", ["expires_at = now() - interval '1 second'",
+                                  "last_seen_at = now() - interval '2 hours 1 minute'"], ids=["expired", "idle"])
+def test_expired_or_idle_sessions_are_over(client, tenant, aged):
+    login(client, tenant["admin_email"], tenant["password"])
+    cookie = client.cookies.get("crm_session")
+    with admin_session() as s:
+        s.execute(text(f"update user_sessions set {aged} where tenant_id = :t"), {"t": tenant["tenant_id"]})
+    assert_signed_out(client, cookie)
