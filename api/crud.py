@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from api.deps import CurrentPrincipal, SessionDep, WriterDep
 from api.errors import ApiError, not_found
+from api.idempotency import IdempotencyDep
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, page, paginate
+from api.preconditions import check_if_match, etag, lock_or_404
 from crm.tenancy import Principal
 
 
@@ -41,7 +43,11 @@ class Resource:
     extra_routes: list[Callable[[APIRouter], None]] = field(default_factory=list)
 
 
-def get_or_404(session: Session, res: Resource, id_: uuid.UUID) -> Any:
+def get_or_404(session: Session, res: Resource, id_: uuid.UUID, lock: bool = False, for_delete: bool = False) -> Any:
+    """The row, or 404; `lock=True` before a write: locked until commit, so rules read the row as it is
+    changed (a deal's current stage) and a concurrent delete makes this a 404 instead of a lost update."""
+    if lock:
+        return lock_or_404(session, res.model, id_, res.label, for_delete)
     obj = session.get(res.model, id_)
     if obj is None:  # RLS hides other tenants' rows, so theirs and missing ones look alike
         raise not_found(res.label, id_)
@@ -130,20 +136,34 @@ def crud_router(res: Resource) -> APIRouter:
         return {"data": [to_read(session, r).model_dump(mode="json") for r in rows], "next_cursor": next_cursor}
 
     @router.post("", status_code=201, response_model=Read, summary=f"Create a {res.label}")
-    def create(payload: Create, session: SessionDep, principal: WriterDep):
-        return to_read(session, create_row(session, res, payload, principal))
+    def create(payload: Create, session: SessionDep, principal: WriterDep, idem: IdempotencyDep):
+        def write():
+            obj = create_row(session, res, payload, principal)
+            return to_read(session, obj).model_dump(mode="json"), {"ETag": etag(session, res.model, obj.id)}
+        return idem.respond(session, principal, 201, write)
 
     @router.get("/{id}", response_model=Read, summary=f"Get a {res.label}")
-    def get(id: uuid.UUID, session: SessionDep, _: CurrentPrincipal):
-        return to_read(session, get_or_404(session, res, id))
+    def get(id: uuid.UUID, session: SessionDep, _: CurrentPrincipal, response: Response):
+        obj = get_or_404(session, res, id)
+        response.headers["ETag"] = etag(session, res.model, id)
+        return to_read(session, obj)
 
-    @router.patch("/{id}", response_model=Read, summary=f"Update a {res.label}")
-    def update(id: uuid.UUID, payload: Update, session: SessionDep, _: WriterDep):
-        return to_read(session, update_row(session, res, get_or_404(session, res, id), payload))
+    @router.patch("/{id}", response_model=Read, summary=f"Update a {res.label}",
+                  description="Send `If-Match: <ETag>` to update only the version you read (412 otherwise).")
+    def update(id: uuid.UUID, payload: Update, request: Request, response: Response, session: SessionDep,
+               _: WriterDep):
+        obj = get_or_404(session, res, id, lock=True)
+        check_if_match(request, session, res.model, id)
+        obj = update_row(session, res, obj, payload)
+        response.headers["ETag"] = etag(session, res.model, id)
+        return to_read(session, obj)
 
-    @router.delete("/{id}", status_code=204, summary=f"Delete a {res.label}")
-    def delete(id: uuid.UUID, session: SessionDep, _: WriterDep) -> Response:
-        session.delete(get_or_404(session, res, id))
+    @router.delete("/{id}", status_code=204, summary=f"Delete a {res.label}",
+                   description="Send `If-Match: <ETag>` to delete only the version you read (412 otherwise).")
+    def delete(id: uuid.UUID, request: Request, session: SessionDep, _: WriterDep) -> Response:
+        obj = get_or_404(session, res, id, lock=True, for_delete=True)
+        check_if_match(request, session, res.model, id)
+        session.delete(obj)
         session.flush()
         return Response(status_code=204)
 

@@ -8,31 +8,44 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM = "application/problem+json"
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-           409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
+           409: "Conflict", 412: "Precondition Failed", 413: "Content Too Large", 415: "Unsupported Media Type",
            422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error"}
 
 
 class ApiError(Exception):
     """Raised by routes and services: becomes a problem+json response."""
 
-    def __init__(self, status: int, detail: str, *, type_: str = "about:blank", errors: list | None = None):
+    def __init__(self, status: int, detail: str, *, type_: str = "about:blank", errors: list | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(detail)
-        self.status, self.detail, self.type, self.errors = status, detail, type_, errors
+        self.status, self.detail, self.type, self.errors, self.headers = status, detail, type_, errors, headers
 
 
 def not_found(kind: str, id_: object) -> ApiError:
     return ApiError(404, f"{kind} {id_} not found", type_="/problems/not-found")
 
 
-def problem(status: int, detail: str, type_: str = "about:blank", **extra) -> JSONResponse:
+def problem(status: int, detail: str, type_: str = "about:blank", headers: dict[str, str] | None = None,
+            **extra) -> JSONResponse:
     body = {"type": type_, "title": _TITLES.get(status, "Error"), "status": status, "detail": detail}
     body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    headers = {**({"WWW-Authenticate": "Bearer"} if status == 401 else {}), **(headers or {})}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers or None)
+
+
+# Deadlock, serialization failure, lock not available, lock timeout: the database gave up on this
+# transaction because of a concurrent one. Nothing was written, so the client may simply retry.
+_RETRYABLE_SQLSTATES = {"40P01", "40001", "55P03"}
+RETRY_AFTER_SECONDS = "1"
+
+
+def retry_problem(detail: str) -> JSONResponse:
+    return problem(409, detail, "/problems/concurrent-write", headers={"Retry-After": RETRY_AFTER_SECONDS})
 
 
 def _constraint_field(diag) -> str:
@@ -66,7 +79,7 @@ def integrity_problem(exc: IntegrityError) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError):
-        return problem(exc.status, exc.detail, exc.type, errors=exc.errors)
+        return problem(exc.status, exc.detail, exc.type, headers=exc.headers, errors=exc.errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
@@ -78,15 +91,25 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
                   for e in exc.errors()]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-        where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
+        loc = first["loc"][1:] if first["loc"][:1] == ["body"] else first["loc"]   # (a field may be named body)
+        where = ".".join(str(p) for p in loc) or "request"
         return problem(422, f"{where}: {first['msg']}", "/problems/validation", errors=errors)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError):
         return integrity_problem(exc)
 
+    @app.exception_handler(StaleDataError)
+    @app.exception_handler(ObjectDeletedError)
+    async def _stale(_: Request, exc: Exception):
+        # routes lock the rows they change, so this is a last line of defence: another request deleted or
+        # changed the record between our read and our write
+        return retry_problem("the record was changed or deleted by another request meanwhile: read it again, retry")
+
     @app.exception_handler(DBAPIError)
     async def _dbapi(_: Request, exc: DBAPIError):
+        if (getattr(exc.orig, "sqlstate", None) or "") in _RETRYABLE_SQLSTATES:
+            return retry_problem("the write collided with a concurrent one and was not applied; retry it")
         # SQLSTATE class 22 is "data exception"; psycopg's own DataError (e.g. a NUL byte in text) has no sqlstate
         if isinstance(exc, DataError) or (getattr(exc.orig, "sqlstate", None) or "").startswith("22"):
             return problem(422, "a value has the wrong format, is out of range or holds a character the "

@@ -177,7 +177,7 @@ def save(spec: FormSpec, principal: Principal, data: dict, record_id=None) -> tu
     try:
         with tenant_session(principal.tenant_id) as s:
             if record_id:
-                obj = update_row(s, spec.resource, get_or_404(s, spec.resource, record_id), payload)
+                obj = update_row(s, spec.resource, get_or_404(s, spec.resource, record_id, lock=True), payload)
             else:
                 obj = create_row(s, spec.resource, payload, principal)
             return obj, {}

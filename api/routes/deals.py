@@ -54,9 +54,11 @@ def _restage(session, deal, changes):
 
 def _record_stage(session, deal, changes, old):
     if old is None or ("stage_id" in changes and old.get("stage_id") != deal.stage_id):
+        # The deal row is locked (crud's FOR UPDATE) until commit, so moves take turns; clock_timestamp(),
+        # not now() (the transaction's start), keeps changed_at in the order the moves really happened.
         session.add(DealStageHistory(tenant_id=deal.tenant_id, deal_id=deal.id,
                                      from_stage_id=None if old is None else old["stage_id"],
-                                     to_stage_id=deal.stage_id))
+                                     to_stage_id=deal.stage_id, changed_at=func.clock_timestamp()))
         session.flush()
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, WriterDep
+from api.idempotency import IdempotencyDep
 from api.schemas.activities import ActivityType
 from api.schemas.base import LongText, RequestModel, ShortText
 from crm.ingest.events import EventError, TenantDirectory, insert_event, validate_event
@@ -56,7 +57,11 @@ class EventBatchResult(BaseModel):
 
 
 @router.post("/events", response_model=EventBatchResult, summary="Ingest a batch of activity events")
-def ingest_events(batch: EventBatch, session: SessionDep, _writer: WriterDep) -> EventBatchResult:
+def ingest_events(batch: EventBatch, session: SessionDep, writer: WriterDep, idem: IdempotencyDep):
+    return idem.respond(session, writer, 200, lambda: (_ingest(batch, session).model_dump(mode="json"), {}))
+
+
+def _ingest(batch: EventBatch, session) -> EventBatchResult:
     raw = [e.model_dump(mode="json", exclude_none=True) for e in batch.events]
     directory = TenantDirectory(session, raw)
     outcomes: list[EventOutcome] = []

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from api.schemas.base import LongText, ReadModel, RequestModel, ShortText, Timestamp
+from api.schemas.updates import UpdateModel
 
 ActivityType = Literal["email_sent", "email_opened", "email_clicked", "email_replied", "call", "meeting",
                        "web_visit", "form_submit", "order", "support_ticket"]
@@ -24,16 +25,16 @@ class ActivityCreate(RequestModel):
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
-class ActivityUpdate(RequestModel):
-    type: ActivityType | None = None
-    occurred_at: Timestamp | None = None
+class ActivityUpdate(UpdateModel):
+    type: ActivityType = None
+    occurred_at: Timestamp = None
     contact_id: uuid.UUID | None = None
     company_id: uuid.UUID | None = None
     deal_id: uuid.UUID | None = None
     campaign_id: uuid.UUID | None = None
     subject: ShortText | None = None
     body: LongText | None = None
-    properties: dict[str, Any] | None = None
+    properties: dict[str, Any] = None
 
 
 class ActivityRead(ReadModel):

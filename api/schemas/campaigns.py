@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.base import CalendarDate, Currency, Name, ReadModel, RequestModel
+from api.schemas.updates import UpdateModel
 
 Channel = Literal["email", "paid_search", "paid_social", "organic_social", "events", "content", "webinar",
                   "referral", "other"]
@@ -32,12 +33,12 @@ class CampaignCreate(_Dates, RequestModel):
     ends_on: CalendarDate | None = None
 
 
-class CampaignUpdate(_Dates, RequestModel):
-    name: Name | None = None
-    channel: Channel | None = None
-    status: Status | None = None
-    budget: Decimal | None = Field(default=None, ge=0, le=Decimal("999999999999.99"), decimal_places=2)
-    currency: Currency | None = None
+class CampaignUpdate(_Dates, UpdateModel):
+    name: Name = None
+    channel: Channel = None
+    status: Status = None
+    budget: Decimal = Field(default=None, ge=0, le=Decimal("999999999999.99"), decimal_places=2)
+    currency: Currency = None
     starts_on: CalendarDate | None = None
     ends_on: CalendarDate | None = None
 

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from api.schemas.base import CalendarDate, Name, ReadModel, RequestModel, ShortText
+from api.schemas.updates import UpdateModel
 
 Lifecycle = Literal["prospect", "customer", "churned"]
 Size = Literal["1-10", "11-50", "51-200", "201-1000", "1000+"]
@@ -23,12 +24,12 @@ class CompanyCreate(RequestModel):
     customer_since: CalendarDate | None = None
 
 
-class CompanyUpdate(RequestModel):
-    name: Name | None = None
+class CompanyUpdate(UpdateModel):
+    name: Name = None
     domain: str | None = Domain
     industry: ShortText | None = None
     size: Size | None = None
-    lifecycle: Lifecycle | None = None
+    lifecycle: Lifecycle = None
     owner_id: uuid.UUID | None = None
     customer_since: CalendarDate | None = None
 

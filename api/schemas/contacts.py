@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import EmailStr
 
 from api.schemas.base import ReadModel, RequestModel, ShortText
+from api.schemas.updates import UpdateModel
 
 Stage = Literal["subscriber", "lead", "mql", "sql", "opportunity", "customer", "other"]
 
@@ -22,15 +23,15 @@ class ContactCreate(RequestModel):
     owner_id: uuid.UUID | None = None
 
 
-class ContactUpdate(RequestModel):
-    email: EmailStr | None = None
-    first_name: ShortText | None = None
-    last_name: ShortText | None = None
+class ContactUpdate(UpdateModel):
+    email: EmailStr = None
+    first_name: ShortText = None
+    last_name: ShortText = None
     phone: ShortText | None = None
     title: ShortText | None = None
     company_id: uuid.UUID | None = None
     lead_source: ShortText | None = None
-    lifecycle_stage: Stage | None = None
+    lifecycle_stage: Stage = None
     owner_id: uuid.UUID | None = None
 
 

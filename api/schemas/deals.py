@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.base import CalendarDate, Currency, Name, ReadModel, RequestModel, ShortText
+from api.schemas.updates import UpdateModel
 
 Money = Field(default=Decimal(0), ge=0, le=Decimal("999999999999.99"), decimal_places=2)
 
@@ -24,13 +25,13 @@ class DealCreate(RequestModel):
     owner_id: uuid.UUID | None = None
 
 
-class DealUpdate(RequestModel):
-    name: Name | None = None
-    stage_id: uuid.UUID | None = None
+class DealUpdate(UpdateModel):
+    name: Name = None
+    stage_id: uuid.UUID = None
     company_id: uuid.UUID | None = None
     contact_id: uuid.UUID | None = None
-    amount: Decimal | None = Field(default=None, ge=0, le=Decimal("999999999999.99"), decimal_places=2)
-    currency: Currency | None = None
+    amount: Decimal = Field(default=None, ge=0, le=Decimal("999999999999.99"), decimal_places=2)
+    currency: Currency = None
     expected_close_date: CalendarDate | None = None
     lost_reason: ShortText | None = None
     owner_id: uuid.UUID | None = None

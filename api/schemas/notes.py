@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import StringConstraints
 
 from api.schemas.base import ReadModel, RequestModel, Timestamp
+from api.schemas.updates import UpdateModel
 
 Body = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 
@@ -19,8 +20,8 @@ class NoteCreate(RequestModel):
     occurred_at: Timestamp | None = None
 
 
-class NoteUpdate(RequestModel):
-    body: Body | None = None
+class NoteUpdate(UpdateModel):
+    body: Body = None
     contact_id: uuid.UUID | None = None
     company_id: uuid.UUID | None = None
     deal_id: uuid.UUID | None = None

@@ -5,6 +5,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.base import Name, ReadModel, RequestModel
+from api.schemas.updates import UpdateModel
 
 
 class StageCreate(RequestModel):
@@ -15,12 +16,12 @@ class StageCreate(RequestModel):
     is_lost: bool = False
 
 
-class StageUpdate(RequestModel):
-    name: Name | None = None
-    position: int | None = Field(default=None, ge=0, le=1000)
-    win_probability: float | None = Field(default=None, ge=0, le=1)
-    is_won: bool | None = None
-    is_lost: bool | None = None
+class StageUpdate(UpdateModel):
+    name: Name = None
+    position: int = Field(default=None, ge=0, le=1000)
+    win_probability: float = Field(default=None, ge=0, le=1)
+    is_won: bool = None
+    is_lost: bool = None
 
 
 class StageRead(BaseModel):
@@ -39,9 +40,9 @@ class PipelineCreate(RequestModel):
     stages: list[StageCreate] = Field(default_factory=list, max_length=50)
 
 
-class PipelineUpdate(RequestModel):
-    name: Name | None = None
-    is_default: bool | None = None
+class PipelineUpdate(UpdateModel):
+    name: Name = None
+    is_default: bool = None
 
 
 class PipelineRead(ReadModel):

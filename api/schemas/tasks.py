@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 
 from api.schemas.base import LongText, Name, ReadModel, RequestModel, Timestamp
+from api.schemas.updates import UpdateModel
 
 
 class TaskCreate(RequestModel):
@@ -17,11 +18,11 @@ class TaskCreate(RequestModel):
     deal_id: uuid.UUID | None = None
 
 
-class TaskUpdate(RequestModel):
-    title: Name | None = None
+class TaskUpdate(UpdateModel):
+    title: Name = None
     description: LongText | None = None
     due_at: Timestamp | None = None
-    is_done: bool | None = None
+    is_done: bool = None
     assignee_id: uuid.UUID | None = None
     contact_id: uuid.UUID | None = None
     company_id: uuid.UUID | None = None
