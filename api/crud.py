@@ -20,6 +20,7 @@ from api.errors import ApiError, not_found
 from api.idempotency import IdempotencyDep
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, page, paginate
 from api.preconditions import check_if_match, etag, lock_or_404
+from api.schemas.base import Timestamp
 from crm.tenancy import Principal
 
 
@@ -130,7 +131,7 @@ def crud_router(res: Resource) -> APIRouter:
     def list_(request: Request, session: SessionDep, _: CurrentPrincipal,
               limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
               cursor: Annotated[str | None, Query(max_length=200)] = None,
-              updated_since: datetime | None = None,
+              updated_since: Timestamp | None = None,
               q: Annotated[str | None, Query(max_length=200)] = None) -> dict:
         rows, next_cursor = list_rows(session, res, request, limit, cursor, updated_since, q)
         return {"data": [to_read(session, r).model_dump(mode="json") for r in rows], "next_cursor": next_cursor}
