@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 from api.crud import Resource, create_row, get_or_404, update_row
 from api.errors import ApiError, integrity_problem
 from api.routes import companies, contacts, deals, notes, tasks
+from api.schemas.updates import allows_null
 from crm.db.engine import tenant_session
 from crm.db.models import Company, Contact, Pipeline, PipelineStage
 from crm.tenancy import Principal
@@ -136,6 +137,22 @@ def fields_for(spec: FormSpec, session: Session, values: dict, editing: bool) ->
     return out
 
 
+_KEEP = object()
+
+
+def _cleared(schema: type[BaseModel], name: str) -> Any:
+    """What an emptied field of an edit form means: null for a nullable column, "" for a text column that
+    must have one (a last name), else keep the stored value (an amount, a stage)."""
+    field = schema.model_fields.get(name)
+    if field is None or allows_null(field.annotation):
+        return None
+    try:
+        schema.model_validate({name: ""})
+    except ValidationError:
+        return _KEEP
+    return ""
+
+
 def parse(spec: FormSpec, form: FormData, editing: bool) -> dict:
     """Form strings -> the API payload: blanks are omitted on create and cleared (None) on edit, except
     required fields, which keep "" so the schema's own message explains what is missing."""
@@ -150,8 +167,8 @@ def parse(spec: FormSpec, form: FormData, editing: bool) -> dict:
             continue
         raw = str(form.get(f.name, "")).strip()
         if raw == "" and not f.required:
-            if editing:
-                data[f.name] = None
+            if editing and (blank := _cleared(spec.resource.update, f.name)) is not _KEEP:
+                data[f.name] = blank
             continue
         data[f.name] = raw
     return data

@@ -16,9 +16,9 @@ from pydantic import ValidationInfo, field_validator
 from api.schemas.base import RequestModel
 
 
-def _allows_null(annotation: object) -> bool:
+def allows_null(annotation: object) -> bool:
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return any(_allows_null(a) for a in typing.get_args(annotation))
+        return any(allows_null(a) for a in typing.get_args(annotation))
     return annotation is None or annotation is type(None) or annotation is typing.Any
 
 
@@ -26,7 +26,7 @@ class UpdateModel(RequestModel):
     @field_validator("*", mode="before")
     @classmethod
     def _null_only_where_allowed(cls, value: object, info: ValidationInfo) -> object:
-        if value is None and not _allows_null(cls.model_fields[info.field_name].annotation):
+        if value is None and not allows_null(cls.model_fields[info.field_name].annotation):
             raise ValueError("cannot be null, the record requires a value: send one, or leave the field out "
                              "to keep the current value")
         return value

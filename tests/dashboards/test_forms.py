@@ -1,0 +1,32 @@
+"""Edit forms over HTTP: an emptied field clears what may be cleared and keeps what may not."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from api.main import app
+from tests.api.conftest import Api
+from tests.dashboards.test_settings import CSRF_INPUT, login
+
+
+def test_emptied_fields_clear_or_keep(tenant):
+    with TestClient(app, follow_redirects=False) as client:
+        api = Api(client, tenant["headers"])
+        contact = api.contact("ann@acme.example", first_name="Ann", last_name="Lee", phone="555-0100")
+        api.pipeline()
+        deal = api.deal(amount="1200.00")
+        login(client, tenant["admin_email"], tenant["password"])
+        token = CSRF_INPUT.search(client.get(f"/contacts/{contact['id']}/edit").text).group(1)
+        r = client.post(f"/contacts/{contact['id']}/edit",
+                        data={"csrf_token": token, "email": "ann@acme.example", "first_name": "Ann", "last_name": "",
+                              "phone": "", "title": "", "company_id": "", "lifecycle_stage": "lead", "lead_source": ""})
+        assert r.status_code == 303, r.text
+        r = client.post(f"/deals/{deal['id']}/edit",
+                        data={"csrf_token": token, "name": "Retainer", "stage_id": deal["stage_id"], "amount": "",
+                              "currency": "", "expected_close_date": "", "company_id": "", "contact_id": "",
+                              "lost_reason": ""})
+        assert r.status_code == 303, r.text
+    saved = api.get(f"/contacts/{contact['id']}").json()
+    assert (saved["last_name"], saved["phone"], saved["first_name"]) == ("", None, "Ann")
+    saved_deal = api.get(f"/deals/{deal['id']}").json()
+    assert (saved_deal["amount"], saved_deal["currency"]) == ("1200.00", "USD")
