@@ -41,7 +41,7 @@ WHY = {
     415: "Unsupported media type",
     422: "Invalid input: unknown field, wrong type, value out of range, another agency's id in the body",
     429: "Too many requests: slow down and retry after Retry-After seconds",
-    503: "Temporarily unavailable (e.g. no model registered yet, overloaded); retry after Retry-After seconds",
+    503: "Temporarily unavailable (database unreachable, overloaded); retry after Retry-After seconds",
 }
 
 
@@ -68,7 +68,7 @@ def error_statuses(method: str, path: str) -> set[int]:
 def problem_response(status: int) -> dict[str, Any]:
     response: dict[str, Any] = {"description": WHY[status],
                                 "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-    if status in (429, 503) or status == 409:
+    if status in (409, 429, 503):
         response["headers"] = RETRY_AFTER
     return response
 

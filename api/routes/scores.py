@@ -50,8 +50,9 @@ def _not_scored(entity_type: str, entity_id: uuid.UUID, when: str = "") -> ApiEr
 def _model(entity_type: str) -> LoadedModel:
     model = champions().get(MODELS[entity_type])
     if model is None:
-        raise ApiError(503, f"no champion '{MODELS[entity_type]}' model is registered yet: run the ml pipeline",
-                       type_="/problems/model-unavailable")
+        # Not a server fault but the agency's state (no model trained yet): a 4xx the client can act on.
+        raise ApiError(404, f"no model yet: no champion '{MODELS[entity_type]}' model is registered, so nothing "
+                            "can be scored; run the ml pipeline", type_="/problems/no-model")
     return model
 
 
