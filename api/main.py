@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, FastAPI
 
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
 from api.openapi import install_openapi
@@ -11,6 +12,7 @@ from api.routes import events as events_routes
 from api.routes import imports as csv_imports
 from api.routes import insights as insights_routes
 from api.routes import scores as scores_routes
+from api.security_headers import install_security_headers
 from dashboards.app import install_dashboard
 
 API_PREFIX = "/api/v1"
@@ -21,6 +23,8 @@ def create_app() -> FastAPI:
         title="Intelligence CRM API",
         version="1.0.0",
         description="Multi-tenant CRM for marketing agencies. Authenticate with `Authorization: Bearer <api_key>`.",
+        docs_url=None,  # served by install_docs from local assets, not a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_openapi(app)  # every route's error statuses as problem+json
@@ -36,6 +40,8 @@ def create_app() -> FastAPI:
     app.include_router(v1)
     app.include_router(health.router)
     install_dashboard(app)  # pages at /, static files, session cookie + CSRF middleware
+    install_docs(app)  # /docs, /redoc from local assets
+    install_security_headers(app)  # CSP, nosniff, frame and referrer policies on every response
     return app
 
 

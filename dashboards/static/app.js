@@ -204,6 +204,8 @@ function initAssistant(box) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  // the Content-Security-Policy forbids inline handlers: controls that submit on change say so with data-autosubmit
+  document.querySelectorAll("[data-autosubmit]").forEach((el) => el.addEventListener("change", () => el.form.submit()));
   document.querySelectorAll("[data-board]").forEach(initBoard);
   document.querySelectorAll("[data-assistant]").forEach(initAssistant);
 });
