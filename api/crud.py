@@ -20,7 +20,7 @@ from api.errors import ApiError, not_found
 from api.idempotency import IdempotencyDep
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, page, paginate
 from api.preconditions import check_if_match, etag, lock_or_404
-from api.schemas.base import Timestamp
+from crm.schemas.base import Timestamp
 from crm.tenancy import Principal
 
 

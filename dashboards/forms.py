@@ -21,9 +21,9 @@ from starlette.datastructures import FormData
 from api.crud import Resource, create_row, get_or_404, update_row
 from api.errors import ApiError, integrity_problem
 from api.routes import companies, contacts, deals, notes, tasks
-from api.schemas.updates import allows_null
 from crm.db.engine import tenant_session
 from crm.db.models import Company, Contact, Pipeline, PipelineStage
+from crm.schemas.updates import allows_null
 from crm.tenancy import Principal
 
 OPTION_LIMIT = 300

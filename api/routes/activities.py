@@ -1,6 +1,6 @@
 from api.crud import Resource, crud_router
-from api.schemas.activities import ActivityCreate, ActivityRead, ActivityUpdate
 from crm.db.models import Activity
+from crm.schemas.activities import ActivityCreate, ActivityRead, ActivityUpdate
 
 resource = Resource(
     name="activities", label="activity", model=Activity,

@@ -8,8 +8,8 @@ from api.crud import Resource, crud_router, get_or_404
 from api.deps import CurrentPrincipal, SessionDep, WriterDep
 from api.errors import not_found
 from api.idempotency import IdempotencyDep
-from api.schemas.campaigns import CampaignCreate, CampaignRead, CampaignUpdate, MemberRead, MembersAdd
 from crm.db.models import Campaign, CampaignMember
+from crm.schemas.campaigns import CampaignCreate, CampaignRead, CampaignUpdate, MemberRead, MembersAdd
 
 
 def _member_routes(router: APIRouter) -> None:

@@ -1,6 +1,6 @@
 from api.crud import Resource, crud_router
-from api.schemas.companies import CompanyCreate, CompanyRead, CompanyUpdate
 from crm.db.models import Company
+from crm.schemas.companies import CompanyCreate, CompanyRead, CompanyUpdate
 
 
 def _churn_stamp(session, obj, changes, old):

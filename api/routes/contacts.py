@@ -1,6 +1,6 @@
 from api.crud import Resource, crud_router
-from api.schemas.contacts import ContactCreate, ContactRead, ContactUpdate
 from crm.db.models import Contact
+from crm.schemas.contacts import ContactCreate, ContactRead, ContactUpdate
 
 resource = Resource(
     name="contacts", label="contact", model=Contact,

@@ -3,8 +3,8 @@ from sqlalchemy import func, select
 from api.crud import Resource, crud_router
 from api.errors import ApiError
 from api.routes.pipelines import stages_of
-from api.schemas.deals import DealCreate, DealRead, DealUpdate, StageChange
 from crm.db.models import Deal, DealStageHistory, Pipeline, PipelineStage
+from crm.schemas.deals import DealCreate, DealRead, DealUpdate, StageChange
 
 
 def _problem(detail: str) -> ApiError:

@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, WriterDep
 from api.idempotency import IdempotencyDep
-from api.schemas.activities import ActivityType
-from api.schemas.base import LongText, RequestModel, ShortText
 from crm.ingest.events import EventError, TenantDirectory, insert_event, validate_event
+from crm.schemas.activities import ActivityType
+from crm.schemas.base import LongText, RequestModel, ShortText
 
 router = APIRouter(tags=["events"])
 MAX_EVENTS = 1000

@@ -1,6 +1,6 @@
 from api.crud import Resource, crud_router
-from api.schemas.notes import NoteCreate, NoteRead, NoteUpdate
 from crm.db.models import Note
+from crm.schemas.notes import NoteCreate, NoteRead, NoteUpdate
 
 
 def _authored(session, values, principal):

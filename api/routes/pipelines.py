@@ -8,7 +8,8 @@ from api.deps import SessionDep, WriterDep
 from api.errors import ApiError, not_found
 from api.idempotency import IdempotencyDep
 from api.preconditions import check_if_match, etag
-from api.schemas.pipelines import (
+from crm.db.models import Pipeline, PipelineStage
+from crm.schemas.pipelines import (
     PipelineCreate,
     PipelineRead,
     PipelineUpdate,
@@ -16,7 +17,6 @@ from api.schemas.pipelines import (
     StageRead,
     StageUpdate,
 )
-from crm.db.models import Pipeline, PipelineStage
 
 DEFAULT_STAGES = [("Lead in", 0.1, False, False), ("Qualified", 0.25, False, False),
                   ("Proposal", 0.5, False, False), ("Negotiation", 0.75, False, False),

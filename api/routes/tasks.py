@@ -1,8 +1,8 @@
 from sqlalchemy import func
 
 from api.crud import Resource, crud_router
-from api.schemas.tasks import TaskCreate, TaskRead, TaskUpdate
 from crm.db.models import Task
+from crm.schemas.tasks import TaskCreate, TaskRead, TaskUpdate
 
 
 def _done_stamp(session, obj, changes):

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr
 
-from api.schemas.base import ReadModel, RequestModel, ShortText
+from crm.schemas.base import ReadModel, RequestModel, ShortText
 
 Role = Literal["admin", "member", "read-only"]
 

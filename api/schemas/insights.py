@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from api.schemas.base import RequestModel
+from crm.schemas.base import RequestModel
 
 Question = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 

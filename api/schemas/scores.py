@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from api.schemas.base import RequestModel
+from crm.schemas.base import RequestModel
 
 MAX_BATCH = 1000
 

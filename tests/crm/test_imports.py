@@ -213,8 +213,8 @@ def test_activities_insert_and_dedupe_by_external_id(tenant):
 
 
 def test_import_vocabularies_match_the_api_schemas():
-    from api.schemas import activities, companies, contacts
     from crm.imports import rows
+    from crm.schemas import activities, companies, contacts
 
     assert typing.get_args(rows.ActivityType) == typing.get_args(activities.ActivityType)
     assert typing.get_args(rows.CompanyLifecycle) == typing.get_args(companies.Lifecycle)

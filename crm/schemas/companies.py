@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from api.schemas.base import CalendarDate, Name, ReadModel, RequestModel, ShortText
-from api.schemas.updates import UpdateModel
+from crm.schemas.base import CalendarDate, Name, ReadModel, RequestModel, ShortText
+from crm.schemas.updates import UpdateModel
 
 Lifecycle = Literal["prospect", "customer", "churned"]
 Size = Literal["1-10", "11-50", "51-200", "201-1000", "1000+"]

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.schemas.base import CalendarDate, Currency, Name, ReadModel, RequestModel
-from api.schemas.updates import UpdateModel
+from crm.schemas.base import CalendarDate, Currency, Name, ReadModel, RequestModel
+from crm.schemas.updates import UpdateModel
 
 Channel = Literal["email", "paid_search", "paid_social", "organic_social", "events", "content", "webinar",
                   "referral", "other"]

@@ -4,8 +4,8 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.base import Name, ReadModel, RequestModel
-from api.schemas.updates import UpdateModel
+from crm.schemas.base import Name, ReadModel, RequestModel
+from crm.schemas.updates import UpdateModel
 
 
 class StageCreate(RequestModel):

@@ -13,7 +13,7 @@ import typing
 
 from pydantic import ValidationInfo, field_validator
 
-from api.schemas.base import RequestModel
+from crm.schemas.base import RequestModel
 
 
 def allows_null(annotation: object) -> bool:

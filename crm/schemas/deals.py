@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.base import CalendarDate, Currency, Name, ReadModel, RequestModel, ShortText
-from api.schemas.updates import UpdateModel
+from crm.schemas.base import CalendarDate, Currency, Name, ReadModel, RequestModel, ShortText
+from crm.schemas.updates import UpdateModel
 
 Money = Field(default=Decimal(0), ge=0, le=Decimal("999999999999.99"), decimal_places=2)
 

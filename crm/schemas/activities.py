@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from api.schemas.base import LongText, ReadModel, RequestModel, ShortText, Timestamp
-from api.schemas.updates import UpdateModel
+from crm.schemas.base import LongText, ReadModel, RequestModel, ShortText, Timestamp
+from crm.schemas.updates import UpdateModel
 
 ActivityType = Literal["email_sent", "email_opened", "email_clicked", "email_replied", "call", "meeting",
                        "web_visit", "form_submit", "order", "support_ticket"]

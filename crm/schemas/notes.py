@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from api.schemas.base import ReadModel, RequestModel, Timestamp
-from api.schemas.updates import UpdateModel
+from crm.schemas.base import ReadModel, RequestModel, Timestamp
+from crm.schemas.updates import UpdateModel
 
 Body = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 

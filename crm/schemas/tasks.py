@@ -3,8 +3,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from api.schemas.base import LongText, Name, ReadModel, RequestModel, Timestamp
-from api.schemas.updates import UpdateModel
+from crm.schemas.base import LongText, Name, ReadModel, RequestModel, Timestamp
+from crm.schemas.updates import UpdateModel
 
 
 class TaskCreate(RequestModel):

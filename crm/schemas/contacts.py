@@ -5,8 +5,8 @@ from typing import Literal
 
 from pydantic import EmailStr
 
-from api.schemas.base import ReadModel, RequestModel, ShortText
-from api.schemas.updates import UpdateModel
+from crm.schemas.base import ReadModel, RequestModel, ShortText
+from crm.schemas.updates import UpdateModel
 
 Stage = Literal["subscriber", "lead", "mql", "sql", "opportunity", "customer", "other"]
 
