@@ -7,9 +7,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, Text, text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, Numeric, PrimaryKeyConstraint, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 
 class Base(DeclarativeBase):
@@ -28,8 +28,25 @@ class Timestamped:
 
 
 class TenantOwned(Timestamped):
+    """A row of a reference table (crm.db.distribution): keyed by `id` alone."""
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=text("gen_random_uuid()"))
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+
+
+class Distributed(Timestamped):
+    """A row of a table distributed by tenant_id: the table's key is (tenant_id, id), as Citus needs
+    (migration 0009), while the ORM's identity stays `id`, unique on its own, so `session.get(Model, id)`
+    works under the tenant's RLS session."""
+    id: Mapped[uuid.UUID] = mapped_column(server_default=text("gen_random_uuid()"))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple:
+        return (PrimaryKeyConstraint("tenant_id", "id", name=f"{cls.__tablename__}_pkey"),)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:
+        return {"primary_key": [cls.__table__.c.id]}
 
 
 class Tenant(Timestamped, Base):
@@ -59,7 +76,7 @@ class ApiKey(TenantOwned, Base):
     revoked_at: Mapped[datetime | None]
 
 
-class Company(TenantOwned, Base):
+class Company(Distributed, Base):
     __tablename__ = "companies"
     name: Mapped[str] = mapped_column(Text)
     domain: Mapped[str | None] = mapped_column(Text)
@@ -71,7 +88,7 @@ class Company(TenantOwned, Base):
     churned_at: Mapped[datetime | None]
 
 
-class Contact(TenantOwned, Base):
+class Contact(Distributed, Base):
     __tablename__ = "contacts"
     company_id: Mapped[uuid.UUID | None]
     first_name: Mapped[str] = mapped_column(Text, server_default="")
@@ -84,13 +101,13 @@ class Contact(TenantOwned, Base):
     owner_id: Mapped[uuid.UUID | None]
 
 
-class Pipeline(TenantOwned, Base):
+class Pipeline(Distributed, Base):
     __tablename__ = "pipelines"
     name: Mapped[str] = mapped_column(Text)
     is_default: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
-class PipelineStage(TenantOwned, Base):
+class PipelineStage(Distributed, Base):
     __tablename__ = "pipeline_stages"
     pipeline_id: Mapped[uuid.UUID]
     name: Mapped[str] = mapped_column(Text)
@@ -100,7 +117,7 @@ class PipelineStage(TenantOwned, Base):
     is_lost: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
-class Deal(TenantOwned, Base):
+class Deal(Distributed, Base):
     __tablename__ = "deals"
     name: Mapped[str] = mapped_column(Text)
     company_id: Mapped[uuid.UUID | None]
@@ -116,7 +133,7 @@ class Deal(TenantOwned, Base):
     owner_id: Mapped[uuid.UUID | None]
 
 
-class DealStageHistory(TenantOwned, Base):
+class DealStageHistory(Distributed, Base):
     __tablename__ = "deal_stage_history"
     deal_id: Mapped[uuid.UUID]
     from_stage_id: Mapped[uuid.UUID | None]
@@ -124,7 +141,7 @@ class DealStageHistory(TenantOwned, Base):
     changed_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
 
-class Campaign(TenantOwned, Base):
+class Campaign(Distributed, Base):
     __tablename__ = "campaigns"
     name: Mapped[str] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(Text)
@@ -135,7 +152,7 @@ class Campaign(TenantOwned, Base):
     ends_on: Mapped[date | None]
 
 
-class CampaignMember(TenantOwned, Base):
+class CampaignMember(Distributed, Base):
     __tablename__ = "campaign_members"
     campaign_id: Mapped[uuid.UUID]
     contact_id: Mapped[uuid.UUID]
@@ -143,7 +160,7 @@ class CampaignMember(TenantOwned, Base):
     added_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
 
-class Activity(TenantOwned, Base):
+class Activity(Distributed, Base):
     __tablename__ = "activities"
     type: Mapped[str] = mapped_column(Text)
     occurred_at: Mapped[datetime]
@@ -158,7 +175,7 @@ class Activity(TenantOwned, Base):
     external_id: Mapped[str | None] = mapped_column(Text)
 
 
-class Note(TenantOwned, Base):
+class Note(Distributed, Base):
     __tablename__ = "notes"
     body: Mapped[str] = mapped_column(Text)
     contact_id: Mapped[uuid.UUID | None]
@@ -168,7 +185,7 @@ class Note(TenantOwned, Base):
     occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
 
-class Task(TenantOwned, Base):
+class Task(Distributed, Base):
     __tablename__ = "tasks"
     title: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)

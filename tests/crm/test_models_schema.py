@@ -45,3 +45,16 @@ def test_every_model_column_exists_with_its_nullability():
             assert set(db_cols) == {c.name for c in table.columns}, table.name
             for col in table.columns:
                 assert db_cols[col.name]["nullable"] == col.nullable, f"{table.name}.{col.name}"
+
+
+def test_every_model_declares_the_primary_key_of_its_table():
+    """compare_metadata does not compare primary keys: check them here. Distributed tables are keyed by
+    (tenant_id, id) (migration 0009) while the ORM's identity stays `id` (crm.db.models.Distributed)."""
+    from sqlalchemy import inspect
+
+    with admin_engine().connect() as conn:
+        insp = inspect(conn)
+        for table in Base.metadata.sorted_tables:
+            db_pk = insp.get_pk_constraint(table.name)
+            assert db_pk["constrained_columns"] == [c.name for c in table.primary_key.columns], table.name
+            assert db_pk["name"] == table.primary_key.name or table.primary_key.name is None, table.name
