@@ -1,4 +1,4 @@
-"""RFC 9457 problem+json for every error the API returns."""
+"""RFC 9457 problem+json for every error the API returns (rendered by crm.problems)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-PROBLEM = "application/problem+json"
-_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-           409: "Conflict", 412: "Precondition Failed", 413: "Content Too Large", 415: "Unsupported Media Type",
-           422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error"}
+from crm.problems import problem  # the one renderer, shared with the dashboard's CSRF refusal
 
 
 class ApiError(Exception):
@@ -29,14 +26,6 @@ class ApiError(Exception):
 
 def not_found(kind: str, id_: object) -> ApiError:
     return ApiError(404, f"{kind} {id_} not found", type_="/problems/not-found")
-
-
-def problem(status: int, detail: str, type_: str = "about:blank", headers: dict[str, str] | None = None,
-            **extra) -> JSONResponse:
-    body = {"type": type_, "title": _TITLES.get(status, "Error"), "status": status, "detail": detail}
-    body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {**({"WWW-Authenticate": "Bearer"} if status == 401 else {}), **(headers or {})}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers or None)
 
 
 # Deadlock, serialization failure, lock not available, lock timeout: the database gave up on this

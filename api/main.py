@@ -1,4 +1,7 @@
-"""The FastAPI app: API routers under /api/v1, health at /healthz, the dashboard at /."""
+"""The API app: routers under /api/v1, health at /healthz, docs at /docs and /redoc.
+
+It mounts nothing from other packages: the web app that adds the dashboard is app/web.py.
+"""
 
 from fastapi import APIRouter, FastAPI
 
@@ -13,7 +16,6 @@ from api.routes import imports as csv_imports
 from api.routes import insights as insights_routes
 from api.routes import scores as scores_routes
 from api.security_headers import install_security_headers
-from dashboards.app import install_dashboard
 
 API_PREFIX = "/api/v1"
 
@@ -39,9 +41,10 @@ def create_app() -> FastAPI:
     v1.include_router(access_routes.router)  # /api-keys, /users: admins manage their workspace's access
     app.include_router(v1)
     app.include_router(health.router)
-    install_dashboard(app)  # pages at /, static files, session cookie + CSRF middleware
     install_docs(app)  # /docs, /redoc from local assets
-    install_security_headers(app)  # CSP, nosniff, frame and referrer policies on every response
+    # CSP, nosniff, frame and referrer policies on every response; it wraps the whole middleware stack when
+    # that is built (first request), so middleware added later (the dashboard's) is inside it too
+    install_security_headers(app)
     return app
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api.errors import PROBLEM
+from crm.problems import PROBLEM
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",

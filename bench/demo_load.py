@@ -38,12 +38,12 @@ def run(size: str, seed: int) -> None:
     import polars as pl
     import psycopg
 
+    from app.demo import SIZES, load_demo
+    from app.demo.agency import agency_names
+    from app.demo.generate import TABLES, contacts_per_tenant, generate_tenant
+    from app.demo.load import copy_frame, psycopg_conninfo
     from crm.db.engine import admin_url
     from crm.db.migrate import migrate
-    from crm.demo import SIZES, load_demo
-    from crm.demo.agency import agency_names
-    from crm.demo.generate import TABLES, contacts_per_tenant, generate_tenant
-    from crm.demo.load import copy_frame, psycopg_conninfo
     from crm.state import ensure_home
 
     ensure_home()

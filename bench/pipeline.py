@@ -91,7 +91,7 @@ def straight_sql(manifest: dict, warehouse: Path) -> float:
 def bench_size(size: str, root: Path) -> dict:
     from rich.console import Console
 
-    from crm.demo import load_demo
+    from app.demo import load_demo
     from crm.ingest.extract import extract
     from crm.ingest.publish import PUBLISHED_MARTS, publish
     from crm.settings import get_settings

@@ -37,8 +37,8 @@ def _setup(home: Path, tenants: int, contacts: int, seed: int) -> Path:
     migrate()
     facts = get_settings().ground_truth_dir / "facts.parquet"
     if not facts.exists():
-        from crm.demo.load import load_demo
-        from crm.demo.spec import DemoSpec
+        from app.demo.load import load_demo
+        from app.demo.spec import DemoSpec
 
         t0 = time.perf_counter()
         load_demo(spec=DemoSpec(tenants=tenants, contacts=contacts, name="rag-eval"), seed=seed)

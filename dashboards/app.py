@@ -1,4 +1,7 @@
-"""Mount the dashboard on the API app: page routes, static files, session cookie and CSRF middleware."""
+"""Mount the dashboard on the API app: page routes, static files, session cookie and CSRF middleware.
+
+app/web.py calls it on the app api.main builds; the API itself never imports the dashboard.
+"""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import problem
+from crm.problems import problem
 from crm.sessions import end_session, load_session, start_session
 from crm.tenancy import Principal
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from api.main import app
+from app.web import app
 from crm.db.engine import admin_session, tenant_session
 from crm.tenancy import authenticate_api_key, authenticate_user, create_api_key, create_user
 from tests.api.conftest import API, Api, assert_problem

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
+from app.web import create_app
 
 ALWAYS = {
     "x-content-type-options": "nosniff",

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from crm.cli.main import app
+from app.cli.main import app
 from crm.tenancy import authenticate_api_key
 
 runner = CliRunner()
@@ -78,7 +78,7 @@ def _free_port() -> int:
 def test_crm_serve_answers_healthz(crm_home: Path):
     port = _free_port()
     env = {**os.environ, "CRM_HOME": str(crm_home)}
-    proc = subprocess.Popen([sys.executable, "-m", "crm.cli.main", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline, last = time.monotonic() + 180, None  # importing the app takes a while on a busy machine

@@ -8,8 +8,8 @@ import uuid
 
 from typer.testing import CliRunner
 
+from app.cli.main import app
 from crm.access import accept_invitation
-from crm.cli.main import app
 from crm.tenancy import authenticate_api_key, authenticate_user, create_api_key, create_user
 
 runner = CliRunner()

@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from crm.cli.http_protocol import SlowClientGuard
+from app.cli.http_protocol import SlowClientGuard
 
 UPPER_BOUND = 30  # seconds a test waits for the server to close; far above the deadlines below
 
@@ -28,7 +28,7 @@ class QuickGuard(SlowClientGuard):
 def server_address(crm_home):
     import uvicorn
 
-    from api.main import create_app
+    from app.web import create_app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

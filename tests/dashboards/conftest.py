@@ -25,8 +25,8 @@ def _free_port() -> int:
 def live_server(crm_home) -> str:
     import uvicorn
 
-    from api.main import create_app
-    from crm.cli.http_protocol import SlowClientGuard
+    from app.cli.http_protocol import SlowClientGuard
+    from app.web import create_app
 
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from api.main import app
+from app.web import app
 from crm.db.engine import tenant_session
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from api.main import app
+from app.web import app
 from tests.api.conftest import Api
 from tests.dashboards.test_settings import CSRF_INPUT, login
 

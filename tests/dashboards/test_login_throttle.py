@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 import crm.security
-from api.main import app
+from app.web import app
 from crm.db.engine import app_engine, tenant_session
 from crm.tenancy import LoginThrottled, authenticate_user, create_user
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from api.main import app
+from app.web import app
 from crm.db.engine import admin_session, tenant_session
 from crm.security import hash_password
 from crm.settings import get_settings

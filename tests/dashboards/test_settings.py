@@ -8,7 +8,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import app
+from app.web import app
 from crm.tenancy import authenticate_api_key, authenticate_user, create_api_key, create_user
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')

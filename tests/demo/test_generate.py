@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from crm.demo.generate import TABLES, TenantData, generate_tenant
-from crm.demo.spec import DemoSpec
+from app.demo.generate import TABLES, TenantData, generate_tenant
+from app.demo.spec import DemoSpec
 
 END = date(2026, 6, 30)
 TINY = DemoSpec(tenants=2, contacts=300, name="tiny-test")

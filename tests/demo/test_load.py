@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
+from app.demo import DemoSpec, load_demo
+from app.demo.generate import TABLES
+from app.demo.load import psycopg_conninfo
 from crm.db.engine import admin_engine, app_url, tenant_session
-from crm.demo import DemoSpec, load_demo
-from crm.demo.generate import TABLES
-from crm.demo.load import psycopg_conninfo
 from crm.settings import get_settings
 from crm.tenancy import authenticate_api_key, authenticate_user
 
@@ -109,7 +109,7 @@ def test_ground_truth_files_point_at_crm_rows(demo):
 
 
 def test_cli_summary_names_the_logins_keys_and_next_steps(demo, capsys):
-    from crm.cli.demo import _print_where_to_look
+    from app.cli.demo import _print_where_to_look
 
     _print_where_to_look(demo)
     out = capsys.readouterr().err

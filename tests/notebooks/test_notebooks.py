@@ -73,7 +73,7 @@ def private_home(path: Path) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Iterator[dict]:
-    from crm.demo import DemoSpec, load_demo
+    from app.demo import DemoSpec, load_demo
     from pipelines.run import run_pipeline
     from serving.batch import score_entities
     from tests.ml_support import CACHE, install_mlflow_store

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from crm.demo import text, vocab
-from crm.demo.leads import S1, S3
-from crm.demo.world import Rows, World, new_ids, props
+from app.demo import text, vocab
+from app.demo.leads import S1, S3
+from app.demo.world import Rows, World, new_ids, props
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crm.cli.output import err, fail
+from app.cli.output import err, fail
 
 URL = "http://127.0.0.1:8000"
 
@@ -18,8 +18,8 @@ def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after loading and the pipeline")] = False,
 ) -> None:
     """Seed demo agencies with realistic CRM data and known ground truth, run the pipeline and serve."""
+    from app.demo import SIZES, load_demo
     from crm.db.migrate import migrate
-    from crm.demo import SIZES, load_demo
     from crm.state import ensure_home
 
     if size not in SIZES:
@@ -33,7 +33,7 @@ def demo(
     _run_pipeline()
     _print_where_to_look(result)
     if not no_serve:
-        from crm.cli.serve import serve
+        from app.cli.serve import serve
 
         serve()
 

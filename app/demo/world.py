@@ -9,11 +9,11 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from crm.demo.accounts import NEVER, Accounts
-from crm.demo.agency import Agency
-from crm.demo.ids import instants, uuids
-from crm.demo.leads import LeadLatent
-from crm.demo.people import Companies, Contacts
+from app.demo.accounts import NEVER, Accounts
+from app.demo.agency import Agency
+from app.demo.ids import instants, uuids
+from app.demo.leads import LeadLatent
+from app.demo.people import Companies, Contacts
 
 
 @dataclass

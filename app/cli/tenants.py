@@ -1,10 +1,10 @@
-"""`crm tenant create`, `crm apikey create`, `crm migrate` (the other apikey commands: crm/cli/access.py)."""
+"""`crm tenant create`, `crm apikey create`, `crm migrate` (the other apikey commands: app/cli/access.py)."""
 
 from typing import Annotated
 
 import typer
 
-from crm.cli.output import emit_json, err, fail
+from app.cli.output import emit_json, err, fail
 
 tenant_app = typer.Typer(help="Provision tenants (agencies).", no_args_is_help=True)
 apikey_app = typer.Typer(help="Issue, list, rotate and revoke API keys.", no_args_is_help=True)

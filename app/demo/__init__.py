@@ -3,7 +3,7 @@
 `load_demo()` is the entry point; `generate_tenant()` is the pure generator behind it.
 """
 
-from crm.demo.load import load_demo
-from crm.demo.spec import DEMO_PASSWORD, SIZES, DemoResult, DemoSpec, DemoTenant
+from app.demo.load import load_demo
+from app.demo.spec import DEMO_PASSWORD, SIZES, DemoResult, DemoSpec, DemoTenant
 
 __all__ = ["DEMO_PASSWORD", "SIZES", "DemoResult", "DemoSpec", "DemoTenant", "load_demo"]

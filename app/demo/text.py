@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crm.demo import vocab
+from app.demo import vocab
 
 
 @dataclass

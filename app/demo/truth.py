@@ -22,10 +22,10 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from crm.demo.accounts import p_churn_contractual, p_no_order
-from crm.demo.ids import month_ends
-from crm.demo.leads import HORIZON, p_win_within
-from crm.demo.world import World
+from app.demo.accounts import p_churn_contractual, p_no_order
+from app.demo.ids import month_ends
+from app.demo.leads import HORIZON, p_win_within
+from app.demo.world import World
 
 
 def _as_of_days(w: World) -> list[tuple[date, int]]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from crm.demo import vocab
-from crm.demo.accounts import NEVER
-from crm.demo.agency import LOST, S1, S2, S3, WON
-from crm.demo.emit_leads import poisson_events, sigmoid
-from crm.demo.ids import instants, uuids, work_seconds
-from crm.demo.leads import S1 as CS1
-from crm.demo.leads import C, W
-from crm.demo.world import World, take_ids
+from app.demo import vocab
+from app.demo.accounts import NEVER
+from app.demo.agency import LOST, S1, S2, S3, WON
+from app.demo.emit_leads import poisson_events, sigmoid
+from app.demo.ids import instants, uuids, work_seconds
+from app.demo.leads import S1 as CS1
+from app.demo.leads import C, W
+from app.demo.world import World, take_ids
 
 ROLE_OF_STATE = {CS1: S1, CS1 + 1: S2, CS1 + 2: S3}
 LOST_P = np.array([0.22, 0.16, 0.14, 0.12, 0.1, 0.1, 0.08, 0.08])  # over vocab.LOST_REASONS

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from crm.cli.output import err, fail
+from app.cli.output import err, fail
 
 pipeline_app = typer.Typer(help="Run the data pipeline (Dagster assets) in-process.", no_args_is_help=True)
 

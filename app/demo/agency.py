@@ -9,8 +9,8 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from crm.demo import vocab
-from crm.demo.ids import instants, uuids, work_seconds
+from app.demo import vocab
+from app.demo.ids import instants, uuids, work_seconds
 
 # Stage roles in the new-business pipeline; the lead process moves between them.
 S1, S2, S3, WON, LOST = "s1", "s2", "s3", "won", "lost"

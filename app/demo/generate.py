@@ -9,18 +9,18 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from crm.demo import truth
-from crm.demo.accounts import NEVER, make_accounts
-from crm.demo.agency import Agency, make_agency
-from crm.demo.deals import build_deals, deal_frames
-from crm.demo.emit_accounts import emit_accounts, emit_campaigns
-from crm.demo.emit_leads import FactLog, emit_leads
-from crm.demo.ids import history_window, instants, uuids, work_seconds
-from crm.demo.leads import HORIZON, S1, S3, LeadLatent, W, intent_curves, simulate
-from crm.demo.people import make_companies, make_contacts, source_intent
-from crm.demo.spec import DemoSpec
-from crm.demo.vocab import COMPANY_SIZES
-from crm.demo.world import Rows, World, activity_frame, take_ids
+from app.demo import truth
+from app.demo.accounts import NEVER, make_accounts
+from app.demo.agency import Agency, make_agency
+from app.demo.deals import build_deals, deal_frames
+from app.demo.emit_accounts import emit_accounts, emit_campaigns
+from app.demo.emit_leads import FactLog, emit_leads
+from app.demo.ids import history_window, instants, uuids, work_seconds
+from app.demo.leads import HORIZON, S1, S3, LeadLatent, W, intent_curves, simulate
+from app.demo.people import make_companies, make_contacts, source_intent
+from app.demo.spec import DemoSpec
+from app.demo.vocab import COMPANY_SIZES
+from app.demo.world import Rows, World, activity_frame, take_ids
 
 # Load order: parents before children (foreign keys are checked row by row during COPY).
 TABLES = ("users", "companies", "contacts", "pipelines", "pipeline_stages", "deals", "deal_stage_history",

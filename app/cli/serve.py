@@ -22,5 +22,5 @@ def serve(
     migrate()
     typer.echo(f"Intelligence CRM on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", err=True)
     # deadlines for slow clients' headers and bodies (uvicorn alone bounds only keep-alive idleness)
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info",
-                http="crm.cli.http_protocol:SlowClientGuard")
+    uvicorn.run("app.web:app", host=host, port=port, workers=workers, log_level="info",
+                http="app.cli.http_protocol:SlowClientGuard")

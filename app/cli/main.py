@@ -2,7 +2,7 @@
 
 import typer
 
-from crm.cli import access, demo, imports, pipeline, serve, tenants
+from app.cli import access, demo, imports, pipeline, serve, tenants
 
 app = typer.Typer(help="Intelligence CRM: multi-tenant CRM and data platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False)

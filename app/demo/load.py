@@ -28,10 +28,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from app.demo.agency import agency_domain, agency_names
+from app.demo.generate import TABLES, TenantData, contacts_per_tenant, generate_tenant
+from app.demo.spec import DEMO_PASSWORD, SIZES, DemoResult, DemoSpec, DemoTenant
 from crm.db.engine import admin_engine, app_url
-from crm.demo.agency import agency_domain, agency_names
-from crm.demo.generate import TABLES, TenantData, contacts_per_tenant, generate_tenant
-from crm.demo.spec import DEMO_PASSWORD, SIZES, DemoResult, DemoSpec, DemoTenant
 from crm.security import hash_password
 from crm.settings import get_settings
 from crm.state import ensure_home

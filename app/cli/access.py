@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crm.cli.output import emit_json, err, fail
+from app.cli.output import emit_json, err, fail
 
 user_app = typer.Typer(help="Manage a tenant's users: list, invite, change role, deactivate.", no_args_is_help=True)
 
@@ -21,8 +21,8 @@ def _in_tenant(tenant: str, work: Callable[[Any, uuid.UUID], Any]) -> Any:
     """Run `work(session, tenant_id)` in the tenant's RLS session; errors become one clear line."""
     from sqlalchemy import text
 
+    from app.cli.tenants import _db_ready
     from crm.access import AccessError
-    from crm.cli.tenants import _db_ready
     from crm.db.engine import tenant_session
 
     try:

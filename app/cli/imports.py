@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from crm.cli.output import emit_json, err, fail
+from app.cli.output import emit_json, err, fail
 
 
 def _parse_map(pairs: list[str]) -> dict[str, str]:
@@ -30,7 +30,7 @@ def import_file(
     Prints the report as JSON; on a bad row nothing is imported, the errors go to stderr and the exit
     code is 1.
     """
-    from crm.cli.tenants import _db_ready
+    from app.cli.tenants import _db_ready
     from crm.imports import ImportRequestError, import_csv
 
     mapping = _parse_map(map_ or [])

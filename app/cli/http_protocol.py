@@ -8,7 +8,7 @@ kept-alive one) and one for its body (from the end of the headers); a missed hea
 connection, a missed body deadline answers 408 and closes it. Once a request is complete the clock stops:
 a slow *handler* is never cut short. Timeouts come from settings (CRM_HEADER_TIMEOUT, CRM_BODY_TIMEOUT).
 
-uvicorn is given this class by import path (`http="crm.cli.http_protocol:SlowClientGuard"`), which also
+uvicorn is given this class by import path (`http="app.cli.http_protocol:SlowClientGuard"`), which also
 works with several worker processes.
 """
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from crm.demo import text, vocab
-from crm.demo.agency import EMAIL_CHANNELS
-from crm.demo.emit_leads import FactLog, poisson_events, sigmoid
-from crm.demo.world import Rows, World, new_ids, props
+from app.demo import text, vocab
+from app.demo.agency import EMAIL_CHANNELS
+from app.demo.emit_leads import FactLog, poisson_events, sigmoid
+from app.demo.world import Rows, World, new_ids, props
 
 
 def _ctx(w: World, contact: int, mood: float) -> text.Ctx:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crm.demo import vocab
-from crm.demo.agency import ACQUISITION_CHANNELS, Agency
+from app.demo import vocab
+from app.demo.agency import ACQUISITION_CHANNELS, Agency
 
 SIZE_P = np.array([0.3, 0.35, 0.2, 0.1, 0.05])
 PRE_CUSTOMER_SHARE = 0.12  # companies that are already customers when the history starts
