@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError
 from crm.db.engine import tenant_session
+from crm.db.slots import db_slot, held_slot
 from crm.security import WRITE_ROLES
 from crm.tenancy import Principal, authenticate_api_key
 
 _bearer = HTTPBearer(auto_error=False)
+T = TypeVar("T")
 
 
 def current_principal(request: Request,
@@ -37,32 +38,29 @@ def current_principal(request: Request,
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-# A request with a database session crosses several thread-pool hops (this dependency, the endpoint, the
-# commit) while holding a pooled connection. Unbounded, such requests can hold every connection while the
-# pool's threads sit blocked checking one out for the next requests: throughput collapses under many
-# clients. So a request first waits for a slot here, in the event loop, holding no thread and no connection.
-# (the known FastAPI + sync SQLAlchemy pool deadlock, fastapi/fastapi#3205)
-DB_SLOTS = 20   # below app_engine's pool of 10 + 20 overflow, leaving connections for authentication
-_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-
-
-async def db_slot() -> AsyncIterator[None]:
-    loop = asyncio.get_running_loop()
-    slots = _slots.get(loop)
-    if slots is None:
-        slots = _slots[loop] = asyncio.Semaphore(DB_SLOTS)
-    async with slots:
-        yield
-
-
 def tenant_db(principal: CurrentPrincipal,
               _slot: Annotated[None, Depends(db_slot, scope="function")]) -> Iterator[Session]:
+    """The request's one tenant session: the tenant comes from the caller's credentials, never from input,
+    and everything below the route works in this session (crm.db.slots bounds how many are open)."""
     with tenant_session(principal.tenant_id) as session:
         yield session
 
 
 # scope="function": the transaction commits before the response is sent, so a failed commit is the client's error
 SessionDep = Annotated[Session, Depends(tenant_db, scope="function")]
+
+
+async def in_tenant_transaction(principal: Principal, work: Callable[..., T], *args: Any) -> T:
+    """`work(session, *args)` in the caller's one tenant transaction, in a thread, inside a db slot; the
+    transaction ends when `work` returns. For a route whose slow part needs no database (a chat model's
+    answer): unlike SessionDep, the connection and the slot are not held while that part runs."""
+    async with held_slot():
+        return await run_in_threadpool(_in_tenant_session, principal.tenant_id, work, *args)
+
+
+def _in_tenant_session(tenant_id, work: Callable[..., T], *args: Any) -> T:
+    with tenant_session(tenant_id) as session:
+        return work(session, *args)
 
 
 def require_writer(principal: CurrentPrincipal) -> Principal:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select, and_, or_
 
 from api.errors import ApiError
+from crm.ids import parse_uuid
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 
@@ -24,7 +25,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, id_ = json.loads(raw)
-        return datetime.fromisoformat(created_at), uuid.UUID(id_)
+        return datetime.fromisoformat(created_at), parse_uuid(id_, "cursor id")
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise ApiError(400, "cursor is malformed: pass back the next_cursor of a previous page unchanged",
                        type_="/problems/bad-cursor") from exc

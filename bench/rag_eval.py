@@ -95,13 +95,16 @@ def evaluate(items: list[dict], k: int = 5, depth: int = 10) -> dict[tuple[str, 
             results[(scope, mode)] = _summary(hits, rr, latencies, len(items))
     # What POST /insights does with no company_id: link the company the question names (under RLS), search
     # within it, else the whole tenant. Hybrid only, as the API.
-    from serving.insights import scoped_search
+    from crm.db.engine import tenant_session
+    from serving.insights import read_records, retrieve
 
     hits = rr = 0.0
     latencies = []
     for item in items:
         t0 = time.perf_counter()
-        passages, _ = scoped_search(item["tenant_id"], item["question"], None, k=depth)
+        with tenant_session(item["tenant_id"]) as session:
+            records = read_records(session, item["question"])
+        passages, _, _ = retrieve(records, k=depth)
         latencies.append(time.perf_counter() - t0)
         rank = _rank(passages, item)
         hits += rank is not None and rank <= k

@@ -15,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from crm.db.engine import tenant_session
+from crm.ids import InvalidId, parse_uuid
 from crm.security import hash_token
 from crm.tenancy import Principal
 
@@ -39,8 +40,8 @@ select user_id, role, name from live
 
 def _tenant_uuid(tenant_id: uuid.UUID | str | None) -> uuid.UUID | None:
     try:
-        return uuid.UUID(str(tenant_id))
-    except ValueError:
+        return parse_uuid(tenant_id, "tenant_id")
+    except InvalidId:
         return None
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 
 from crm.db.engine import admin_session, app_engine, set_tenant, tenant_session
 from crm.db.models import ApiKey, Tenant, User
+from crm.ids import InvalidId, parse_uuid
 from crm.security import ROLES, hash_api_key, hash_password, new_api_key, verify_password
 
 
@@ -60,8 +61,8 @@ def create_api_key(tenant_id: uuid.UUID | str, role: str = "member", name: str =
     if role not in ROLES:
         raise TenancyError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     try:
-        tid = uuid.UUID(str(tenant_id))
-    except ValueError as exc:
+        tid = parse_uuid(tenant_id, "tenant_id")
+    except InvalidId as exc:
         raise TenancyError(f"{tenant_id!r} is not a tenant id (a UUID)") from exc
     with admin_session() as s:
         if s.get(Tenant, tid) is None:
@@ -76,7 +77,7 @@ def create_user(tenant_id: uuid.UUID | str, email: str, password: str, role: str
     if role not in ROLES:
         raise TenancyError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     with tenant_session(tenant_id) as s:
-        user = User(tenant_id=uuid.UUID(str(tenant_id)), email=email, name=name or email.split("@")[0],
+        user = User(tenant_id=parse_uuid(tenant_id, "tenant_id"), email=email, name=name or email.split("@")[0],
                     role=role, password_hash=hash_password(password))
         s.add(user)
         s.flush()

@@ -21,7 +21,6 @@ from starlette.datastructures import FormData
 from api.crud import Resource, create_row, get_or_404, update_row
 from api.errors import ApiError, integrity_problem
 from api.routes import companies, contacts, deals, notes, tasks
-from crm.db.engine import tenant_session
 from crm.db.models import Company, Contact, Pipeline, PipelineStage
 from crm.schemas.updates import allows_null
 from crm.tenancy import Principal
@@ -185,19 +184,20 @@ def validate(schema: type[BaseModel], data: dict) -> tuple[BaseModel | None, dic
         return None, errors
 
 
-def save(spec: FormSpec, principal: Principal, data: dict, record_id=None) -> tuple[Any, dict[str, str]]:
-    """Validate with the API schema and write with the API's CRUD functions; returns (record, errors)."""
+def save(s: Session, spec: FormSpec, principal: Principal, data: dict, record_id=None) -> tuple[Any, dict[str, str]]:
+    """Validate with the API schema and write with the API's CRUD functions in the page's session (in a
+    savepoint, so a refused write leaves the page's transaction usable); returns (record, errors)."""
     schema = spec.resource.update if record_id else spec.resource.create
     payload, errors = validate(schema, data)
     if payload is None:
         return None, errors
     try:
-        with tenant_session(principal.tenant_id) as s:
+        with s.begin_nested():
             if record_id:
                 obj = update_row(s, spec.resource, get_or_404(s, spec.resource, record_id, lock=True), payload)
             else:
                 obj = create_row(s, spec.resource, payload, principal)
-            return obj, {}
+        return obj, {}
     except ApiError as exc:
         return None, {"__all__": exc.detail}
     except IntegrityError as exc:

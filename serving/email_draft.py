@@ -7,19 +7,20 @@ same numbered history goes to the model. Citations list every record the draft d
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda
+from sqlalchemy.orm import Session
 
+from crm.db.engine import session_tenant
+from crm.ids import parse_uuid
 from serving.citations import Citation, clip
-from serving.entity_facts import Entity, Fact, gather_facts
+from serving.entity_facts import Entity, Fact, find_entity, open_deal_facts
 from serving.grounding import Context, best_sentences, one_per_source
-from serving.insights import EntityNotFound, cited, resolve_entity
+from serving.insights import EntityNotFound, cited
 from serving.rag.retrieve import Passage, search, source_texts
-from serving.rag.store import as_uuid
 
 FOCUS = "next steps, open questions, concerns, budget, timeline and what they asked us for"
 QUOTES = 2
@@ -41,14 +42,32 @@ class EmailDraft:
         return {"subject": self.subject, "body": self.body, "citations": [c.to_dict() for c in self.citations]}
 
 
-def _history(tenant_id: str, contact: Entity) -> Context:
+@dataclass(frozen=True)
+class ContactRecords:
+    """What PostgreSQL holds for a draft, read in the request's one tenant transaction; the rest (search,
+    quotes, a chat model) needs no database and runs after it."""
+
+    tenant_id: str
+    contact: Entity
+    deal_facts: list[Fact]   # the contact's biggest open deal, if any
+
+
+def read_contact(session: Session, contact_id) -> ContactRecords:
+    """The contact (EntityNotFound for a missing id or another tenant's: RLS hides it) and its open deal."""
+    contact, _ = find_entity(session, contact_id=parse_uuid(contact_id, "contact_id"))
+    if contact is None:
+        raise EntityNotFound("contact", contact_id)
+    return ContactRecords(str(session_tenant(session)), contact, open_deal_facts(session, contact, limit=1))
+
+
+def _history(rec: ContactRecords) -> Context:
+    tenant_id, contact = rec.tenant_id, rec.contact
     relevant = search(tenant_id, FOCUS, mode="hybrid", k=8, contact_id=contact.id)
     latest = sorted(search(tenant_id, FOCUS, mode="vector", k=50, contact_id=contact.id),
                     key=lambda p: p.occurred_at, reverse=True)[:1]
     passages = one_per_source(latest + relevant, 1 + QUOTES)
-    facts = [f for f in gather_facts(tenant_id, contact) if f.citation.source_type == "deal"][:1]
     quotes, _ = best_sentences(FOCUS, passages)
-    return Context(FOCUS, facts, passages, quotes, source_texts(tenant_id, [p.source_id for p in passages]))
+    return Context(FOCUS, rec.deal_facts, passages, quotes, source_texts(tenant_id, [p.source_id for p in passages]))
 
 
 _LEAD_INS = {"email_sent": "As I wrote on {d}", "email_replied": "In your email of {d}",
@@ -89,14 +108,10 @@ def _with_llm(llm, contact: Entity, ctx: Context) -> EmailDraft:
     return EmailDraft(subject, body, cited(text, ctx.citations()))
 
 
-def draft_follow_up(tenant_id: uuid.UUID | str, contact_id: uuid.UUID | str, llm=None) -> EmailDraft:
-    tenant, contact_key = as_uuid(tenant_id, "tenant_id"), as_uuid(contact_id, "contact_id")
-
-    def gather(_):
-        contact = resolve_entity(tenant, contact_id=contact_key)
-        if contact is None:
-            raise EntityNotFound("contact", contact_key)
-        return contact, _history(tenant, contact)
-
-    compose = (lambda cc: _offline(*cc)) if llm is None else (lambda cc: _with_llm(llm, *cc))
-    return (RunnableLambda(gather, name="contact_history") | RunnableLambda(compose, name="compose_email")).invoke(None)
+def draft(rec: ContactRecords, llm=None) -> EmailDraft:
+    """The draft for a contact whose records were read (`read_contact`); touches no database."""
+    if llm is None:
+        compose = RunnableLambda(lambda ctx: _offline(rec.contact, ctx), name="compose_email")
+    else:
+        compose = RunnableLambda(lambda ctx: _with_llm(llm, rec.contact, ctx), name="compose_email")
+    return (RunnableLambda(_history, name="contact_history") | compose).invoke(rec)

@@ -1,20 +1,19 @@
 """Facts about a company or contact from PostgreSQL, each phrased as one sentence with its citation.
 
-Everything is read through `tenant_session`, so row-level security answers for the tenant: another
-tenant's company or contact simply does not exist here (the API turns that into 404).
+Everything is read in the caller's tenant session (opened once per request at the edge), so row-level
+security answers for the tenant: another tenant's company or contact simply does not exist here (the API
+turns that into 404).
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from crm.db.engine import tenant_session
 from serving.citations import Citation
 
 SENTIMENT_WINDOW = 5  # texts in the "recent" half of the trend
@@ -111,7 +110,7 @@ def _last_activity_fact(session: Session, entity: Entity) -> Fact | None:
     return Fact(sentence, Citation("activity", str(row.id), sentence, row.occurred_at))
 
 
-def _open_deal_facts(session: Session, entity: Entity, limit: int = 3) -> list[Fact]:
+def open_deal_facts(session: Session, entity: Entity, limit: int = 3) -> list[Fact]:
     rows = session.execute(text(
         f"select d.id, d.name, d.amount, d.currency, d.expected_close_date, s.name as stage, d.updated_at "
         f"from deals d join pipeline_stages s on s.id = d.stage_id where d.status = 'open' and {_scope(entity, 'd')} "
@@ -142,11 +141,10 @@ def _sentiment_fact(session: Session, entity: Entity) -> Fact | None:
     return Fact(sentence, Citation("sentiment", entity.id, sentence, rows[0].occurred_at))
 
 
-def gather_facts(tenant_id: uuid.UUID | str, entity: Entity | None) -> list[Fact]:
+def gather_facts(session: Session, entity: Entity | None) -> list[Fact]:
     """Score (or churn risk), open deals, last activity and sentiment trend of the entity, if any."""
     if entity is None:
         return []
-    with tenant_session(tenant_id) as session:
-        facts = [_score_fact(session, entity), *_open_deal_facts(session, entity),
-                 _last_activity_fact(session, entity), _sentiment_fact(session, entity)]
+    facts = [_score_fact(session, entity), *open_deal_facts(session, entity),
+             _last_activity_fact(session, entity), _sentiment_fact(session, entity)]
     return [f for f in facts if f is not None]

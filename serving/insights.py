@@ -1,27 +1,29 @@
 """Answer a question about a company, a contact or the whole tenant, with citations.
 
-A LangChain runnable: gather context (hybrid retrieval prefiltered by tenant + the entity's facts from
-PostgreSQL) | compose. Composing is extractive by default (verbatim quotes and fact sentences, each
-ending in its citation number); with a chat model the same numbered context goes to the model and the
-citations it refers to come back. Either way the citations are records of the asking tenant.
+Two steps: `read_records` reads what PostgreSQL knows (the entity asked about and its facts) in the
+session the edge opened for the request; `answer` then runs a LangChain runnable, gather context (hybrid
+retrieval prefiltered by tenant, quotes) | compose, which touches no database. Composing is extractive by
+default (verbatim quotes and fact sentences, each ending in its citation number); with a chat model the
+same numbered context goes to the model and the citations it refers to come back. Either way the citations
+are records of the asking tenant.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableLambda
+from sqlalchemy.orm import Session
 
-from crm.db.engine import tenant_session
+from crm.db.engine import session_tenant
+from crm.ids import parse_uuid
 from serving.citations import Citation
-from serving.entity_facts import Entity, company_named_in, find_entity, gather_facts
+from serving.entity_facts import Entity, Fact, company_named_in, find_entity, gather_facts
 from serving.grounding import Context, one_per_source, quote_sentence, quoted_context
-from serving.rag.retrieve import search, source_texts
-from serving.rag.store import as_uuid
+from serving.rag.retrieve import Passage, search, source_texts
 
 PASSAGES_IN_ANSWER = 3
 NOTHING_FOUND = "No notes, emails or records of this workspace answer that question."
@@ -45,11 +47,21 @@ class EntityNotFound(LookupError):
 
 
 @dataclass(frozen=True)
-class InsightRequest:
+class QuestionRecords:
+    """What PostgreSQL holds for one question, read in the request's one tenant transaction.
+
+    Retrieval, quoting and composing need no database, so they run after that transaction: a slow chat
+    model holds no connection. The facts of a company the question names are read up front too, and kept
+    only if retrieval finds that company's texts (a few indexed queries, rather than a second transaction)."""
+
     tenant_id: str
     question: str
-    company_id: str | None = None
-    contact_id: str | None = None
+    company_id: str | None
+    contact_id: str | None
+    entity: Entity | None           # the company or contact asked about
+    facts: list[Fact]
+    named: Entity | None            # with none asked about: the tenant's company the question names
+    named_facts: list[Fact]
 
 
 @dataclass(frozen=True)
@@ -61,13 +73,19 @@ class Insight:
         return {"answer": self.answer, "citations": [c.to_dict() for c in self.citations]}
 
 
-def resolve_entity(tenant_id: str, company_id=None, contact_id=None) -> Entity | None:
-    """The entity under the tenant's RLS; EntityNotFound for a missing id or another tenant's id."""
-    with tenant_session(tenant_id) as session:
-        entity, missing = find_entity(session, company_id, contact_id)
+def _id(value, what: str) -> str | None:
+    return None if value is None else str(parse_uuid(value, what))
+
+
+def read_records(session: Session, question: str, company_id=None, contact_id=None) -> QuestionRecords:
+    """The entity (EntityNotFound for a missing id or another tenant's id: RLS hides it) and its facts."""
+    company_id, contact_id = _id(company_id, "company_id"), _id(contact_id, "contact_id")
+    entity, missing = find_entity(session, company_id, contact_id)
     if missing:
         raise EntityNotFound(missing, company_id if missing == "company" else contact_id)
-    return entity
+    named = company_named_in(session, question) if entity is None else None
+    return QuestionRecords(str(session_tenant(session)), question, company_id, contact_id,
+                           entity, gather_facts(session, entity), named, gather_facts(session, named))
 
 
 def entity_names(entity: Entity | None) -> list[str]:
@@ -79,31 +97,30 @@ def entity_names(entity: Entity | None) -> list[str]:
     return [n for n in names if n and len(n) > 1]
 
 
-def scoped_search(tenant_id: str, question: str, entity: Entity | None, k: int = 8) -> tuple[list, Entity | None]:
-    """Hybrid search within the entity; with none given, within the tenant's company the question names
-    (if any, falling back to the whole tenant when that company has no text)."""
-    if entity is None:
-        with tenant_session(tenant_id) as session:
-            linked = company_named_in(session, question)
-        if linked is not None:
-            hits = search(tenant_id, question, mode="hybrid", k=k, company_id=linked.id,
-                          entity_names=entity_names(linked))
-            if hits:
-                return hits, linked
-        return search(tenant_id, question, mode="hybrid", k=k), None
-    ids = {"company_id": entity.id} if entity.kind == "company" else {"contact_id": entity.id}
-    return search(tenant_id, question, mode="hybrid", k=k, entity_names=entity_names(entity), **ids), entity
+def retrieve(rec: QuestionRecords, k: int = 8) -> tuple[list[Passage], Entity | None, list[Fact]]:
+    """Hybrid search within the entity asked about; with none, within the tenant's company the question
+    names (if any, falling back to the whole tenant when that company has no text). Returns the hits and
+    the entity they are about, with its facts."""
+    tenant, question = rec.tenant_id, rec.question
+    if rec.company_id and rec.contact_id:  # both given: the contact, within that company
+        return search(tenant, question, mode="hybrid", k=k, company_id=rec.company_id, contact_id=rec.contact_id,
+                      entity_names=entity_names(rec.entity)), rec.entity, rec.facts
+    if rec.entity is not None:
+        ids = {"company_id": rec.entity.id} if rec.entity.kind == "company" else {"contact_id": rec.entity.id}
+        return (search(tenant, question, mode="hybrid", k=k, entity_names=entity_names(rec.entity), **ids),
+                rec.entity, rec.facts)
+    if rec.named is not None:
+        hits = search(tenant, question, mode="hybrid", k=k, company_id=rec.named.id,
+                      entity_names=entity_names(rec.named))
+        if hits:
+            return hits, rec.named, rec.named_facts
+    return search(tenant, question, mode="hybrid", k=k), None, []
 
 
-def gather_context(req: InsightRequest, k: int = 8) -> tuple[Context, Entity | None]:
-    entity = resolve_entity(req.tenant_id, req.company_id, req.contact_id)
-    if req.company_id and req.contact_id:  # both given: the contact, within that company
-        hits = search(req.tenant_id, req.question, mode="hybrid", k=k, company_id=req.company_id,
-                      contact_id=req.contact_id, entity_names=entity_names(entity))
-    else:
-        hits, entity = scoped_search(req.tenant_id, req.question, entity, k)
+def gather_context(rec: QuestionRecords, k: int = 8) -> tuple[Context, Entity | None]:
+    hits, entity, facts = retrieve(rec, k)
     passages = one_per_source(hits, PASSAGES_IN_ANSWER)
-    return quoted_context(req.question, gather_facts(req.tenant_id, entity), passages), entity
+    return quoted_context(rec.question, facts, passages), entity
 
 
 def extractive_answer(context: Context) -> Insight:
@@ -130,14 +147,14 @@ def llm_answer(llm, tenant_id: str, context: Context, entity: Entity | None) -> 
         return Insight(NOTHING_FOUND, [])
     context.full_texts = source_texts(tenant_id, [p.source_id for p in context.passages])
     subject = f"The question is about the {entity.kind} {entity.name}.\n" if entity else ""
-    answer = (PROMPT | llm | StrOutputParser()).invoke(
+    reply = (PROMPT | llm | StrOutputParser()).invoke(
         {"subject": subject, "context": context.numbered(), "question": context.question})
-    return Insight(answer.strip(), cited(answer, citations))
+    return Insight(reply.strip(), cited(reply, citations))
 
 
 def build_chain(llm=None) -> Runnable:
-    """InsightRequest -> Insight. `llm=None` composes extractively (offline)."""
-    gather = RunnableLambda(lambda req: (req.tenant_id, *gather_context(req)), name="gather_context")
+    """QuestionRecords -> Insight. `llm=None` composes extractively (offline)."""
+    gather = RunnableLambda(lambda rec: (rec.tenant_id, *gather_context(rec)), name="gather_context")
     if llm is None:
         compose = RunnableLambda(lambda tce: extractive_answer(tce[1]), name="extractive_answer")
     else:
@@ -145,9 +162,6 @@ def build_chain(llm=None) -> Runnable:
     return gather | compose
 
 
-def answer_question(tenant_id: uuid.UUID | str, question: str, company_id=None, contact_id=None,
-                    llm=None) -> Insight:
-    req = InsightRequest(as_uuid(tenant_id, "tenant_id"), question,
-                         company_id and as_uuid(company_id, "company_id"),
-                         contact_id and as_uuid(contact_id, "contact_id"))
-    return build_chain(llm).invoke(req)
+def answer(rec: QuestionRecords, llm=None) -> Insight:
+    """The answer to a question whose records were read (`read_records`); touches no database."""
+    return build_chain(llm).invoke(rec)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm.ids import parse_uuid
 from crm.settings import get_settings
 
 APP_ROLE = "crm_app"
@@ -65,7 +66,18 @@ def _app_sessionmaker() -> sessionmaker[Session]:
 
 
 def set_tenant(session: Session, tenant_id: uuid.UUID | str) -> None:
-    session.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)})
+    tid = parse_uuid(tenant_id, "tenant_id")
+    session.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tid)})
+    session.info["tenant_id"] = tid
+
+
+def session_tenant(session: Session) -> uuid.UUID:
+    """The tenant a session was bound to by `tenant_session`: code handed a session needs no tenant id
+    beside it (which could disagree with it), e.g. for the tenant filter of a LanceDB search."""
+    try:
+        return session.info["tenant_id"]
+    except KeyError:
+        raise RuntimeError("this session is not bound to a tenant (open it with tenant_session)") from None
 
 
 @contextmanager

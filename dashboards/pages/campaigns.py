@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from crm.db.engine import tenant_session
 from dashboards import charts
 from dashboards.data.campaigns import performance
-from dashboards.security import UserDep
+from dashboards.pages.common import PageSession
 from dashboards.templating import money, render
 
 router = APIRouter()
 
 
 @router.get("/campaigns")
-def campaigns(request: Request, user: UserDep):
-    with tenant_session(user.tenant_id) as s:
-        rows, published = performance(s)
+def campaigns(request: Request, s: PageSession):
+    rows, published = performance(s)
     scored = [r for r in rows if r["published"]]
     top = sorted(scored, key=lambda r: float(r["won_amount"] or 0), reverse=True)[:10]
     chart = ""

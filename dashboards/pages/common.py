@@ -1,17 +1,36 @@
-"""Helpers shared by page routes."""
+"""Helpers shared by page routes: the page's one tenant session, ids from URLs, redirects, page numbers."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from typing import Annotated
 
-from dashboards.security import not_found_page
+from fastapi import Depends
+from sqlalchemy.orm import Session
+
+from crm.db.engine import tenant_session
+from crm.db.slots import db_slot
+from crm.ids import InvalidId, parse_uuid
+from dashboards.security import UserDep, not_found_page
+
+
+def page_db(user: UserDep, _slot: Annotated[None, Depends(db_slot, scope="function")]) -> Iterator[Session]:
+    """The page's one tenant session, for the signed-in user's tenant; everything the page reads or writes
+    goes through it. Bounded by the same slots as the API's sessions (crm/db/slots.py)."""
+    with tenant_session(user.tenant_id) as session:
+        yield session
+
+
+# scope="function": the transaction commits before the page is sent, as the API's SessionDep
+PageSession = Annotated[Session, Depends(page_db, scope="function")]
 
 
 def parse_id(value: str, kind: str) -> uuid.UUID:
     """A malformed id in a URL is a missing page, not a validation error."""
     try:
-        return uuid.UUID(value)
-    except ValueError:
+        return parse_uuid(value, f"{kind} id")
+    except InvalidId:
         raise not_found_page(kind) from None
 
 

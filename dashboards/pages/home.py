@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from crm.db.engine import tenant_session
 from dashboards import charts
 from dashboards.data import home as data
+from dashboards.pages.common import PageSession
 from dashboards.security import UserDep
 from dashboards.templating import money, render
 
@@ -14,15 +14,14 @@ router = APIRouter()
 
 
 @router.get("/")
-def home(request: Request, user: UserDep):
-    with tenant_session(user.tenant_id) as s:
-        leads = data.new_leads(s)
-        stages = data.pipeline_by_stage(s)
-        wins = data.win_rate(s)
-        risk = data.at_risk_accounts(s)
-        trend = data.activity_trend(s)
-        hot = data.hot_leads(s)
-        tasks = data.open_tasks(s, user.user_id)
+def home(request: Request, user: UserDep, s: PageSession):
+    leads = data.new_leads(s)
+    stages = data.pipeline_by_stage(s)
+    wins = data.win_rate(s)
+    risk = data.at_risk_accounts(s)
+    trend = data.activity_trend(s)
+    hot = data.hot_leads(s)
+    tasks = data.open_tasks(s, user.user_id)
     trend_chart = charts.line_chart(trend["labels"], [("Engagement", trend["engagement"]),
                                                       ("Outreach", trend["outreach"])],
                                     width=760, height=230, label_every=4) if trend["total"] else ""

@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
-from crm.db.engine import tenant_session
 from dashboards.data.records import source_location
-from dashboards.pages.common import parse_id
+from dashboards.pages.common import PageSession, parse_id
 from dashboards.security import UserDep, not_found_page
 from dashboards.templating import render
 
@@ -20,11 +19,9 @@ def insights(request: Request, user: UserDep, q: str = ""):
 
 
 @router.get("/sources/{source_type}/{source_id}")
-def source(user: UserDep, source_type: str, source_id: str):
+def source(s: PageSession, source_type: str, source_id: str):
     """A citation's link: open the contact or company page at the cited note or activity."""
-    sid = parse_id(source_id, "source")
-    with tenant_session(user.tenant_id) as s:
-        target = source_location(s, source_type, sid)
+    target = source_location(s, source_type, parse_id(source_id, "source"))
     if target is None:
         raise not_found_page("source")
     return RedirectResponse(target, status_code=303)

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from crm.db.engine import tenant_session
 from dashboards import charts
 from dashboards.data import leads as data
 from dashboards.data.records import contact_page
-from dashboards.pages.common import page_number, parse_id
-from dashboards.security import UserDep, not_found_page
+from dashboards.pages.common import PageSession, page_number, parse_id
+from dashboards.security import not_found_page
 from dashboards.templating import render
 
 router = APIRouter()
 
 
 @router.get("/leads")
-def leads(request: Request, user: UserDep, q: str = "", tier: str = "", stage: str = "", page: str = "1"):
+def leads(request: Request, s: PageSession, q: str = "", tier: str = "", stage: str = "", page: str = "1"):
     q = q.strip()[:200]
-    with tenant_session(user.tenant_id) as s:
-        result = data.leads(s, q=q, tier=tier, stage=stage, page=page_number(page))
+    result = data.leads(s, q=q, tier=tier, stage=stage, page=page_number(page))
     return render(request, "leads.html", {"page": result, "q": q, "tier": tier, "stage": stage,
                                           "tiers": data.TIERS, "stages": data.LIFECYCLE_STAGES})
 
@@ -41,10 +39,8 @@ def sentiment_chart(rows: list[dict]):
 
 
 @router.get("/contacts/{contact_id}")
-def contact(request: Request, user: UserDep, contact_id: str):
-    cid = parse_id(contact_id, "contact")
-    with tenant_session(user.tenant_id) as s:
-        page = contact_page(s, cid)
+def contact(request: Request, s: PageSession, contact_id: str):
+    page = contact_page(s, parse_id(contact_id, "contact"))
     if page is None:
         raise not_found_page("contact")
     return render(request, "contact.html", {**page, "history_chart": history_chart(page["history"]),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from crm.db.engine import tenant_session
 from dashboards import charts
 from dashboards.data import pipeline as data
+from dashboards.pages.common import PageSession
 from dashboards.security import UserDep
 from dashboards.templating import money, render
 
@@ -14,12 +14,11 @@ router = APIRouter()
 
 
 @router.get("/pipeline")
-def pipeline(request: Request, user: UserDep, pipeline: str = ""):
-    with tenant_session(user.tenant_id) as s:
-        all_pipelines = data.pipelines(s)
-        current = next((p for p in all_pipelines if str(p.id) == pipeline), all_pipelines[0] if all_pipelines else None)
-        columns = data.board(s, current.id) if current else []
-        forecast = data.forecast(s, current.id) if current else None
+def pipeline(request: Request, user: UserDep, s: PageSession, pipeline: str = ""):
+    all_pipelines = data.pipelines(s)
+    current = next((p for p in all_pipelines if str(p.id) == pipeline), all_pipelines[0] if all_pipelines else None)
+    columns = data.board(s, current.id) if current else []
+    forecast = data.forecast(s, current.id) if current else None
     chart = ""
     if forecast and forecast["total"]:
         chart = charts.bar_chart(forecast["labels"], [("Expected", [m["expected"] for m in forecast["months"]]),

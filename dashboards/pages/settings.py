@@ -10,12 +10,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 
 from crm import access
-from crm.db.engine import tenant_session
 from crm.security import ROLES
 from crm.tenancy import Principal
-from dashboards.pages.common import parse_id
+from dashboards.pages.common import PageSession, parse_id
 from dashboards.security import FormDep, PageError, current_user
 from dashboards.templating import render
 
@@ -31,23 +31,25 @@ def admin(user: Annotated[Principal, Depends(current_user)]) -> Principal:
 AdminUser = Annotated[Principal, Depends(admin)]
 
 
-def _page(request: Request, user: Principal, status_code: int = 200, **shown):
-    with tenant_session(user.tenant_id) as s:
-        ctx = {"users": access.list_users(s), "keys": access.list_api_keys(s),
-               "invitations": access.list_invitations(s), "roles": ROLES}
+def _page(request: Request, s: Session, status_code: int = 200, **shown):
+    ctx = {"users": access.list_users(s), "keys": access.list_api_keys(s),
+           "invitations": access.list_invitations(s), "roles": ROLES}
     return render(request, "settings.html", {**ctx, **shown}, status_code=status_code)
 
 
-def _apply(request: Request, user: Principal, work, done, **shown):
-    """Run `work(session)` and answer `done(result)`, or the page with the reason it was refused."""
+def _apply(request: Request, s: Session, work, done, **shown):
+    """Run `work(session)` and answer `done(result)`, or the page with the reason it was refused.
+
+    The work runs in a savepoint: a refused change leaves nothing behind in the page's transaction, which
+    goes on to show the page (and commits what a successful change wrote)."""
     try:
-        with tenant_session(user.tenant_id) as s:
+        with s.begin_nested():
             result = work(s)
     except access.NotFound as exc:
         raise PageError(404, "Not in this workspace", str(exc)) from None
     except (access.Conflict, access.Invalid) as exc:
         status = 409 if isinstance(exc, access.Conflict) else 422
-        return _page(request, user, status_code=status, error=str(exc), **shown)
+        return _page(request, s, status_code=status, error=str(exc), **shown)
     return done(result)
 
 
@@ -56,47 +58,46 @@ def _back(_result) -> RedirectResponse:
 
 
 @router.get("/settings")
-def settings_page(request: Request, user: AdminUser):
-    return _page(request, user)
+def settings_page(request: Request, user: AdminUser, s: PageSession):
+    return _page(request, s)
 
 
 @router.post("/settings/users/invite")
-def invite(request: Request, user: AdminUser, form: FormDep):
+def invite(request: Request, user: AdminUser, form: FormDep, s: PageSession):
     email, name, role = (str(form.get(k, "")).strip() for k in ("email", "name", "role"))
     base = str(request.base_url).rstrip("/")
-    return _apply(request, user,
+    return _apply(request, s,
                   lambda s: access.invite_user(s, user.tenant_id, email, role or "member", name[:200],
                                                invited_by=user.user_id),
-                  lambda inv: _page(request, user, invitation=inv, invite_url=base + inv.invite_link),
+                  lambda inv: _page(request, s, invitation=inv, invite_url=base + inv.invite_link),
                   invite_form={"email": email, "name": name, "role": role})
 
 
 @router.post("/settings/users/{user_id}")
-def update_user(request: Request, user_id: str, user: AdminUser, form: FormDep):
+def update_user(request: Request, user_id: str, user: AdminUser, form: FormDep, s: PageSession):
     uid = parse_id(user_id, "user")
     role = str(form.get("role", "")) or None
     active = {"true": True, "false": False}.get(str(form.get("is_active", "")))
-    return _apply(request, user, lambda s: access.update_user(s, uid, role=role, is_active=active), _back)
+    return _apply(request, s, lambda s: access.update_user(s, uid, role=role, is_active=active), _back)
 
 
 @router.post("/settings/api-keys")
-def create_key(request: Request, user: AdminUser, form: FormDep):
+def create_key(request: Request, user: AdminUser, form: FormDep, s: PageSession):
     name, role = str(form.get("name", "")).strip()[:200], str(form.get("role", "member"))
-    return _apply(request, user, lambda s: access.create_api_key(s, user.tenant_id, role, name),
-                  lambda issued: _page(request, user, issued=issued))
+    return _apply(request, s, lambda s: access.create_api_key(s, user.tenant_id, role, name),
+                  lambda issued: _page(request, s, issued=issued))
 
 
 @router.post("/settings/api-keys/{key_id}/rotate")
-def rotate_key(request: Request, key_id: str, user: AdminUser, form: FormDep):
+def rotate_key(request: Request, key_id: str, user: AdminUser, form: FormDep, s: PageSession):
     kid = parse_id(key_id, "API key")
-    return _apply(request, user, lambda s: access.rotate_api_key(s, kid),
-                  lambda issued: _page(request, user, issued=issued))
+    return _apply(request, s, lambda s: access.rotate_api_key(s, kid), lambda issued: _page(request, s, issued=issued))
 
 
 @router.post("/settings/api-keys/{key_id}/revoke")
-def revoke_key(request: Request, key_id: str, user: AdminUser, form: FormDep):
+def revoke_key(request: Request, key_id: str, user: AdminUser, form: FormDep, s: PageSession):
     kid = parse_id(key_id, "API key")
-    return _apply(request, user, lambda s: access.revoke_api_key(s, kid), _back)
+    return _apply(request, s, lambda s: access.revoke_api_key(s, kid), _back)
 
 
 # ---------------------------------------------------------------- the invitee's side (no sign-in)

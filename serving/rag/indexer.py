@@ -20,6 +20,7 @@ import pyarrow as pa
 from sqlalchemy import text
 
 from crm.db.engine import admin_engine
+from crm.ids import parse_uuid
 from serving.embeddings import DIMENSIONS, embed
 from serving.rag.chunking import chunk_text
 from serving.rag.sources import Source, load_sources
@@ -105,7 +106,7 @@ def _stored_vectors(table, tenant_id: str, source_ids: list[str]) -> dict[str, l
 
 def index_tenant(tenant_id: uuid.UUID | str, embed_fn: Embedder = embed) -> IndexRun:
     """Bring one tenant's passages in line with PostgreSQL; `embed_fn` sees only new or changed text."""
-    tenant = str(uuid.UUID(str(tenant_id)))
+    tenant = str(parse_uuid(tenant_id, "tenant_id"))
     table = open_table(create=True)
     sources = load_sources(tenant)
     indexed = _indexed_state(table, tenant)

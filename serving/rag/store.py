@@ -8,7 +8,6 @@ tenant_id makes the tenant prefilter cheap, so it is always applied before ranki
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +16,7 @@ import lancedb
 import pyarrow as pa
 from lancedb.index import FTS, Bitmap
 
+from crm.ids import InvalidId, parse_uuid
 from crm.settings import get_settings
 from serving.embeddings import DIMENSIONS
 
@@ -42,16 +42,16 @@ SCHEMA = pa.schema([
 _open_lock = threading.Lock()
 
 
-class FilterError(ValueError):
+class FilterError(InvalidId):
     """An id meant for a filter is not a UUID."""
 
 
 def as_uuid(value: object, what: str = "id") -> str:
     """The canonical text of a UUID, or FilterError: only this ever reaches a filter string."""
     try:
-        return str(uuid.UUID(str(value)))
-    except (ValueError, TypeError, AttributeError):
-        raise FilterError(f"{what} must be a UUID, got {str(value)[:60]!r}") from None
+        return str(parse_uuid(value, what))
+    except InvalidId as exc:
+        raise FilterError(str(exc)) from None
 
 
 def tenant_filter(tenant_id: object, **entities: object) -> str:

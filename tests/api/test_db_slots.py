@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from api import deps
 from api.main import app
+from crm.db import slots
 
 
 def run_in_fresh_loop(coro):
@@ -18,12 +18,12 @@ def run_in_fresh_loop(coro):
 
 
 def test_db_slot_bounds_concurrent_holders(monkeypatch):
-    monkeypatch.setattr(deps, "DB_SLOTS", 3)
+    monkeypatch.setattr(slots, "DB_SLOTS", 3)
     inside = peak = 0
 
     async def hold() -> None:
         nonlocal inside, peak
-        async for _ in deps.db_slot():
+        async for _ in slots.db_slot():
             inside += 1
             peak = max(peak, inside)
             await asyncio.sleep(0.01)

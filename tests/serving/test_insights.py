@@ -9,11 +9,25 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from serving.email_draft import draft_follow_up
-from serving.insights import NOTHING_FOUND, EntityNotFound, answer_question
+from crm.db.engine import tenant_session
+from serving.email_draft import draft, read_contact
+from serving.insights import NOTHING_FOUND, EntityNotFound, answer, read_records
 from serving.rag.indexer import index_tenant
 from serving.sentiment import score_tenant
 from tests.serving.rag_factory import TenantData, citation_in_tenant, source_text
+
+
+def answer_question(tenant_id, question: str, company_id=None, contact_id=None, llm=None):
+    """As the API route does: the records in one tenant transaction, then the answer outside it."""
+    with tenant_session(tenant_id) as session:
+        records = read_records(session, question, company_id, contact_id)
+    return answer(records, llm)
+
+
+def draft_follow_up(tenant_id, contact_id, llm=None):
+    with tenant_session(tenant_id) as session:
+        records = read_contact(session, contact_id)
+    return draft(records, llm)
 
 
 def _norm(s: str) -> str:

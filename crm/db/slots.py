@@ -1,0 +1,37 @@
+"""The bound on web requests that hold a database connection, shared by the API and the dashboard.
+
+A request with a database session crosses several thread-pool hops (its dependencies, the endpoint, the
+commit) while holding a pooled connection. Unbounded, such requests can hold every connection while the
+pool's threads sit blocked checking one out for the next requests: throughput collapses under many
+clients (the known FastAPI + sync SQLAlchemy pool deadlock, fastapi/fastapi#3205). So a request first
+waits for a slot here, in the event loop, holding no thread and no connection. API routes and dashboard
+pages draw from the same slots, as they draw from the same pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator
+
+DB_SLOTS = 20   # below app_engine's pool of 10 + 20 overflow, leaving connections for authentication
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _semaphore() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()   # one semaphore per event loop: tests run apps in several loops
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(DB_SLOTS)
+    return slots
+
+
+async def db_slot() -> AsyncIterator[None]:
+    """A FastAPI dependency (with yield): the slot is held until the dependency exits."""
+    async with _semaphore():
+        yield
+
+
+# The same slot for code that opens its session itself for one part of a request (`async with held_slot()`).
+held_slot = contextlib.asynccontextmanager(db_slot)
