@@ -1,4 +1,5 @@
-"""The baseline for bench/api.py: a bare FastAPI app answering fixed JSON of the same shape, no auth, no DB."""
+"""The baseline for bench/api_throughput.py and bench/score_endpoint.py: a bare FastAPI app answering fixed
+JSON of the same shape, no auth, no DB."""
 
 import uuid
 

@@ -1,9 +1,9 @@
 """REST API throughput and latency, with RLS on, beside a bare FastAPI JSON endpoint served the same way.
 
-Run: .venv/bin/python bench/api.py [--contacts 2000] [--seconds 6] [--concurrency 16 64]
+Run: .venv/bin/python bench/api_throughput.py [--contacts 2000] [--seconds 6] [--concurrency 16 64]
 
 Both apps run under uvicorn (one worker, as `crm serve`) on 127.0.0.1 in their own processes; the real
-one is `api.main:app` against the embedded PostgreSQL of a scratch CRM_HOME, authenticating each
+one is `app.web:app` against the embedded PostgreSQL of a scratch CRM_HOME, authenticating each
 request's API key and opening one RLS-scoped transaction per request. The load comes from one asyncio
 process with httpx. On a 2-core machine client and server share the cores, so the bare endpoint's
 figure is bounded by the client too: the ratio is the figure to read, not the absolute numbers.
@@ -192,7 +192,7 @@ def main() -> None:
           f"(scratch CRM_HOME {home}, removed at exit)", flush=True)
 
     app_port, bare_port = _free_port(), _free_port()
-    real = _serve("api.main:app", app_port, env, ROOT)
+    real = _serve("app.web:app", app_port, env, ROOT)
     bare = _serve("bare_app:app", bare_port, env, ROOT / "bench")
     try:
         app_base, bare_base = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}"

@@ -2,9 +2,9 @@
 
 Run after the demo has been built (models trained, leads scored):
     .venv/bin/crm demo --no-serve            # or make demo, once
-    .venv/bin/python bench/serving.py [--home .crm] [--seconds 6] [--concurrency 16]
+    .venv/bin/python bench/score_endpoint.py [--home .crm] [--seconds 6] [--concurrency 16]
 
-The real app (`api.main:app`, one uvicorn worker as `crm serve`) answers GET /api/v1/scores/leads/{id}:
+The real app (`app.web:app`, one uvicorn worker as `crm serve`) answers GET /api/v1/scores/leads/{id}:
 API-key auth, an RLS-scoped read of the published score and its factors. `?fresh=true` re-scores with
 the champion model from the latest features. The bare app returns fixed JSON of the same shape.
 Retrieval latency is measured separately by bench/retrieval.py.
@@ -13,19 +13,16 @@ Retrieval latency is measured separately by bench/retrieval.py.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import random
 from pathlib import Path
 
+# bench/ is first on sys.path when a bench script runs; no bench script is named like a package of the
+# product (`api`, `serving`, ...), which it would hide from every other one
+from api_throughput import _free_port, _postgres_pids, _serve, _wait_up, measure
+
 ROOT = Path(__file__).resolve().parent.parent
-# bench/api.py's server and load helpers, loaded by path: the name `api` is the product's own package
-_spec = importlib.util.spec_from_file_location("bench_api", ROOT / "bench" / "api.py")
-bench_api = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_api)
-_free_port, _postgres_pids, _serve = bench_api._free_port, bench_api._postgres_pids, bench_api._serve
-_wait_up, measure = bench_api._wait_up, bench_api.measure
 
 
 def scored_leads(home: Path) -> tuple[str, list[str]]:
@@ -55,7 +52,7 @@ def main() -> None:
     key, ids = scored_leads(home)
     env = {**os.environ, "CRM_HOME": str(home), "PYTHONPATH": str(ROOT)}
     app_port, bare_port = _free_port(), _free_port()
-    real = _serve("api.main:app", app_port, env, ROOT)
+    real = _serve("app.web:app", app_port, env, ROOT)
     bare = _serve("bare_app:app", bare_port, env, ROOT / "bench")
     try:
         app_base, bare_base = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}"
