@@ -1,5 +1,8 @@
 """The one CRUD mechanism behind every resource router: list/get/create/update/delete in a tenant.
 
+Reads and the HTTP edge (ETag/If-Match, Idempotency-Key, row locks, pagination) live here; every write goes
+through the resource's domain service (crm.services), which owns the rules.
+
 Deliberately no `from __future__ import annotations`: the route functions built here are annotated with
 the resource's own schema classes, which FastAPI must see as real classes.
 """
@@ -8,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import ModuleType
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -21,7 +25,6 @@ from api.idempotency import IdempotencyDep
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, page, paginate
 from api.preconditions import check_if_match, etag, lock_or_404
 from crm.schemas.base import Timestamp
-from crm.tenancy import Principal
 
 
 @dataclass
@@ -29,17 +32,12 @@ class Resource:
     name: str                        # URL segment, e.g. "companies"
     label: str                       # singular for messages, e.g. "company"
     model: type
+    service: ModuleType              # crm.services.<x>: create(session, payload, actor), update, delete
     create: type[BaseModel]
     update: type[BaseModel]
     read: type[BaseModel]
     search: tuple[str, ...] = ()     # columns matched by ?q=
     filters: tuple[str, ...] = ()    # uuid/text columns filterable by equality
-    nested: frozenset[str] = frozenset()   # payload fields that are not columns (handled by after_create)
-    # hooks for resources with behaviour beyond plain columns
-    after_create: Callable[[Session, Any, BaseModel], None] | None = None
-    before_create: Callable[[Session, dict, Principal], dict] | None = None
-    after_write: Callable[[Session, Any, dict, Any], None] | None = None   # (session, obj, changes, old)
-    before_update: Callable[[Session, Any, dict], dict] | None = None
     to_read: Callable[[Session, Any], BaseModel] | None = None
     extra_routes: list[Callable[[APIRouter], None]] = field(default_factory=list)
 
@@ -87,35 +85,6 @@ def list_rows(session: Session, res: Resource, request: Request, limit: int, cur
     return page(list(rows), limit)
 
 
-def create_row(session: Session, res: Resource, payload: BaseModel, principal: Principal) -> Any:
-    values = payload.model_dump(exclude=set(res.nested))
-    if res.before_create:
-        values = res.before_create(session, values, principal)
-    obj = res.model(tenant_id=principal.tenant_id, **values)
-    session.add(obj)
-    session.flush()
-    if res.after_create:
-        res.after_create(session, obj, payload)
-    if res.after_write:
-        res.after_write(session, obj, values, None)
-    session.refresh(obj)
-    return obj
-
-
-def update_row(session: Session, res: Resource, obj: Any, payload: BaseModel) -> Any:
-    changes = payload.model_dump(exclude_unset=True)
-    if res.before_update:
-        changes = res.before_update(session, obj, changes)
-    old = {k: getattr(obj, k) for k in changes}
-    for key, value in changes.items():
-        setattr(obj, key, value)
-    session.flush()
-    if res.after_write:
-        res.after_write(session, obj, changes, old)
-    session.refresh(obj)
-    return obj
-
-
 def crud_router(res: Resource) -> APIRouter:
     router = APIRouter(prefix=f"/{res.name}", tags=[res.name])
     Read, Create, Update = res.read, res.create, res.update
@@ -139,7 +108,8 @@ def crud_router(res: Resource) -> APIRouter:
     @router.post("", status_code=201, response_model=Read, summary=f"Create a {res.label}")
     def create(payload: Create, session: SessionDep, principal: WriterDep, idem: IdempotencyDep):
         def write():
-            obj = create_row(session, res, payload, principal)
+            obj = res.service.create(session, payload, principal)
+            session.refresh(obj)   # the stored row: server defaults and trigger-set timestamps
             return to_read(session, obj).model_dump(mode="json"), {"ETag": etag(session, res.model, obj.id)}
         return idem.respond(session, principal, 201, write)
 
@@ -155,7 +125,8 @@ def crud_router(res: Resource) -> APIRouter:
                _: WriterDep):
         obj = get_or_404(session, res, id, lock=True)
         check_if_match(request, session, res.model, id)
-        obj = update_row(session, res, obj, payload)
+        obj = res.service.update(session, obj, payload)
+        session.refresh(obj)
         response.headers["ETag"] = etag(session, res.model, id)
         return to_read(session, obj)
 
@@ -164,8 +135,7 @@ def crud_router(res: Resource) -> APIRouter:
     def delete(id: uuid.UUID, request: Request, session: SessionDep, _: WriterDep) -> Response:
         obj = get_or_404(session, res, id, lock=True, for_delete=True)
         check_if_match(request, session, res.model, id)
-        session.delete(obj)
-        session.flush()
+        res.service.delete(session, obj)
         return Response(status_code=204)
 
     for add in res.extra_routes:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from crm.problems import problem  # the one renderer, shared with the dashboard's CSRF refusal
+from crm.services.errors import Conflict, DomainError, Invalid, NotFound, from_integrity_error
 
 
 class ApiError(Exception):
@@ -38,32 +37,18 @@ def retry_problem(detail: str) -> JSONResponse:
     return problem(409, detail, "/problems/concurrent-write", headers={"Retry-After": RETRY_AFTER_SECONDS})
 
 
-def _constraint_field(diag) -> str:
-    """PostgreSQL hides key values under RLS, so name the field from the constraint instead:
-    `contacts_tenant_id_company_id_fkey` -> company_id, `contacts_email_key` -> email."""
-    name = (getattr(diag, "constraint_name", None) or "") if diag else ""
-    table = (getattr(diag, "table_name", None) or "") if diag else ""
-    name = re.sub(r"_(fkey|key|pkey|check)$", "", name.removeprefix(f"{table}_")).replace("tenant_id_", "")
-    return name or "value"
+_DOMAIN_STATUS = ((NotFound, 404), (Invalid, 422), (Conflict, 409))
+
+
+def domain_problem(exc: DomainError) -> JSONResponse:
+    """A refusal of a domain service (crm.services) as problem+json: not found 404, invalid 422, conflict 409."""
+    status = next((code for kind, code in _DOMAIN_STATUS if isinstance(exc, kind)), 422)
+    return problem(status, str(exc), f"/problems/{exc.code}")
 
 
 def integrity_problem(exc: IntegrityError) -> JSONResponse:
     """Turn a constraint violation into a 4xx that names the field, never revealing other tenants' rows."""
-    diag = getattr(exc.orig, "diag", None)
-    field = _constraint_field(diag)
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate == "23503":
-        if (getattr(diag, "message_primary", "") or "").startswith("update or delete"):
-            return problem(409, f"other records still refer to this one ({field})", "/problems/in-use")
-        return problem(422, f"{field}: the referenced record does not exist", "/problems/invalid-reference")
-    if sqlstate == "23505":
-        return problem(409, f"a record with this {field} already exists", "/problems/conflict")
-    if sqlstate == "23514":
-        return problem(422, f"a value is outside its allowed range or set ({field})", "/problems/check-violation")
-    if sqlstate == "23502":
-        column = (getattr(diag, "column_name", None) or "a required value") if diag else "a required value"
-        return problem(422, f"{column} is required", "/problems/missing-value")
-    return problem(409, "the request conflicts with existing data", "/problems/conflict")
+    return domain_problem(from_integrity_error(exc))
 
 
 def allowed_methods(request: Request) -> str:
@@ -96,6 +81,10 @@ def install_error_handlers(app: FastAPI) -> None:
         loc = first["loc"][1:] if first["loc"][:1] == ["body"] else first["loc"]   # (a field may be named body)
         where = ".".join(str(p) for p in loc) or "request"
         return problem(422, f"{where}: {first['msg']}", "/problems/validation", errors=errors)
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError):
+        return domain_problem(exc)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError):

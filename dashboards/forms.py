@@ -1,15 +1,15 @@
 """Create/edit forms for contacts, companies, deals, notes and tasks.
 
-The fields are described once here; validation is the API's own pydantic schemas (XCreate / XUpdate) and
-saving is the API's own `create_row` / `update_row` with the resource's hooks (deal staging, task done
-stamps, note authors), so a record made in the dashboard is exactly one made through the API.
+The fields are described once here; validation is the domain's own schemas (crm.schemas XCreate / XUpdate)
+and saving goes through the domain services (crm.services: deal staging, task done stamps, note authors,
+churn stamps), so a record made in the dashboard is exactly one made through the API or a CSV import.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -18,11 +18,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from api.crud import Resource, create_row, get_or_404, update_row
-from api.errors import ApiError, integrity_problem
-from api.routes import companies, contacts, deals, notes, tasks
-from crm.db.models import Company, Contact, Pipeline, PipelineStage
+from crm.db.models import Company, Contact, Deal, Note, Pipeline, PipelineStage, Task
+from crm.schemas.companies import CompanyCreate, CompanyUpdate
+from crm.schemas.contacts import ContactCreate, ContactUpdate
+from crm.schemas.deals import DealCreate, DealUpdate
+from crm.schemas.notes import NoteCreate, NoteUpdate
+from crm.schemas.tasks import TaskCreate, TaskUpdate
 from crm.schemas.updates import allows_null
+from crm.services import companies, contacts, deals, notes, records, tasks
+from crm.services.errors import DomainError, from_integrity_error
 from crm.tenancy import Principal
 
 OPTION_LIMIT = 300
@@ -44,7 +48,10 @@ class Field:
 class FormSpec:
     kind: str                  # URL segment
     label: str
-    resource: Resource
+    model: type
+    service: ModuleType        # crm.services.<x>: create(session, payload, actor), update(session, row, changes)
+    create: type[BaseModel]
+    update: type[BaseModel]
     fields: list[Field]
     link: str = ""             # where a saved record is shown, "" = back to `next` or its parent
     title_field: str = "name"
@@ -54,20 +61,20 @@ SIZES = ("1-10", "11-50", "51-200", "201-1000", "1000+")
 STAGES = ("subscriber", "lead", "mql", "sql", "opportunity", "customer", "other")
 
 SPECS = {
-    "contacts": FormSpec("contacts", "contact", contacts.resource, [
+    "contacts": FormSpec("contacts", "contact", Contact, contacts, ContactCreate, ContactUpdate, [
         Field("first_name", "First name"), Field("last_name", "Last name"),
         Field("email", "Email", "email", required=True), Field("phone", "Phone"), Field("title", "Job title"),
         Field("company_id", "Company", "select", options="companies"),
         Field("lifecycle_stage", "Lifecycle stage", "select", options=STAGES, required=True),
         Field("lead_source", "Lead source", help="e.g. webinar, referral, paid_search"),
     ], link="/contacts/{id}", title_field="email"),
-    "companies": FormSpec("companies", "company", companies.resource, [
+    "companies": FormSpec("companies", "company", Company, companies, CompanyCreate, CompanyUpdate, [
         Field("name", "Name", required=True), Field("domain", "Website domain", help="example.com"),
         Field("industry", "Industry"), Field("size", "Employees", "select", options=SIZES),
         Field("lifecycle", "Lifecycle", "select", options=("prospect", "customer", "churned"), required=True),
         Field("customer_since", "Customer since", "date"),
     ], link="/companies/{id}"),
-    "deals": FormSpec("deals", "deal", deals.resource, [
+    "deals": FormSpec("deals", "deal", Deal, deals, DealCreate, DealUpdate, [
         Field("name", "Deal name", required=True),
         Field("stage_id", "Stage", "select", options="stages", help="The pipeline follows from the stage."),
         Field("amount", "Amount", "number"), Field("currency", "Currency", help="three letters, e.g. USD"),
@@ -76,12 +83,12 @@ SPECS = {
         Field("contact_id", "Contact", "select", options="contacts"),
         Field("lost_reason", "Lost reason", on_create=False),
     ], link="/pipeline?pipeline={pipeline_id}"),
-    "notes": FormSpec("notes", "note", notes.resource, [
+    "notes": FormSpec("notes", "note", Note, notes, NoteCreate, NoteUpdate, [
         Field("body", "Note", "textarea", required=True),
         Field("contact_id", "Contact", "select", options="contacts"),
         Field("company_id", "Company", "select", options="companies"),
     ], title_field="body"),
-    "tasks": FormSpec("tasks", "task", tasks.resource, [
+    "tasks": FormSpec("tasks", "task", Task, tasks, TaskCreate, TaskUpdate, [
         Field("title", "Task", required=True), Field("description", "Details", "textarea"),
         Field("due_at", "Due", "datetime-local"),
         Field("contact_id", "Contact", "select", options="contacts"),
@@ -166,7 +173,7 @@ def parse(spec: FormSpec, form: FormData, editing: bool) -> dict:
             continue
         raw = str(form.get(f.name, "")).strip()
         if raw == "" and not f.required:
-            if editing and (blank := _cleared(spec.resource.update, f.name)) is not _KEEP:
+            if editing and (blank := _cleared(spec.update, f.name)) is not _KEEP:
                 data[f.name] = blank
             continue
         data[f.name] = raw
@@ -185,24 +192,27 @@ def validate(schema: type[BaseModel], data: dict) -> tuple[BaseModel | None, dic
 
 
 def save(s: Session, spec: FormSpec, principal: Principal, data: dict, record_id=None) -> tuple[Any, dict[str, str]]:
-    """Validate with the API schema and write with the API's CRUD functions in the page's session (in a
+    """Validate with the domain schema and write through the domain service in the page's session (in a
     savepoint, so a refused write leaves the page's transaction usable); returns (record, errors)."""
-    schema = spec.resource.update if record_id else spec.resource.create
+    schema = spec.update if record_id else spec.create
     payload, errors = validate(schema, data)
     if payload is None:
         return None, errors
     try:
         with s.begin_nested():
             if record_id:
-                obj = update_row(s, spec.resource, get_or_404(s, spec.resource, record_id, lock=True), payload)
+                obj = spec.service.update(s, records.find(s, spec.model, record_id, lock=True), payload)
             else:
-                obj = create_row(s, spec.resource, payload, principal)
+                obj = spec.service.create(s, payload, principal)
         return obj, {}
-    except ApiError as exc:
-        return None, {"__all__": exc.detail}
     except IntegrityError as exc:
-        detail = json.loads(integrity_problem(exc).body)["detail"]
-        for f in spec.fields:
-            if f.name in detail:
-                return None, {f.name: detail}
-        return None, {"__all__": detail}
+        return None, _form_error(spec, from_integrity_error(exc))
+    except DomainError as exc:
+        return None, _form_error(spec, exc)
+
+
+def _form_error(spec: FormSpec, exc: DomainError) -> dict[str, str]:
+    """The message beside the field it is about, when the form shows that field; else above the form."""
+    field = exc.field
+    shown = {f.name for f in spec.fields}
+    return {field if field in shown else "__all__": str(exc)}

@@ -1,8 +1,9 @@
 """`POST /api/v1/events`: a batch of activity events (email platform, web analytics, forms, orders).
 
-Events land in `activities` through the caller's tenant session, exactly like landing files, and reach
-the warehouse with the next extract. Each event is accepted, recognised as a duplicate (same source and
-external_id as one already stored) or rejected with a reason; one bad event does not sink the batch.
+Events land in `activities` through the activities service (crm.services.activities), exactly like
+landing files, and reach the warehouse with the next extract. Each event is accepted, recognised as a
+duplicate (same source and external_id as one already stored) or rejected with a reason; one bad event does
+not sink the batch.
 """
 
 import uuid
@@ -14,9 +15,9 @@ from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, WriterDep
 from api.idempotency import IdempotencyDep
-from crm.ingest.events import EventError, TenantDirectory, insert_event, validate_event
 from crm.schemas.activities import ActivityType
 from crm.schemas.base import LongText, RequestModel, ShortText
+from crm.services import activities
 
 router = APIRouter(tags=["events"])
 MAX_EVENTS = 1000
@@ -24,8 +25,8 @@ MAX_EVENTS = 1000
 
 class EventIn(RequestModel):
     type: ActivityType
-    # Bounded in validate_event (crm.timestamps, shared with landing files), not here: an event outside the
-    # range is "rejected" with its reason while the rest of the batch is stored.
+    # Bounded by the activities service (crm.timestamps, shared with landing files), not here: an event outside
+    # the range is "rejected" with its reason while the rest of the batch is stored.
     occurred_at: datetime = Field(description="When it happened, from 1900-01-01 up to (not including) "
                                               "2100-01-01 UTC and at most a day ahead; naive = UTC")
     external_id: str = Field(min_length=1, max_length=200, description="Your id for the event: resends are ignored")
@@ -63,17 +64,8 @@ def ingest_events(batch: EventBatch, session: SessionDep, writer: WriterDep, ide
 
 def _ingest(batch: EventBatch, session) -> EventBatchResult:
     raw = [e.model_dump(mode="json", exclude_none=True) for e in batch.events]
-    directory = TenantDirectory(session, raw)
-    outcomes: list[EventOutcome] = []
-    for index, event in enumerate(raw):
-        try:
-            values = validate_event(event, directory, default_source="api")
-        except EventError as exc:
-            outcomes.append(EventOutcome(index=index, status="rejected", reason=str(exc)))
-            continue
-        activity_id = insert_event(session, values)
-        outcomes.append(EventOutcome(index=index, status="accepted" if activity_id else "duplicate",
-                                     activity_id=activity_id))
+    outcomes = [EventOutcome(index=i, status=o.status, activity_id=o.activity_id, reason=o.reason)
+                for i, o in enumerate(activities.ingest(session, raw, default_source="api"))]
     counts = {s: sum(o.status == s for o in outcomes) for s in ("accepted", "duplicate", "rejected")}
     return EventBatchResult(accepted=counts["accepted"], duplicates=counts["duplicate"], rejected=counts["rejected"],
                             results=outcomes)

@@ -1,4 +1,10 @@
-"""The four importable entities: their header aliases, row model, natural key, resolution and upsert."""
+"""The four importable entities: their header aliases, row model, natural key, resolution and upsert.
+
+An import only reads the file: it maps headers, finds existing rows by natural key and turns names
+(company domain, contact email, pipeline and stage names) into ids. Every row is then written through the
+domain services (crm.services), which own the rules: a deal's status follows its stage, churned_at follows
+lifecycle, an event counts for its contact's company.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,20 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from crm.db.models import Activity, Company, Contact, Deal, DealStageHistory
+from crm.db.models import Activity, Company, Contact, Deal
 from crm.imports import lookup
 from crm.imports.rows import ActivityRow, CompanyRow, ContactRow, DealRow, Row
+from crm.schemas.activities import ActivityUpdate
+from crm.schemas.companies import CompanyCreate, CompanyUpdate
+from crm.schemas.contacts import ContactCreate, ContactUpdate
+from crm.schemas.deals import DealCreate, DealUpdate
+from crm.services import activities, companies, contacts, deals, pipelines
+from crm.services.errors import DomainError
 
 IMPORT_SOURCE = "csv_import"   # activities.source of imported rows; external_id is unique per source
 
@@ -24,7 +38,8 @@ class Pending:
     data: dict[str, Any]
     existing: Any = None
     key: Any = None       # natural key; two rows with the same key in one file are an error
-    values: dict[str, Any] = field(default_factory=dict)   # columns to write after resolution
+    values: dict[str, Any] = field(default_factory=dict)   # fields to write after resolution
+    pipeline_id: Any = None   # deals: the pipeline the file names
 
 
 @dataclass
@@ -35,6 +50,17 @@ class Ctx:
 
     def error(self, p: Pending, field_name: str | None, reason: str) -> None:
         self.errors.append((p.line, field_name, reason))
+
+    def failed(self, p: Pending) -> bool:
+        return any(line == p.line for line, _, _ in self.errors)
+
+
+class RowRefused(Exception):
+    """The database refused the row on `line` (a constraint the row models do not know)."""
+
+    def __init__(self, line: int, reason: str):
+        super().__init__(reason)
+        self.line = line
 
 
 def _aliases(**groups: tuple[str, ...]) -> dict[str, str]:
@@ -64,27 +90,40 @@ class Entity:
     aliases: dict[str, str]
     required: list[tuple[str, ...]]
 
-    def resolve(self, ctx: Ctx, pending: list[Pending]) -> None: ...
-    def write(self, ctx: Ctx, pending: list[Pending], flush) -> tuple[int, int]: ...
+    # a service's field -> the import field its errors are reported under
+    field_of: dict[str, str] = {"stage_id": "stage", "pipeline_id": "pipeline", "contact_id": "contact_email",
+                                "company_id": "company_domain"}
 
-    @staticmethod
-    def upsert(ctx: Ctx, model: type, pending: list[Pending], flush, after=None) -> tuple[int, int]:
+    def resolve(self, ctx: Ctx, pending: list[Pending]) -> None: ...
+    def save(self, ctx: Ctx, p: Pending) -> None: ...
+
+    def write(self, ctx: Ctx, pending: list[Pending]) -> tuple[int, int]:
+        """Write every row resolved without error through its service; a rule the service refuses is that
+        row's error (the caller then rolls everything back), so the report lists every bad row at once."""
         created = updated = 0
         for p in pending:
-            old = None
-            if p.existing is None:   # ids made here, so rows can be flushed in batches and referred to at once
-                p.existing = model(id=uuid.uuid4(), tenant_id=ctx.tenant_id, **p.values)
-                ctx.session.add(p.existing)
-                created += 1
-            else:
-                old = {k: getattr(p.existing, k) for k in p.values}
-                for k, v in p.values.items():
-                    setattr(p.existing, k, v)
-                updated += 1
-            flush(p)
-            if after:
-                after(ctx, p, old)
+            if ctx.failed(p):
+                continue
+            existed = p.existing is not None
+            try:
+                self.save(ctx, p)
+            except (DomainError, ValidationError) as exc:
+                for name, reason in _reasons(exc):
+                    ctx.error(p, self.field_of.get(name, name), reason)
+                continue
+            except DBAPIError as exc:
+                diag = getattr(exc.orig, "diag", None)
+                reason = getattr(diag, "message_primary", None) or type(exc.orig).__name__
+                raise RowRefused(p.line, f"the database refused this row: {reason}") from exc
+            updated += existed
+            created += not existed
         return created, updated
+
+
+def _reasons(exc: DomainError | ValidationError) -> list[tuple[str | None, str]]:
+    if isinstance(exc, DomainError):
+        return [(exc.field, str(exc))]
+    return [(str(e["loc"][0]) if e.get("loc") else None, e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
 
 
 class Companies(Entity):
@@ -114,14 +153,12 @@ class Companies(Entity):
                     ctx.error(p, "name", f"{len(found)} companies are named {p.data['name']!r}; add a domain column")
                 p.existing = found[0] if found else None
             p.values = dict(p.data)
-            lifecycle = p.values.get("lifecycle")
-            if lifecycle == "churned" and (p.existing is None or p.existing.churned_at is None):
-                p.values["churned_at"] = func.now()   # the churn label in the data platform reads it
-            elif lifecycle in ("prospect", "customer"):
-                p.values["churned_at"] = None
 
-    def write(self, ctx, pending, flush):
-        return self.upsert(ctx, Company, pending, flush)
+    def save(self, ctx, p):
+        if p.existing is None:
+            p.existing = companies.create(ctx.session, CompanyCreate.model_validate(p.values))
+        else:
+            companies.update(ctx.session, p.existing, CompanyUpdate.model_validate(p.values))
 
 
 class Contacts(Entity):
@@ -158,8 +195,11 @@ class Contacts(Entity):
                 values["company_id"] = company.id
             p.values = values
 
-    def write(self, ctx, pending, flush):
-        return self.upsert(ctx, Contact, pending, flush)
+    def save(self, ctx, p):
+        if p.existing is None:
+            p.existing = contacts.create(ctx.session, ContactCreate.model_validate(p.values))
+        else:
+            contacts.update(ctx.session, p.existing, ContactUpdate.model_validate(p.values))
 
 
 class Deals(Entity):
@@ -176,7 +216,7 @@ class Deals(Entity):
     def resolve(self, ctx, pending):
         refs = lookup.Refs(ctx.session)
         refs.load([p.data for p in pending])
-        pipelines, stages = lookup.pipelines(ctx.session)
+        named_pipelines, stages = lookup.pipelines(ctx.session)
         by_name = lookup.by_lower(ctx.session, Deal, "name", [p.data["name"] for p in pending])
         for p in pending:
             values = {k: p.data[k] for k in ("name", "amount", "currency", "expected_close_date", "lost_reason")
@@ -197,60 +237,38 @@ class Deals(Entity):
                 ctx.error(p, "name", f"{len(same)} deals named {p.data['name']!r} exist for this company")
             p.existing = same[0] if same else None
             p.key = (p.data["name"].lower(), company_id)
-            self._place(ctx, p, values, pipelines, stages)
+            self._place(ctx, p, values, named_pipelines, stages)
             p.values = values
         _dedupe(ctx, pending, "deal (name and company)")
 
     @staticmethod
-    def _place(ctx, p, values, pipelines, stages):
-        """Pipeline by name (else the deal's own, else the default), stage by name (else the first)."""
+    def _place(ctx, p, values, named_pipelines, stages):
+        """The pipeline and stage the file names, by name; the stage is looked up in the pipeline named,
+        else the deal's own, else the default one. The deal service places the deal and sets its status."""
         current = p.existing.pipeline_id if p.existing is not None else None
         if p.data.get("pipeline"):
-            pipeline = next((x for x in pipelines if x.name.lower() == p.data["pipeline"].lower()), None)
+            pipeline = next((x for x in named_pipelines if x.name.lower() == p.data["pipeline"].lower()), None)
             if pipeline is None:
                 return ctx.error(p, "pipeline", f"no pipeline named {p.data['pipeline']!r} in this tenant")
-            pipeline_id = pipeline.id
-        elif current is not None:
-            pipeline_id = current
-        elif pipelines:
-            pipeline_id = pipelines[0].id
-        else:
-            return ctx.error(p, None, "this tenant has no pipeline yet: create one before importing deals")
+            p.pipeline_id = pipeline.id
         if p.data.get("stage"):
-            stage = next((s for s in stages[pipeline_id] if s.name.lower() == p.data["stage"].lower()), None)
-            if stage is None:
-                names = ", ".join(s.name for s in stages[pipeline_id])
+            pipeline_id = p.pipeline_id or current or pipelines.default_id(ctx.session)
+            named = next((s for s in stages.get(pipeline_id, []) if s.name.lower() == p.data["stage"].lower()), None)
+            if named is None:
+                names = ", ".join(s.name for s in stages.get(pipeline_id, []))
                 return ctx.error(p, "stage", f"no stage named {p.data['stage']!r} in this pipeline ({names})")
-        elif pipeline_id != current and stages[pipeline_id]:
-            stage = stages[pipeline_id][0]
-        elif pipeline_id != current:
-            return ctx.error(p, "pipeline", "this pipeline has no stages")
-        else:
-            return None   # an existing deal keeps its stage
-        values["pipeline_id"] = pipeline_id
-        if p.existing is None or stage.id != p.existing.stage_id:
-            values["stage_id"] = stage.id
-            # the deal's status follows its stage, as in the API; an explicit lost_reason still wins
-            closed = stage.is_won or stage.is_lost
-            status = {"status": "won" if stage.is_won else "lost" if stage.is_lost else "open",
-                      "closed_at": func.now() if closed else None}
-            if not closed:
-                status["lost_reason"] = None
-            values.update({**status, **{k: v for k, v in values.items() if k == "lost_reason"}})
+            values["stage_id"] = named.id
         return None
 
-    def write(self, ctx, pending, flush):
-        moves = []
-
-        def history(ctx, p, old):
-            if "stage_id" in p.values:
-                moves.append(DealStageHistory(tenant_id=ctx.tenant_id, deal_id=p.existing.id,
-                                              from_stage_id=old["stage_id"] if old else None,
-                                              to_stage_id=p.values["stage_id"]))
-        counts = self.upsert(ctx, Deal, pending, flush, after=history)
-        flush.finish()   # the deals are written before the history rows that point at them
-        ctx.session.add_all(moves)
-        return counts
+    def save(self, ctx, p):
+        values = dict(p.values)
+        if p.existing is not None:
+            deals.update(ctx.session, p.existing, DealUpdate.model_validate(values), pipeline_id=p.pipeline_id)
+            return
+        lost_reason = values.pop("lost_reason", None)
+        p.existing = deals.create(ctx.session, DealCreate.model_validate({**values, "pipeline_id": p.pipeline_id}))
+        if lost_reason is not None:   # not part of a new deal's input (DealCreate): set as the change it is
+            deals.update(ctx.session, p.existing, DealUpdate(lost_reason=lost_reason))
 
 
 class Activities(Entity):
@@ -282,8 +300,8 @@ class Activities(Entity):
                 ctx.error(p, column, reason)
             if contact is not None:
                 values["contact_id"] = contact.id
-            if company is not None or (contact is not None and contact.company_id):
-                values["company_id"] = company.id if company is not None else contact.company_id
+            if company is not None:
+                values["company_id"] = company.id
             p.existing = existing.get(p.data.get("external_id"))
             p.values = values
 
@@ -295,8 +313,15 @@ class Activities(Entity):
                 select(Activity).where(Activity.source == IMPORT_SOURCE, Activity.external_id.in_(chunk)))})
         return found
 
-    def write(self, ctx, pending, flush):
-        return self.upsert(ctx, Activity, pending, flush)
+    def save(self, ctx, p):
+        if p.existing is None:
+            activities.record_event(ctx.session, {"properties": {}, **p.values})
+            return
+        values = {k: v for k, v in p.values.items() if k not in ("source", "external_id")}
+        company_id = activities.company_of_event(ctx.session, values.get("contact_id"), values.get("company_id"))
+        if company_id is not None:
+            values["company_id"] = company_id
+        activities.update(ctx.session, p.existing, ActivityUpdate.model_validate(values))
 
 
 ENTITIES: dict[str, Entity] = {e.name: e for e in (Companies(), Contacts(), Deals(), Activities())}

@@ -1,7 +1,7 @@
 """One pydantic model per importable entity: what a CSV row must hold, with the cleaning CSV cells need.
 
-The vocabularies and limits match the API's XCreate schemas (a test keeps them in step); `crm` cannot
-import `api`, so they are restated here rather than shared.
+The vocabularies are the domain schemas' own (crm.schemas); the cleaning (websites to domains, headcounts
+to size buckets, "$12,000" to 12000) is what CSV cells need before the domain services see them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -23,13 +23,12 @@ from pydantic import (
     field_validator,
 )
 
+from crm.schemas.activities import ActivityType
+from crm.schemas.companies import Lifecycle, Size
+from crm.schemas.contacts import Stage
 from crm.timestamps import bounded, bounded_date
 
-CompanyLifecycle = Literal["prospect", "customer", "churned"]
-CompanySize = Literal["1-10", "11-50", "51-200", "201-1000", "1000+"]
-ContactStage = Literal["subscriber", "lead", "mql", "sql", "opportunity", "customer", "other"]
-ActivityType = Literal["email_sent", "email_opened", "email_clicked", "email_replied", "call", "meeting",
-                       "web_visit", "form_submit", "order", "support_ticket"]
+CompanyLifecycle, CompanySize, ContactStage = Lifecycle, Size, Stage
 
 DOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9-]+)+$")
 _SIZE_BUCKETS = [(10, "1-10"), (50, "11-50"), (200, "51-200"), (1000, "201-1000")]

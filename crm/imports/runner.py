@@ -6,12 +6,12 @@ import uuid
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError
 
 from crm.db.engine import tenant_session
 from crm.db.models import Tenant
+from crm.ids import InvalidId, parse_uuid
 from crm.imports.csvfile import CsvFileError, parse
-from crm.imports.entities import ENTITIES, Ctx, Pending
+from crm.imports.entities import ENTITIES, Ctx, Pending, RowRefused
 from crm.imports.report import ImportReport, RowError
 
 ENTITY_NAMES = tuple(ENTITIES)
@@ -20,9 +20,6 @@ MAX_REPORTED_ERRORS = 500
 
 class ImportRequestError(ValueError):
     """The request itself is wrong (unknown entity or tenant), not the file."""
-
-
-_BATCH = 500   # rows per flush: one round trip per batch instead of one per row
 
 
 def _validation_errors(exc: ValidationError, line: int, header_of) -> list[RowError]:
@@ -40,8 +37,8 @@ def import_csv(tenant_id: uuid.UUID | str, entity: str, data: bytes,
     if spec is None:
         raise ImportRequestError(f"cannot import {entity!r}: choose one of {', '.join(ENTITY_NAMES)}")
     try:
-        tid = uuid.UUID(str(tenant_id))
-    except ValueError as exc:
+        tid = parse_uuid(tenant_id, "tenant_id")
+    except InvalidId as exc:
         raise ImportRequestError(f"{tenant_id!r} is not a tenant id (a UUID)") from exc
     report = ImportReport(entity=entity)
     try:
@@ -61,14 +58,11 @@ def import_csv(tenant_id: uuid.UUID | str, entity: str, data: bytes,
             errors += _validation_errors(exc, line, parsed.header_of)
     validated = [(p.line, p.data) for p in pending]
     try:
-        try:
-            report.created, report.updated = _run(tid, spec, validated, parsed, errors, batch=_BATCH)
-        except _BatchRefused:   # rare: the database refused a valid-looking row; find it, row by row
-            report.created, report.updated = _run(tid, spec, validated, parsed, errors, batch=1)
+        report.created, report.updated = _run(tid, spec, validated, parsed, errors)
     except _Abort as exc:
         errors = exc.errors
-    except _RowRefused as exc:
-        errors.append(exc.error)
+    except RowRefused as exc:
+        errors.append(RowError(exc.line, None, str(exc)))
     errors.sort(key=lambda e: (e.row or 0, e.column or ""))
     report.errors = errors[:MAX_REPORTED_ERRORS]
     if len(errors) > MAX_REPORTED_ERRORS:
@@ -76,21 +70,19 @@ def import_csv(tenant_id: uuid.UUID | str, entity: str, data: bytes,
     return report
 
 
-def _run(tid: uuid.UUID, spec, validated: list[tuple[int, dict]], parsed, errors: list[RowError],
-         batch: int) -> tuple[int, int]:
-    """One attempt in one tenant transaction: resolve every row, then write all of them or none."""
+def _run(tid: uuid.UUID, spec, validated: list[tuple[int, dict]], parsed, errors: list[RowError]) -> tuple[int, int]:
+    """One tenant transaction: resolve every row, write each through the domain services, and keep it all
+    only if no row failed (an exception inside the transaction rolls it back)."""
     pending = [Pending(line, dict(data)) for line, data in validated]
     with tenant_session(tid) as session:
         if not session.scalar(select(func.count()).select_from(Tenant)):
             raise ImportRequestError(f"no tenant with id {tid}")
         ctx = Ctx(session, tid)
         spec.resolve(ctx, pending)
+        counts = spec.write(ctx, pending)
         found = errors + [RowError(line, parsed.header_of(f) if f else None, reason) for line, f, reason in ctx.errors]
         if found:
-            raise _Abort(found)   # raised inside the transaction, so it rolls back
-        flush = _Flusher(session, batch)
-        counts = spec.write(ctx, pending, flush)
-        flush.finish()
+            raise _Abort(found)
         return counts
 
 
@@ -98,37 +90,3 @@ class _Abort(Exception):
     def __init__(self, errors: list[RowError]):
         super().__init__(f"{len(errors)} errors")
         self.errors = errors
-
-
-class _RowRefused(Exception):
-    def __init__(self, error: RowError):
-        super().__init__(error.reason)
-        self.error = error
-
-
-class _BatchRefused(Exception):
-    """A batch flush failed: the import is retried row by row to report the line."""
-
-
-class _Flusher:
-    """Writes rows in batches; with batch=1 a constraint the database enforces is reported against its line."""
-
-    def __init__(self, session, batch: int):
-        self.session, self.batch, self.rows = session, batch, []
-
-    def __call__(self, p: Pending) -> None:
-        self.rows.append(p)
-        if len(self.rows) >= self.batch:
-            self.finish()
-
-    def finish(self) -> None:
-        try:
-            self.session.flush()
-        except DBAPIError as exc:
-            if len(self.rows) > 1:
-                raise _BatchRefused from exc
-            diag = getattr(exc.orig, "diag", None)
-            reason = getattr(diag, "message_primary", None) or type(exc.orig).__name__
-            line = self.rows[0].line if self.rows else None
-            raise _RowRefused(RowError(line, None, f"the database refused this row: {reason}")) from exc
-        self.rows.clear()

@@ -1,10 +1,11 @@
 """Landing folder: CSV / JSONL activity files dropped in `$CRM_HOME/landing/<tenant_id>/`.
 
-Each file is validated row by row; good rows become `activities` in PostgreSQL (through the app role
-with that tenant set, so RLS applies), bad rows go to `landing_quarantine` with the reason. The file's
-sha256 is recorded in `landing_files` in the same transaction, so a file seen twice (even renamed) is
-loaded once, and a crash mid-file loads nothing. `(tenant_id, source, external_id)` is unique, so the
-same event arriving in two different files is not duplicated either.
+Each file is validated row by row; good rows become `activities` in PostgreSQL through the activities
+service (crm.services.activities; the app role with that tenant set, so RLS applies), bad rows go to
+`landing_quarantine` with the reason. The file's sha256 is recorded in `landing_files` in the same
+transaction, so a file seen twice (even renamed) is loaded once, and a crash mid-file loads nothing.
+`(tenant_id, source, external_id)` is unique, so the same event arriving in two different files is not
+duplicated either.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from crm.db.engine import tenant_session
-from crm.ingest.events import EventError, TenantDirectory, insert_event, validate_event
+from crm.services import activities
 from crm.settings import get_settings
 
 SUFFIXES = (".csv", ".jsonl")
@@ -117,23 +118,23 @@ def load_file(tenant_id: str, path: Path, sha256: str | None = None) -> LoadResu
             result.already_loaded = True
             return result
         rows = _read_rows(path)
-        directory = TenantDirectory(s, (row for _, _, row, _ in rows if row))
+        parsed = [row for _, _, row, error in rows if not error]
+        outcomes = iter(activities.ingest(s, parsed, default_source="landing"))
         quarantine = []
-        for line, raw, row, error in rows:
-            try:
-                if error:
-                    raise EventError(error)
-                values = validate_event(row, directory, default_source="landing")
-            except EventError as exc:
-                reason = str(exc)
+        for line, raw, _row, error in rows:
+            reason = error or None
+            if not error:
+                outcome = next(outcomes)
+                if outcome.status == "rejected":
+                    reason = outcome.reason
+                elif outcome.status == "accepted":
+                    result.loaded += 1
+                else:
+                    result.duplicates += 1
+            if reason:
                 quarantine.append({"h": sha256, "n": path.name, "line": line, "raw": raw, "reason": reason})
                 key = reason.split(" ")[0]
                 result.reasons[key] = result.reasons.get(key, 0) + 1
-                continue
-            if insert_event(s, values):
-                result.loaded += 1
-            else:
-                result.duplicates += 1
         if quarantine:
             s.execute(text("insert into landing_quarantine (tenant_id, file_hash, file_name, line_number, raw_row, "
                            "reason) values (app_tenant_id(), :h, :n, :line, :raw, :reason)"), quarantine)
