@@ -25,11 +25,12 @@ class TrainConfig(BaseModel):
     model_name: str = Field(description="Registered model name in MLflow, e.g. lead_score")
     experiment: str | None = Field(default=None, description="MLflow experiment; defaults to model_name")
     entity_type: Literal["lead", "account"]
-    table: str = Field(description="Mart to read features from")
+    table: str = Field(description="Mart to read features from (its name; the schema follows the warehouse target)")
     entity_key: str
     label: str
     horizon_days: int = 90
-    warehouse_path: Path | None = Field(default=None, description="DuckDB file; default settings.warehouse_path")
+    warehouse_path: Path | None = Field(default=None, description="Another DuckDB file to read (tests); default: "
+                                        "the warehouse CRM_WAREHOUSE names (crm.warehouse)")
     exclude: list[str] = Field(default_factory=list, description="Columns never used as features")
     max_categories: int = Field(default=50, description="String columns with more levels are dropped")
     # Time split: the newest labelled month-ends are test, the ones before validation, the rest train.
@@ -67,12 +68,12 @@ class TrainConfig(BaseModel):
 
 
 def lead_config(**overrides) -> TrainConfig:
-    base = dict(model_name="lead_score", entity_type="lead", table="marts.lead_features", entity_key="contact_id",
+    base = dict(model_name="lead_score", entity_type="lead", table="lead_features", entity_key="contact_id",
                 label="converted_90d", truth_file="leads.parquet", truth_prob="p_convert_90d")
     return TrainConfig(**{**base, **overrides})
 
 
 def churn_config(**overrides) -> TrainConfig:
-    base = dict(model_name="churn_risk", entity_type="account", table="marts.account_features",
+    base = dict(model_name="churn_risk", entity_type="account", table="account_features",
                 entity_key="company_id", label="churned_90d", truth_file="accounts.parquet", truth_prob="p_churn_90d")
     return TrainConfig(**{**base, **overrides})

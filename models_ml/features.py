@@ -8,33 +8,24 @@ strings as LightGBM categorical features (levels recorded for serving). Date/tim
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-import duckdb
 import polars as pl
 import polars.selectors as cs
 
 from crm.model_bundle import ModelBundle
-from crm.settings import get_settings
+from crm.warehouse import mart_table, query
 from models_ml.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
 
-def warehouse_path(cfg: TrainConfig) -> Path:
-    return Path(cfg.warehouse_path or get_settings().warehouse_path)
-
-
 def read_features(cfg: TrainConfig, labelled_only: bool = False) -> pl.DataFrame:
-    """The mart as a polars frame, opened read-only so the pipeline's writer is never blocked for long."""
-    path = warehouse_path(cfg)
-    if not path.exists():
-        raise FileNotFoundError(f"warehouse {path} does not exist: run the pipeline (crm pipeline run) first")
+    """The feature mart as a polars frame, through the one warehouse door (DuckDB read-only or the postgres
+    target, per CRM_WAREHOUSE; `cfg.warehouse_path` names another DuckDB file)."""
+    table = mart_table(cfg.table, path=cfg.warehouse_path)
     where = f"where {cfg.label} is not null" if labelled_only else ""
-    with duckdb.connect(str(path), read_only=True) as con:
-        frame = pl.from_arrow(
-            con.sql(f"select * from {cfg.table} {where} order by as_of_date, tenant_id, {cfg.entity_key}")
-            .to_arrow_table())
+    frame = pl.from_arrow(query(f"select * from {table} {where} order by as_of_date, tenant_id, {cfg.entity_key}",
+                                path=cfg.warehouse_path))
     missing = [c for c in [*cfg.keys, cfg.label] if c not in frame.columns]
     if missing:
         raise ValueError(f"{cfg.table} lacks required columns {missing}")

@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from crm.settings import get_settings
+from crm.warehouse import describe
 from models_ml.config import TrainConfig
 from models_ml.train import FitResult
 
@@ -55,7 +56,7 @@ def log_fit(cfg: TrainConfig, result: FitResult, extra_metrics: dict[str, float]
             source_rows: int) -> mlflow.models.model.ModelInfo:
     """Log params, metrics, features + importance, lineage and the model card; log + register the model."""
     lineage = {**result.split.lineage(cfg.label), "source_rows": source_rows, "table": cfg.table,
-               "warehouse": str(cfg.warehouse_path or get_settings().warehouse_path), **dbt_lineage()}
+               "warehouse": describe(path=cfg.warehouse_path), **dbt_lineage()}
     mlflow.log_params({"table": cfg.table, "label": cfg.label, "horizon_days": cfg.horizon_days,
                        "purge_days": cfg.purge, "class_weight": cfg.class_weight,
                        "calibration": result.calibration_report["calibration"],

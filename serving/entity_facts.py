@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from crm import scores
 from serving.citations import Citation
 
 SENTIMENT_WINDOW = 5  # texts in the "recent" half of the trend
@@ -75,9 +76,7 @@ def _date(value: datetime | None) -> str:
 
 def _score_fact(session: Session, entity: Entity) -> Fact | None:
     entity_type = "lead" if entity.kind == "contact" else "account"
-    row = session.execute(text(
-        "select score, probability, tier, factors, model_name, model_version, scored_at from scores "
-        "where entity_type = :t and entity_id = :id"), {"t": entity_type, "id": entity.id}).first()
+    row = scores.current(session, entity_type, entity.id)
     if row is None:
         return None
     label = "Lead score" if entity_type == "lead" else "Churn risk"

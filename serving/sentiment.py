@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from crm.db.engine import admin_engine, tenant_session
 
@@ -84,24 +85,37 @@ class SentimentRun:
 def score_tenant(tenant_id: uuid.UUID | str) -> tuple[int, int]:
     """Score the tenant's new or changed texts and drop scores of deleted ones: (scored, removed)."""
     with tenant_session(tenant_id) as session:
-        rows = session.execute(text(_PENDING_SQL)).all()
-        removed = session.execute(text(_ORPHANS_SQL)).rowcount
-        if not rows:
-            return 0, removed
-        buf = io.StringIO()
-        for r in rows:
-            fields = [r.source_type, str(r.source_id), _or_null(r.contact_id), _or_null(r.company_id),
-                      r.occurred_at.isoformat(), repr(score_text(r.body)), r.text_hash]
-            buf.write("\t".join(fields) + "\n")
-        raw = session.connection().connection.driver_connection
-        with raw.cursor() as cur:
-            cur.execute("create temp table _sentiment_batch (source_type text, source_id uuid, contact_id uuid, "
-                        "company_id uuid, occurred_at timestamptz, compound double precision, text_hash text) "
-                        "on commit drop")
-            with cur.copy("copy _sentiment_batch from stdin") as copy:
-                copy.write(buf.getvalue())
-        session.execute(text(_UPSERT_SQL))
-        return len(rows), removed
+        return score_pending(session)
+
+
+def score_pending(session: Session) -> tuple[int, int]:
+    """In the caller's tenant session: score the new or changed texts, drop orphaned scores."""
+    rows = session.execute(text(_PENDING_SQL)).all()
+    removed = session.execute(text(_ORPHANS_SQL)).rowcount
+    write(session, [(r.source_type, r.source_id, r.contact_id, r.company_id, r.occurred_at, score_text(r.body),
+                     r.text_hash) for r in rows])
+    return len(rows), removed
+
+
+def write(session: Session, scored: list[tuple]) -> None:
+    """The one write of sentiment: upsert (source_type, source_id, contact_id, company_id, occurred_at,
+    compound, text_hash) rows into text_sentiment for the session's tenant, in one COPY."""
+    if not scored:
+        return
+    buf = io.StringIO()
+    for source_type, source_id, contact_id, company_id, occurred_at, compound, text_hash in scored:
+        fields = [source_type, str(source_id), _or_null(contact_id), _or_null(company_id), occurred_at.isoformat(),
+                  repr(float(compound)), text_hash]
+        buf.write("\t".join(fields) + "\n")
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cur:
+        cur.execute("drop table if exists _sentiment_batch")  # a second write in the same transaction
+        cur.execute("create temp table _sentiment_batch (source_type text, source_id uuid, contact_id uuid, "
+                    "company_id uuid, occurred_at timestamptz, compound double precision, text_hash text) "
+                    "on commit drop")
+        with cur.copy("copy _sentiment_batch from stdin") as copy:
+            copy.write(buf.getvalue())
+    session.execute(text(_UPSERT_SQL))
 
 
 def _or_null(value: object) -> str:

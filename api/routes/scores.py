@@ -13,13 +13,13 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from api.deps import SessionDep
 from api.errors import ApiError
 from api.schemas.scores import LeadBatchRead, LeadBatchRequest, LeadScoreItem, ScoreRead, WhatIfRead, WhatIfRequest
+from crm import scores
 from serving.models import ACCOUNT_MODEL, LEAD_MODEL, LoadedModel, champions
 from serving.scoring import score_rows
 
@@ -35,7 +35,6 @@ register_url_convertor("segment", _Segment())
 router = APIRouter(prefix="/scores", tags=["scores"])
 MODELS = {"lead": LEAD_MODEL, "account": ACCOUNT_MODEL}
 LABELS = {"lead": "contact", "account": "company"}
-COLUMNS = "score, probability, tier, factors, model_name, model_version, scored_at"
 
 
 def _read(row: Any) -> ScoreRead:
@@ -57,11 +56,10 @@ def _model(entity_type: str) -> LoadedModel:
 
 
 def _features(session: Session, entity_type: str, entity_id: uuid.UUID) -> dict[str, Any]:
-    row = session.execute(text("select features from analytics.features_latest where entity_type = :e "
-                               "and entity_id = :i"), {"e": entity_type, "i": entity_id}).first()
-    if row is None:
+    features = scores.published_features(session, entity_type, entity_id)
+    if features is None:
         raise _not_scored(entity_type, entity_id, " (no published features)")
-    return row.features
+    return features
 
 
 def _score_now(entity_type: str, entity_id: uuid.UUID, features: dict[str, Any]) -> ScoreRead:
@@ -77,16 +75,11 @@ def _get(session: Session, entity_type: str, entity_id: uuid.UUID, as_of: dt.dat
     if fresh:
         return _score_now(entity_type, entity_id, _features(session, entity_type, entity_id))
     if as_of is not None:
-        # The score as it stood at the end of that day (UTC): the newest history row before the next midnight.
-        row = session.execute(text(
-            f"select {COLUMNS} from score_history where entity_type = :e and entity_id = :i "
-            "and scored_at < cast(:d as date) + 1 order by scored_at desc, id desc limit 1"),
-            {"e": entity_type, "i": entity_id, "d": as_of}).first()
+        row = scores.as_of(session, entity_type, entity_id, as_of)
         if row is None:
             raise _not_scored(entity_type, entity_id, f" on or before {as_of}")
         return _read(row)
-    row = session.execute(text(f"select {COLUMNS} from scores where entity_type = :e and entity_id = :i"),
-                          {"e": entity_type, "i": entity_id}).first()
+    row = scores.current(session, entity_type, entity_id)
     if row is None:
         raise _not_scored(entity_type, entity_id)
     return _read(row)
@@ -111,9 +104,7 @@ def account_score(company_id: uuid.UUID, session: SessionDep, as_of: dt.date | N
 @router.post("/leads:batch", response_model=LeadBatchRead, summary="Published scores of up to 1,000 leads")
 def lead_scores_batch(body: LeadBatchRequest, session: SessionDep) -> LeadBatchRead:
     ids = list(dict.fromkeys(body.contact_ids))
-    rows = session.execute(text(f"select entity_id, {COLUMNS} from scores where entity_type = 'lead' "
-                                "and entity_id = any(:ids)"), {"ids": ids}).all()
-    found = {row.entity_id: row for row in rows}
+    found = scores.current_many(session, "lead", ids)
     data = [LeadScoreItem(contact_id=i, **_read(found[i]).model_dump()) for i in ids if i in found]
     return LeadBatchRead(data=data, missing=[i for i in ids if i not in found])
 

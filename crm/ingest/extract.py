@@ -16,7 +16,9 @@ How it stays correct:
   (DuckDB's WAL drops the uncommitted work), and the next run starts from the old watermarks.
 
 The extract is a platform job across all tenants, so it reads as the admin (superuser) connection;
-the warehouse keeps tenant_id on every row and every model filters and joins on it.
+the warehouse keeps tenant_id on every row and every model filters and joins on it. It is the DuckDB
+file's one writer (`crm.warehouse.writer`); the postgres target has no extract (`has_extract`): dbt's
+sources there are the system of record's own `public` tables.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import duckdb
 from crm.db.engine import admin_engine
 from crm.ingest.quarantine import ensure_quarantine, forget, held_columns_sql, held_counts, split_batch
 from crm.ingest.tables import SOURCE_TABLES, SourceTable, duckdb_type
-from crm.ingest.warehouse import open_warehouse
+from crm.warehouse import writer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_LOOKBACK = timedelta(minutes=10)
@@ -169,7 +171,7 @@ def extract(warehouse: Path | None = None, lookback: timedelta = DEFAULT_LOOKBAC
         pg.execute("set transaction isolation level repeatable read, read only")
         pg.execute("set local timezone = 'UTC'")
         oldest_writer = _oldest_writer_start(pg)
-        with open_warehouse(warehouse) as con, tempfile.TemporaryDirectory(prefix="crm-extract-") as tmpdir:
+        with writer(warehouse) as con, tempfile.TemporaryDirectory(prefix="crm-extract-") as tmpdir:
             tmp = Path(tmpdir)
             con.execute("begin transaction")
             con.execute("create schema if not exists raw")

@@ -3,6 +3,8 @@
 Each table is swapped in one PostgreSQL transaction: build `analytics.<name>__next`, fill it, drop the
 old table, rename, then re-apply forced RLS (owner crm_owner, policy on tenant_id, SELECT to crm_app).
 Readers see the old table or the new one, never half of either. The API never opens DuckDB.
+The marts are read through `crm.warehouse`: copied out of the DuckDB file, or, on the postgres target,
+selected from `warehouse_marts` in the same database.
 """
 
 from __future__ import annotations
@@ -15,11 +17,9 @@ from sqlalchemy import text
 
 from crm.db.engine import admin_engine
 from crm.db.rls import enable_tenant_rls
-from crm.ingest.warehouse import open_warehouse
+from crm.warehouse import duckdb_reader, mart_columns, mart_table, target
 
 PUBLISHED_MARTS = ("kpis", "activities_daily", "pipeline_snapshot", "campaign_performance", "pipeline_forecast")
-# Where dbt writes marts: schema `marts` in the DuckDB file, `warehouse_marts` on the postgres target.
-POSTGRES_MARTS_SCHEMA = "warehouse_marts"
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,9 @@ def _counts(conn, name: str) -> PublishResult:
 def publish_from_duckdb(name: str, warehouse: Path | None = None) -> PublishResult:
     with tempfile.TemporaryDirectory(prefix="crm-publish-") as tmp:
         csv_path = Path(tmp) / f"{name}.csv"
-        with open_warehouse(warehouse, read_only=True) as con:
-            cols = con.execute("select column_name, data_type from information_schema.columns "
-                               "where table_schema = 'marts' and table_name = ? order by ordinal_position",
-                               [name]).fetchall()
-            if not cols:
-                raise RuntimeError(f"mart marts.{name} is not in the warehouse: run the dbt build first")
-            con.execute(f"copy (select * from marts.{name}) to '{csv_path}' (format csv, header)")
+        cols = list(mart_columns(name, kind="duckdb", path=warehouse).items())  # WarehouseError if not built
+        with duckdb_reader(warehouse) as con:
+            con.execute(f"copy (select * from {mart_table(name, 'duckdb')}) to '{csv_path}' (format csv, header)")
         col_sql = ", ".join(f'"{c}" {_pg_type(t)}' for c, t in cols)
         with admin_engine().begin() as conn:
             conn.execute(text(f"drop table if exists analytics.{name}__next"))
@@ -80,12 +76,13 @@ def publish_from_duckdb(name: str, warehouse: Path | None = None) -> PublishResu
 def publish_from_postgres(name: str) -> PublishResult:
     with admin_engine().begin() as conn:
         conn.execute(text(f"drop table if exists analytics.{name}__next"))
-        conn.execute(text(f"create table analytics.{name}__next as select * from {POSTGRES_MARTS_SCHEMA}.{name}"))
+        conn.execute(text(f"create table analytics.{name}__next as select * from {mart_table(name, 'postgres')}"))
         _swap_in(conn, name)
         return _counts(conn, name)
 
 
-def publish(name: str, warehouse: str = "duckdb") -> PublishResult:
+def publish(name: str, kind: str | None = None) -> PublishResult:
+    """Publish mart `name` from the warehouse target (`kind`, default CRM_WAREHOUSE)."""
     if name not in PUBLISHED_MARTS:
         raise ValueError(f"{name!r} is not a published mart ({', '.join(PUBLISHED_MARTS)})")
-    return publish_from_postgres(name) if warehouse == "postgres" else publish_from_duckdb(name)
+    return publish_from_postgres(name) if target(kind) == "postgres" else publish_from_duckdb(name)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from crm import scores
+
 
 def table_exists(session: Session, qualified_name: str) -> bool:
     """Tables published by other parts of the platform (analytics.*) may not exist on a fresh install."""
@@ -21,19 +23,14 @@ def top_reasons(factors: list | None, n: int = 3) -> list[dict]:
 
 
 def current_score(session: Session, entity_type: str, entity_id) -> dict | None:
-    row = session.execute(text("select score, probability, tier, factors, model_name, model_version, scored_at "
-                               "from scores where entity_type = :t and entity_id = :i"),
-                          {"t": entity_type, "i": entity_id}).mappings().first()
+    row = scores.current(session, entity_type, entity_id)
     if row is None:
         return None
-    return {**row, "reasons": top_reasons(row["factors"], 6)}
+    return {**row._mapping, "reasons": top_reasons(row.factors, 6)}
 
 
 def score_history(session: Session, entity_type: str, entity_id, limit: int = 120) -> list[dict]:
-    rows = session.execute(text("select scored_at, score from (select scored_at, score from score_history "
-                                "where entity_type = :t and entity_id = :i order by scored_at desc limit :n) h "
-                                "order by scored_at"), {"t": entity_type, "i": entity_id, "n": limit})
-    return [dict(r._mapping) for r in rows]
+    return scores.history(session, entity_type, entity_id, limit)
 
 
 def sentiment_weekly(session: Session, column: str, entity_id, weeks: int = 26) -> list[dict]:

@@ -18,7 +18,10 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 
 
 def dbt_target() -> str:
-    return get_settings().crm_warehouse
+    """The dbt target is the warehouse target: `duckdb` or `postgres` (crm.warehouse, from CRM_WAREHOUSE)."""
+    from crm.warehouse import target
+
+    return target()
 
 
 def postgres_parts() -> dict[str, str]:

@@ -45,7 +45,8 @@ RAW_KEYS = {t.name: AssetKey(["raw", t.name]) for t in SOURCE_TABLES}
 def raw_crm_tables(context: AssetExecutionContext, warehouse: WarehouseResource):
     """All raw tables in one DuckDB transaction: the warehouse moves from one snapshot to the next."""
     if not warehouse.uses_duckdb:
-        context.log.info("warehouse is postgres: dbt reads the system of record directly, nothing to extract")
+        context.log.info("warehouse is postgres: dbt's sources are the system of record's own tables, "
+                         "nothing to extract")
         for key in RAW_KEYS.values():
             yield MaterializeResult(asset_key=key, metadata={"skipped": True})
         return

@@ -1,4 +1,4 @@
-"""Ingest resources, chosen by the one environment switch CRM_WAREHOUSE (settings.crm_warehouse)."""
+"""Ingest resources: the warehouse, whose target is crm.warehouse's (CRM_WAREHOUSE), read at run time."""
 
 from __future__ import annotations
 
@@ -6,29 +6,29 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from crm.settings import get_settings
+from crm import warehouse
 
 
 class WarehouseResource(ConfigurableResource):
     """Where the marts are built: `duckdb` (the warehouse file under CRM_HOME) or `postgres`.
 
-    An empty `path` means the settings' warehouse at run time: definitions are often imported before
-    CRM_HOME is final (test collection, code servers), so nothing path-like is frozen at import.
+    Empty fields mean crm.warehouse's choice at run time (CRM_WAREHOUSE, the settings' file): definitions
+    are often imported before the environment is final (test collection, code servers), so nothing is
+    frozen at import. `kind`/`path` pin another target or DuckDB file.
     """
 
-    kind: str = "duckdb"
+    kind: str = ""
     path: str = ""
+
+    def target(self) -> str:
+        return warehouse.target(self.kind or None)
 
     @property
     def uses_duckdb(self) -> bool:
-        return self.kind == "duckdb"
+        return warehouse.has_extract(self.target())
 
     def warehouse_path(self) -> Path:
-        return Path(self.path) if self.path else get_settings().warehouse_path
+        return warehouse.duckdb_path(Path(self.path) if self.path else None)
 
 
-def warehouse_resource() -> WarehouseResource:
-    return WarehouseResource(kind=get_settings().crm_warehouse)
-
-
-RESOURCES = {"warehouse": warehouse_resource()}
+RESOURCES = {"warehouse": WarehouseResource()}

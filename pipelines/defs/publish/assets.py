@@ -10,7 +10,7 @@ def _publish_asset(name: str) -> AssetsDefinition:
     @asset(name=name, key_prefix="analytics", group_name="publish", deps=[AssetKey(name)],
            kinds={"postgres"}, description=f"marts.{name} published to analytics.{name} (RLS per tenant)")
     def _publish(warehouse: WarehouseResource) -> MaterializeResult:
-        result = publish(name, warehouse.kind)
+        result = publish(name, warehouse.target())
         return MaterializeResult(metadata={"rows": result.rows, "tenants": result.tenants})
 
     return _publish

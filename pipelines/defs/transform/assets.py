@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from pipelines.defs.transform.resources import dbt_project
-from pipelines.lib.dbt_env import apply_dbt_env, run_target_path
+from pipelines.lib.dbt_env import apply_dbt_env, dbt_target, run_target_path
 from pipelines.lib.manifest import ensure_manifest
 
 ensure_manifest()
@@ -27,4 +27,5 @@ class CrmDbtTranslator(DagsterDbtTranslator):
 def crm_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     apply_dbt_env()
     # dbt's run artifacts go under CRM_HOME (not the source tree), newest few kept for debugging
-    yield from dbt.cli(["build"], context=context, target_path=run_target_path(context.run_id)).stream()
+    yield from dbt.cli(["build", "--target", dbt_target()], context=context,
+                       target_path=run_target_path(context.run_id)).stream()

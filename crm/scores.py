@@ -1,0 +1,122 @@
+"""Published scores in PostgreSQL: the one place they are read and the one place they are written.
+
+Three tenant-owned tables under row-level security, filled by batch scoring (serving/batch.py) and, later,
+the live path: `scores` (the current score per entity), `score_history` (one row per entity per run) and
+`analytics.features_latest` (the feature row each current score was computed from, for fresh and what-if
+scoring). Every function takes the caller's tenant session (`tenant_session`, or the request's), so RLS
+decides what exists; the reads add `tenant_id = app_tenant_id()` on top so an index on tenant_id serves them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, text
+from sqlalchemy.orm import Session
+
+ENTITY_TYPES = ("lead", "account")
+COLUMNS = "score, probability, tier, factors, model_name, model_version, scored_at"
+TENANT_HISTORY_COLUMNS = ("entity_id", "score", "probability", "tier", "model_name", "model_version", "scored_at")
+
+
+# --- reads -------------------------------------------------------------------------------------------
+
+
+def current(session: Session, entity_type: str, entity_id: uuid.UUID | str) -> Row | None:
+    """The entity's current score (COLUMNS), or None when it has none."""
+    return session.execute(text(f"select {COLUMNS} from scores where tenant_id = app_tenant_id() "
+                                "and entity_type = :e and entity_id = :i"),
+                           {"e": entity_type, "i": entity_id}).first()
+
+
+def current_many(session: Session, entity_type: str, entity_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row]:
+    """Current scores of several entities by id (entity_id + COLUMNS); ids without a score are absent."""
+    rows = session.execute(text(f"select entity_id, {COLUMNS} from scores where tenant_id = app_tenant_id() "
+                                "and entity_type = :e and entity_id = any(:ids)"),
+                           {"e": entity_type, "ids": list(entity_ids)}).all()
+    return {row.entity_id: row for row in rows}
+
+
+def as_of(session: Session, entity_type: str, entity_id: uuid.UUID | str, day: dt.date) -> Row | None:
+    """The score as it stood at the end of `day` (UTC): the newest history row before the next midnight."""
+    return session.execute(text(
+        f"select {COLUMNS} from score_history where tenant_id = app_tenant_id() and entity_type = :e "
+        "and entity_id = :i and scored_at < cast(:d as date) + 1 order by scored_at desc, id desc limit 1"),
+        {"e": entity_type, "i": entity_id, "d": day}).first()
+
+
+def history(session: Session, entity_type: str, entity_id: uuid.UUID | str, limit: int = 120) -> list[dict]:
+    """The entity's newest `limit` runs as {scored_at, score}, oldest first (a sparkline)."""
+    rows = session.execute(text(
+        "select scored_at, score from (select scored_at, score from score_history where tenant_id = app_tenant_id() "
+        "and entity_type = :e and entity_id = :i order by scored_at desc limit :n) h order by scored_at"),
+        {"e": entity_type, "i": entity_id, "n": limit})
+    return [dict(r._mapping) for r in rows]
+
+
+def tenant_history(session: Session, entity_type: str, runs: int | None = None) -> list[tuple]:
+    """Every score_history row of the tenant for `entity_type` (TENANT_HISTORY_COLUMNS), oldest run first;
+    `runs` keeps the newest N runs (a run = one `scored_at`)."""
+    newest = ("and scored_at in (select distinct scored_at from score_history where tenant_id = app_tenant_id() "
+              "and entity_type = :e order by scored_at desc limit :n)") if runs else ""
+    rows = session.execute(text(
+        "select cast(entity_id as text) as entity_id, score, probability, tier, model_name, model_version, "
+        f"scored_at from score_history where tenant_id = app_tenant_id() and entity_type = :e {newest} "
+        "order by scored_at, entity_id"), {"e": entity_type, "n": runs})
+    return [tuple(r) for r in rows]
+
+
+def published_features(session: Session, entity_type: str, entity_id: uuid.UUID | str) -> dict[str, Any] | None:
+    """The feature row the entity's current score was computed from, or None when none was published."""
+    row = session.execute(text("select features from analytics.features_latest where tenant_id = app_tenant_id() "
+                               "and entity_type = :e and entity_id = :i"), {"e": entity_type, "i": entity_id}).first()
+    return None if row is None else row.features
+
+
+# --- the write -----------------------------------------------------------------------------------------
+
+_UPSERT = text("""
+insert into scores (tenant_id, entity_type, entity_id, score, probability, tier, factors, model_name,
+                    model_version, scored_at)
+values (app_tenant_id(), :entity_type, :entity_id, :score, :probability, :tier, cast(:factors as jsonb),
+        :model_name, :model_version, :scored_at)
+on conflict (tenant_id, entity_type, entity_id) do update set
+  score = excluded.score, probability = excluded.probability, tier = excluded.tier, factors = excluded.factors,
+  model_name = excluded.model_name, model_version = excluded.model_version, scored_at = excluded.scored_at
+""")
+_HISTORY = text("""
+insert into score_history (tenant_id, entity_type, entity_id, score, probability, tier, factors, model_name,
+                           model_version, scored_at)
+values (app_tenant_id(), :entity_type, :entity_id, :score, :probability, :tier, cast(:factors as jsonb),
+        :model_name, :model_version, :scored_at)
+""")
+_FEATURES = text("""
+insert into analytics.features_latest (tenant_id, entity_type, entity_id, as_of_date, features, published_at)
+values (app_tenant_id(), :entity_type, :entity_id, :as_of_date, cast(:features as jsonb), :published_at)
+on conflict (tenant_id, entity_type, entity_id) do update set
+  as_of_date = excluded.as_of_date, features = excluded.features, published_at = excluded.published_at
+""")
+
+
+def publish(session: Session, entity_type: str, scores: list[dict], features: list[dict]) -> None:
+    """Publish one tenant's run for `entity_type`: `scores` become the current scores and one history row
+    each, `features` the published feature rows; entities of that type missing from the run lose their
+    current score and features (a lead that converted), never their history.
+
+    `scores`: entity_id, score, probability, tier, factors (JSON text), model_name, model_version, scored_at;
+    `features`: entity_id, as_of_date, features (JSON text), published_at. The tenant is the session's.
+    """
+    ids = [s["entity_id"] for s in scores]
+    for table in ("scores", "analytics.features_latest"):
+        session.execute(text(f"delete from {table} where tenant_id = app_tenant_id() and entity_type = :e "
+                             "and not (entity_id = any(cast(:ids as uuid[])))"), {"e": entity_type, "ids": ids})
+    if not scores:
+        return
+    rows = [{**s, "entity_type": entity_type} for s in scores]
+    session.execute(_UPSERT, rows)
+    session.execute(_HISTORY, rows)
+    if features:
+        session.execute(_FEATURES, [{**f, "entity_type": entity_type} for f in features])
