@@ -24,6 +24,7 @@ from api.errors import ApiError, not_found
 from api.idempotency import IdempotencyDep
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, page, paginate
 from api.preconditions import check_if_match, etag, lock_or_404
+from crm.ids import parse_uuid
 from crm.schemas.base import Timestamp
 
 
@@ -57,7 +58,7 @@ def _filter_value(model: type, name: str, value: str) -> Any:
     python_type = getattr(model, name).type.python_type
     try:
         if python_type is uuid.UUID:
-            return uuid.UUID(value)
+            return parse_uuid(value, name)
         if python_type is bool:
             return {"true": True, "1": True, "false": False, "0": False}[value.lower()]
     except (ValueError, KeyError) as exc:

@@ -7,7 +7,6 @@ churn stamps), so a record made in the dashboard is exactly one made through the
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from crm.db.models import Company, Contact, Deal, Note, Pipeline, PipelineStage, Task
+from crm.ids import InvalidId, parse_uuid
 from crm.schemas.companies import CompanyCreate, CompanyUpdate
 from crm.schemas.contacts import ContactCreate, ContactUpdate
 from crm.schemas.deals import DealCreate, DealUpdate
@@ -124,8 +124,8 @@ def _label_of(session: Session, loader: str, id_: Any) -> str | None:
         return None
     col = "name" if table == "companies" else "coalesce(nullif(trim(first_name || ' ' || last_name), ''), email)"
     try:
-        uid = uuid.UUID(str(id_))
-    except ValueError:  # a malformed id in a query string: no label, the select just omits it
+        uid = parse_uuid(id_)
+    except InvalidId:  # a malformed id in a query string: no label, the select just omits it
         return None
     return session.execute(text(f"select {col} from {table} where id = :i"), {"i": uid}).scalar()
 

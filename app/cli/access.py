@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from app.cli.output import emit_json, err, fail
+from crm.ids import InvalidId, parse_uuid
 
 user_app = typer.Typer(help="Manage a tenant's users: list, invite, change role, deactivate.", no_args_is_help=True)
 
@@ -26,8 +27,8 @@ def _in_tenant(tenant: str, work: Callable[[Any, uuid.UUID], Any]) -> Any:
     from crm.db.engine import tenant_session
 
     try:
-        tid = uuid.UUID(tenant)
-    except ValueError:
+        tid = parse_uuid(tenant, "tenant id")
+    except InvalidId:
         fail(f"{tenant!r} is not a tenant id (a UUID)")
     _db_ready()
     try:
@@ -41,8 +42,8 @@ def _in_tenant(tenant: str, work: Callable[[Any, uuid.UUID], Any]) -> Any:
 
 def _id(value: str, kind: str) -> uuid.UUID:
     try:
-        return uuid.UUID(value)
-    except ValueError:
+        return parse_uuid(value, f"{kind} id")
+    except InvalidId:
         fail(f"{value!r} is not a valid {kind} id (a UUID)")
 
 

@@ -14,13 +14,13 @@ import csv
 import hashlib
 import io
 import json
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import text
 
 from crm.db.engine import tenant_session
+from crm.ids import InvalidId, parse_uuid
 from crm.services import activities
 from crm.settings import get_settings
 
@@ -56,8 +56,8 @@ def _tenant_dirs(landing_dir: Path) -> list[tuple[str, Path]]:
     out = []
     for d in sorted(p for p in landing_dir.iterdir() if p.is_dir()) if landing_dir.exists() else []:
         try:
-            out.append((str(uuid.UUID(d.name)), d))
-        except ValueError:
+            out.append((str(parse_uuid(d.name)), d))
+        except InvalidId:
             continue  # _quarantine and other folders that are not a tenant id
     return out
 
