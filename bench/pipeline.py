@@ -72,20 +72,17 @@ def topo_models(manifest: dict) -> list[dict]:
 
 def straight_sql(manifest: dict, warehouse: Path) -> float:
     """Execute dbt's compiled SQL directly in DuckDB, as dbt would materialize it, without dbt."""
-    import duckdb
+    from crm.warehouse import writer
 
     models = topo_models(manifest)
-    con = duckdb.connect(str(warehouse))
-    con.execute("set TimeZone = 'UTC'")
-    started = time.perf_counter()
-    for node in models:
-        relation = node["relation_name"]
-        kind = "view" if node["config"]["materialized"] == "view" else "table"
-        con.execute(f"create schema if not exists {node['schema']}")
-        con.execute(f"create or replace {kind} {relation} as {node['compiled_code']}")
-    elapsed = time.perf_counter() - started
-    con.close()
-    return elapsed
+    with writer(warehouse) as con:
+        started = time.perf_counter()
+        for node in models:
+            relation = node["relation_name"]
+            kind = "view" if node["config"]["materialized"] == "view" else "table"
+            con.execute(f"create schema if not exists {node['schema']}")
+            con.execute(f"create or replace {kind} {relation} as {node['compiled_code']}")
+        return time.perf_counter() - started
 
 
 def bench_size(size: str, root: Path) -> dict:
@@ -127,12 +124,11 @@ def bench_size(size: str, root: Path) -> dict:
     for mart in PUBLISHED_MARTS:
         publish(mart)
     out["publish_s"] = time.perf_counter() - started
-    import duckdb
+    from crm.warehouse import mart_table, query
 
-    con = duckdb.connect(str(warehouse), read_only=True)
-    out["lead_feature_rows"] = con.execute("select count(*) from marts.lead_features").fetchone()[0]
-    out["account_feature_rows"] = con.execute("select count(*) from marts.account_features").fetchone()[0]
-    con.close()
+    for mart in ("lead_features", "account_features"):
+        rows = query(f"select count(*) as n from {mart_table(mart, path=warehouse)}", path=warehouse)
+        out[f"{mart.removesuffix('_features')}_feature_rows"] = rows.column("n")[0].as_py()
     out["ingest_build_s"] = out["sentiment_s"] + out["extract_s"] + out["dbt_build_s"]
     return out
 

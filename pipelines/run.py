@@ -20,15 +20,17 @@ def selected_keys(select: str | None) -> list[AssetKey] | None:
     return sorted(keys, key=lambda k: k.to_user_string())
 
 
-def run_pipeline(select: str | None = None, raise_on_error: bool = True) -> ExecuteInProcessResult:
-    """Materialize all assets (or the selection) in dependency order, recorded in $CRM_HOME/dagster."""
+def run_pipeline(select: str | None = None, raise_on_error: bool = True,
+                 run_config: dict | None = None) -> ExecuteInProcessResult:
+    """Materialize all assets (or the selection) in dependency order, recorded in $CRM_HOME/dagster;
+    `run_config` as in the launchpad, e.g. {"ops": {"lead_score_model": {"config": {"learning_rate": 0.1}}}}."""
     ensure_home()
     ensure_dagster_home()
     from pipelines.definitions import defs
 
     job = defs.resolve_implicit_global_asset_job_def()
     return job.execute_in_process(instance=DagsterInstance.get(), asset_selection=selected_keys(select),
-                                  raise_on_error=raise_on_error)
+                                  raise_on_error=raise_on_error, run_config=run_config)
 
 
 def materialized_keys(result: ExecuteInProcessResult) -> list[str]:

@@ -4,14 +4,26 @@ Thin assets: the logic is in models_ml/ (training) and serving/batch.py (scoring
 figures a data team looks at in the Dagster UI.
 """
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
+from pydantic import Field
 
 from models_ml.config import TrainConfig, churn_config, lead_config
 from models_ml.job import train_and_register
 from serving.batch import score_entities
 
 
-def _train(context: AssetExecutionContext, cfg: TrainConfig) -> MaterializeResult:
+class TrainRunConfig(Config):
+    """Per-run LightGBM overrides from the launchpad (empty: the model's own config)."""
+
+    learning_rate: float | None = Field(default=None, description="LightGBM learning rate")
+    early_stopping_rounds: int | None = Field(default=None, description="Stop after this many rounds without gain")
+    num_threads: int | None = Field(default=None, description="LightGBM threads")
+
+
+def _train(context: AssetExecutionContext, cfg: TrainConfig, run: TrainRunConfig) -> MaterializeResult:
+    overrides = {k: v for k, v in run.model_dump().items() if v is not None}
+    if overrides:
+        cfg = cfg.model_copy(update={"lgbm": cfg.lgbm.model_copy(update=overrides)})
     outcome = train_and_register(cfg)
     summary = outcome.summary()
     context.log.info(f"{cfg.model_name} v{outcome.version}: {outcome.decision.reason}")
@@ -23,14 +35,14 @@ def _train(context: AssetExecutionContext, cfg: TrainConfig) -> MaterializeResul
 
 @asset(group_name="ml", deps=[AssetKey("lead_features")], kinds={"lightgbm", "mlflow"},
        description="Train lead_score on marts.lead_features; champion alias only if it beats the current one")
-def lead_score_model(context: AssetExecutionContext) -> MaterializeResult:
-    return _train(context, lead_config())
+def lead_score_model(context: AssetExecutionContext, config: TrainRunConfig) -> MaterializeResult:
+    return _train(context, lead_config(), config)
 
 
 @asset(group_name="ml", deps=[AssetKey("account_features")], kinds={"lightgbm", "mlflow"},
        description="Train churn_risk on marts.account_features; champion alias only if it beats the current one")
-def churn_risk_model(context: AssetExecutionContext) -> MaterializeResult:
-    return _train(context, churn_config())
+def churn_risk_model(context: AssetExecutionContext, config: TrainRunConfig) -> MaterializeResult:
+    return _train(context, churn_config(), config)
 
 
 def _publish(entity_type: str) -> MaterializeResult:
