@@ -8,10 +8,7 @@ then a second lead scoring run so the drift section has two runs to compare.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import duckdb
 import nbformat
@@ -20,55 +17,12 @@ import pytest
 from crm.marts import list_marts, read_mart, read_score_history
 from crm.settings import get_settings
 from tests.conftest import make_tenant
+from tests.homes import private_home
 from tests.notebooks.runner import NOTEBOOKS, execute
 
 NOTEBOOK_FILES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 # The marts and the lead scores: the API's published tables, the RAG index and the churn model are not read here.
 PIPELINE_SELECTION = "group:ingest or group:transform or key:lead_score_model or key:lead_scores"
-
-
-@contextmanager
-def private_home(path: Path) -> Iterator[Path]:
-    """This module's own CRM_HOME (own embedded PostgreSQL, warehouse, MLflow store): other test modules'
-    rows in this process can neither break the dbt tests of this pipeline run nor be slowed by the demo."""
-    import mlflow
-
-    from crm.db.embedded import embedded_server
-    from crm.db.migrate import migrate
-    from crm.settings import reset_settings
-    from crm.state import ensure_home
-
-    previous, dagster_home = os.environ["CRM_HOME"], os.environ.get("DAGSTER_HOME")
-    # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which settings read back: forget what
-    # this process exported so each home gets its own store, and hand the outer one back afterwards
-    mlflow_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-
-    def switch(home: str) -> None:
-        os.environ["CRM_HOME"] = home
-        for key in mlflow_env:
-            os.environ.pop(key, None)
-        reset_settings()
-        embedded_server.cache_clear()
-        if mlflow.is_tracking_uri_set():  # training sets it process-wide; follow the home
-            mlflow.set_tracking_uri(get_settings().mlflow_uri)
-
-    switch(str(path))
-    os.environ.pop("DAGSTER_HOME", None)
-    try:
-        ensure_home()
-        migrate()
-        yield path
-    finally:
-        switch(previous)
-        for key, value in mlflow_env.items():
-            if value is not None:
-                os.environ[key] = value
-        reset_settings()
-        if mlflow.is_tracking_uri_set():
-            mlflow.set_tracking_uri(get_settings().mlflow_uri)
-        os.environ.pop("DAGSTER_HOME", None)  # run_pipeline points it at the home it ran in
-        if dagster_home:
-            os.environ["DAGSTER_HOME"] = dagster_home
 
 
 @pytest.fixture(scope="module")
