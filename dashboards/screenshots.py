@@ -57,6 +57,8 @@ def capture(base_url: str, email: str, password: str, out: Path) -> list[Path]:
         shot("pipeline")
         page.goto("/campaigns")
         shot("campaigns")
+        page.goto("/settings")  # admins: users, invitations, API keys
+        shot("settings")
         page.goto("/contacts/new")
         page.fill("#f-first_name", "Grace")
         page.fill("#f-email", "grace-at-example")
