@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from app.demo.agency import agency_domain, agency_names
 from app.demo.generate import TABLES, TenantData, contacts_per_tenant, generate_tenant
 from app.demo.spec import DEMO_PASSWORD, SIZES, DemoResult, DemoSpec, DemoTenant
-from crm.db.engine import admin_engine, app_url
+from crm.db.engine import admin_engine, app_url, set_tenant_sql
 from crm.security import hash_password
 from crm.settings import get_settings
 from crm.state import ensure_home
@@ -70,7 +70,7 @@ def load_tenant_rows(tenant_id: str, data: TenantData, on_rows=None) -> dict[str
     """All of one agency's rows in one transaction as crm_app with the tenant set; all or nothing."""
     counts = {}
     with psycopg.connect(psycopg_conninfo(app_url())) as conn, conn.cursor() as cur:
-        cur.execute("select set_config('app.tenant_id', %s, true)", [tenant_id])
+        cur.execute(set_tenant_sql(tenant_id))
         for table in TABLES:
             frame = data.tables[table]
             copy_under_rls(cur, table, frame.select(pl.lit(tenant_id).alias("tenant_id"), pl.all()), on_rows)

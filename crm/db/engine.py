@@ -4,7 +4,7 @@ Two connections to PostgreSQL exist:
 - the *admin* engine (DATABASE_URL's user, or the embedded superuser) runs migrations and operator
   commands (creating tenants);
 - the *app* engine logs in as `crm_app`, a role that owns no table and cannot bypass row-level
-  security. Every app transaction starts with `set_config('app.tenant_id', ..., true)`, which is
+  security. Every app transaction starts with `SET LOCAL app.tenant_id = ...` (`set_tenant_sql`), which is
   transaction-local, so a pooled connection never carries a tenant over.
 """
 
@@ -65,9 +65,16 @@ def _app_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(app_engine(), expire_on_commit=False)
 
 
+def set_tenant_sql(tenant_id: uuid.UUID) -> str:
+    """The statement that scopes the current transaction to one tenant. SET LOCAL rather than set_config():
+    Citus forwards SET LOCAL to the worker nodes of the transaction (docs/scale-out.md); both end with the
+    transaction. The id is a parsed UUID, so writing it into the statement is safe."""
+    return f"set local app.tenant_id = '{parse_uuid(tenant_id, 'tenant_id')}'"
+
+
 def set_tenant(session: Session, tenant_id: uuid.UUID | str) -> None:
     tid = parse_uuid(tenant_id, "tenant_id")
-    session.execute(text("select set_config('app.tenant_id', :t, true)"), {"t": str(tid)})
+    session.execute(text(set_tenant_sql(tid)))
     session.info["tenant_id"] = tid
 
 
