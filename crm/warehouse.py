@@ -99,11 +99,7 @@ def duckdb_reader(path: Path | None = None) -> Iterator:
     except (duckdb.IOException, duckdb.ConnectionException) as exc:
         raise WarehouseError(f"the warehouse {file} is locked by a writer (a pipeline run?); try again when it "
                              f"ends ({str(exc).splitlines()[0]})") from exc
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        yield con
-    finally:
-        con.close()
+    yield from _in_utc(con)
 
 
 @contextmanager
@@ -113,7 +109,11 @@ def writer(path: Path | None = None) -> Iterator:
 
     file = duckdb_path(path)
     file.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(file))
+    yield from _in_utc(duckdb.connect(str(file)))
+
+
+def _in_utc(con) -> Iterator:
+    """Hand out a DuckDB connection with timestamps in UTC, and close it afterwards."""
     try:
         con.execute("set TimeZone = 'UTC'")
         yield con
