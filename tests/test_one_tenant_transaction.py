@@ -27,7 +27,7 @@ def transactions(monkeypatch) -> list[bool]:
     set_tenant = engine.set_tenant
 
     def counting(session, tenant_id):
-        opened.append(any(s._value < slots.DB_SLOTS for s in list(slots._slots.values())))
+        opened.append(slots.held())
         set_tenant(session, tenant_id)
 
     monkeypatch.setattr(engine, "set_tenant", counting)

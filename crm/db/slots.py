@@ -14,9 +14,12 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 
 DB_SLOTS = 20   # below app_engine's pool of 10 + 20 overflow, leaving connections for authentication
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+# True in the code a slot covers (the endpoint, its sync dependencies and threads copy this context).
+_held: ContextVar[bool] = ContextVar("db_slot_held", default=False)
 
 
 def _semaphore() -> asyncio.Semaphore:
@@ -30,7 +33,17 @@ def _semaphore() -> asyncio.Semaphore:
 async def db_slot() -> AsyncIterator[None]:
     """A FastAPI dependency (with yield): the slot is held until the dependency exits."""
     async with _semaphore():
-        yield
+        previous = _held.get()
+        _held.set(True)
+        try:
+            yield
+        finally:
+            _held.set(previous)   # not reset(token): the exit may run in another copy of the context
+
+
+def held() -> bool:
+    """Whether the calling code runs inside a db slot."""
+    return _held.get()
 
 
 # The same slot for code that opens its session itself for one part of a request (`async with held_slot()`).
