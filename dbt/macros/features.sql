@@ -12,6 +12,7 @@
 {% macro activity_window_features(entity_column, types, windows) %}
 with activities as (
     select * from {{ ref('int_activities_attributed') }} where {{ entity_column }} is not null
+    {{- live_entities([entity_column]) }}
 ),
 as_of_dates as (select * from {{ ref('int_as_of_dates') }}),
 
@@ -62,6 +63,7 @@ select * from final
 {% macro sentiment_window_features(entity_column) %}
 with sentiment as (
     select * from {{ ref('int_sentiment_attributed') }} where {{ entity_column }} is not null
+    {{- live_entities([entity_column]) }}
 ),
 as_of_dates as (select * from {{ ref('int_as_of_dates') }}),
 

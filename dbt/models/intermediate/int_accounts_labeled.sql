@@ -12,6 +12,7 @@ orders as (
     select tenant_id, company_id, occurred_at
     from activities
     where activity_type = 'order' and company_id is not null
+    {{- live_entities(['company_id']) }}
 ),
 
 candidates as (
@@ -29,6 +30,7 @@ candidates as (
     cross join as_of_dates as d
     where c.customer_since <= d.as_of_date
       and (c.churned_at is null or c.churned_at >= d.as_of_at)
+      {{- live_entities(['c.company_id']) }}
 ),
 
 order_windows as (

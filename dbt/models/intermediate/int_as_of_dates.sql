@@ -1,6 +1,15 @@
 -- Month-end snapshot dates for the point-in-time feature marts.
 -- as_of_at is the end of as_of_date (next midnight, UTC): a feature sees events with occurred_at < as_of_at;
 -- a label looks at [as_of_at, horizon_end_at). A label is known only if the horizon ends inside the data.
+-- With the as_of_at var (or in a live compile) it is one instant instead: as_of_date is the day it falls on,
+-- features see what happened before it, and no label is known yet (serving features: "as of now").
+{% if as_of_instant() %}
+select
+    cast({{ as_of_instant() }} as date) as as_of_date,
+    {{ as_of_instant() }} as as_of_at,
+    {{ as_of_instant() }} + {{ horizon_interval() }} as horizon_end_at,
+    false as is_horizon_complete
+{% else %}
 with bounds as (select * from {{ ref('int_data_bounds') }}),
 
 limits as (
@@ -47,3 +56,4 @@ final as (
 )
 
 select * from final
+{% endif %}

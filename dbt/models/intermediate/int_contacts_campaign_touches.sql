@@ -1,5 +1,5 @@
 -- Per contact and as_of_date: campaign enrollments known by as_of.
-with members as (select * from {{ ref('stg_crm__campaign_members') }}),
+with members as (select * from {{ ref('stg_crm__campaign_members') }} where true {{- live_entities(['contact_id']) }}),
 as_of_dates as (select * from {{ ref('int_as_of_dates') }}),
 
 final as (

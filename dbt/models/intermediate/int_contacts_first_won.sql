@@ -8,6 +8,7 @@ final as (
         min(closed_at) as first_won_at
     from deals
     where deal_status = 'won' and contact_id is not null and closed_at is not null
+    {{- live_entities(['contact_id']) }}
     group by tenant_id, contact_id
 )
 

@@ -1,6 +1,6 @@
 -- Deals open at each as_of_date (created before it, not closed by it) and the furthest stage they had
 -- reached by then (from the stage history, so a later stage change never leaks backwards).
-with deals as (select * from {{ ref('stg_crm__deals') }}),
+with deals as (select * from {{ ref('stg_crm__deals') }} where true {{- live_entities(['contact_id', 'company_id']) }}),
 history as (select * from {{ ref('stg_crm__deal_stage_history') }}),
 stages as (select * from {{ ref('stg_crm__pipeline_stages') }}),
 as_of_dates as (select * from {{ ref('int_as_of_dates') }}),

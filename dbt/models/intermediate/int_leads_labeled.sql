@@ -22,6 +22,7 @@ final as (
         on w.tenant_id = c.tenant_id and w.contact_id = c.contact_id
     where c.created_at < d.as_of_at
       and (w.first_won_at is null or w.first_won_at >= d.as_of_at)
+      {{- live_entities(['c.contact_id']) }}
 )
 
 select * from final

@@ -1,0 +1,24 @@
+{#- Serving features "as of now": the same models as training, for one instant instead of month-ends.
+
+    var as_of_at (ISO timestamp)  -> int_as_of_dates is that one instant (a build describes every entity then);
+    var live = true (compile only) -> the instant is the bind parameter :as_of_at, and the rows each entity's
+                                      features read are narrowed to the bind parameter :entity_ids
+                                      (a uuid array; null = every entity of the tenant). -#}
+
+{% macro as_of_instant() -%}
+    {%- if var('live', false) -%}
+        cast(:as_of_at as timestamp)
+    {%- elif var('as_of_at', none) -%}
+        cast('{{ var("as_of_at") }}' as timestamp)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- `and (<any of columns> is one of :entity_ids)` in a live compile, nothing otherwise. Each id is a contact
+    or a company (UUIDs never collide), so one list serves every entity column of a row. -#}
+{% macro live_entities(columns) -%}
+    {%- if var('live', false) %}
+        and (cast(:entity_ids as uuid[]) is null or (
+            {%- for column in columns %}{{ column }} = any(cast(:entity_ids as uuid[])){% if not loop.last %} or {% endif %}{% endfor -%}
+        ))
+    {%- endif -%}
+{%- endmacro %}
