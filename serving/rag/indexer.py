@@ -5,25 +5,28 @@ Per tenant, the sources in PostgreSQL are compared with the passages already in 
 - new source, or text changed -> chunk + embed, replacing any old passages of that source;
 - same text, links changed (contact/company/deal/time) -> passages rewritten with their stored vectors;
 - source gone from PostgreSQL (deleted, or no longer an indexed type) -> its passages deleted.
+`index_tenant` does it for every source of a tenant (the pipeline's full reconcile), `index_sources` for the
+few the live index queue names (serving/live/index_lane.py); both go through the one `_reconcile`.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
-from crm.db.engine import admin_engine
+from crm.db.engine import admin_engine, session_tenant
 from crm.ids import parse_uuid
 from serving.embeddings import DIMENSIONS, embed
 from serving.rag.chunking import chunk_text
-from serving.rag.sources import Source, load_sources
+from serving.rag.sources import Source, load_sources, read_sources
 from serving.rag.store import SCHEMA, in_list, open_table, tenant_filter
 
 log = logging.getLogger(__name__)
@@ -55,12 +58,19 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _indexed_state(table, tenant_id: str) -> dict[tuple[str, str], tuple[str, tuple]]:
-    """(source_type, source_id) -> (text_hash, links) of what the index holds for this tenant."""
-    rows = table.search().where(tenant_filter(tenant_id)).select(_META).limit(None).to_arrow().to_pylist()
-    return {(r["source_type"], r["source_id"]): (r["text_hash"], (r["kind"], r["contact_id"], r["company_id"],
-                                                                  r["deal_id"], _utc(r["occurred_at"])))
-            for r in rows}
+def _indexed_state(table, tenant_id: str, source_ids: list[str] | None = None
+                   ) -> dict[tuple[str, str], tuple[str, tuple]]:
+    """(source_type, source_id) -> (text_hash, links) of what the index holds for this tenant (or for
+    `source_ids` of it)."""
+    wheres = [tenant_filter(tenant_id)] if source_ids is None else [
+        f"{tenant_filter(tenant_id)} and {in_list('source_id', source_ids[start:start + _DELETE_BATCH])}"
+        for start in range(0, len(source_ids), _DELETE_BATCH)]
+    state = {}
+    for where in wheres:
+        for r in table.search().where(where).select(_META).limit(None).to_arrow().to_pylist():
+            state[(r["source_type"], r["source_id"])] = (
+                r["text_hash"], (r["kind"], r["contact_id"], r["company_id"], r["deal_id"], _utc(r["occurred_at"])))
+    return state
 
 
 def _rows(tenant_id: str, source: Source, chunks: list[str], vectors: np.ndarray) -> dict[str, list]:
@@ -108,8 +118,25 @@ def index_tenant(tenant_id: uuid.UUID | str, embed_fn: Embedder = embed) -> Inde
     """Bring one tenant's passages in line with PostgreSQL; `embed_fn` sees only new or changed text."""
     tenant = str(parse_uuid(tenant_id, "tenant_id"))
     table = open_table(create=True)
-    sources = load_sources(tenant)
-    indexed = _indexed_state(table, tenant)
+    return _reconcile(table, tenant, load_sources(tenant), _indexed_state(table, tenant), embed_fn)
+
+
+def index_sources(session: Session, keys: Collection[tuple[str, str]], embed_fn: Embedder = embed) -> IndexRun:
+    """Bring just these (source_type, source_id) texts of the session's tenant in line with PostgreSQL, read in
+    that session: what the live queue names. The same reconcile as `index_tenant`, over fewer keys."""
+    wanted = {(t, str(parse_uuid(i, "source_id"))) for t, i in keys}
+    if not wanted:
+        return IndexRun()
+    tenant = str(session_tenant(session))
+    table = open_table(create=True)
+    indexed = _indexed_state(table, tenant, sorted({i for _, i in wanted}))
+    return _reconcile(table, tenant, read_sources(session, wanted),
+                      {k: v for k, v in indexed.items() if k in wanted}, embed_fn)
+
+
+def _reconcile(table, tenant: str, sources: list[Source], indexed: dict, embed_fn: Embedder) -> IndexRun:
+    """Passages for `sources` replace what `indexed` holds for them; keys of `indexed` not among `sources`
+    are texts gone from PostgreSQL (or no longer indexed), so their passages go."""
     current = {s.key: s for s in sources}
     to_embed = [s for s in sources if s.key not in indexed or indexed[s.key][0] != s.text_hash]
     relink = [s for s in sources if s.key in indexed and indexed[s.key][0] == s.text_hash

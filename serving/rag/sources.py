@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from crm.db.engine import tenant_session
 from serving.rag.chunking import CHUNKING_VERSION
@@ -25,6 +27,7 @@ select 'note' as source_type, 'note' as kind, n.id as source_id, n.contact_id,
        null::text as subject, n.body
 from notes n
 left join contacts c on c.id = n.contact_id
+{note_keys}
 union all
 select 'activity', a.type, a.id, a.contact_id, coalesce(a.company_id, c.company_id), a.deal_id, a.occurred_at,
        a.subject, a.body
@@ -35,6 +38,7 @@ where a.type in ('email_sent', 'email_replied', 'call', 'meeting', 'support_tick
   -- and embedding them would be most of the indexing time
   and not (a.type = 'email_sent' and a.campaign_id is not null)
   and coalesce(nullif(a.body, ''), nullif(a.subject, '')) is not null
+  {activity_keys}
 """
 
 
@@ -75,9 +79,22 @@ def _str(value) -> str | None:
     return None if value is None else str(value)
 
 
-def load_sources(tenant_id: uuid.UUID | str) -> list[Source]:
-    with tenant_session(tenant_id) as session:
-        rows = session.execute(text(_SOURCES_SQL)).all()
+def read_sources(session: Session, keys: Collection[tuple[str, str]] | None = None) -> list[Source]:
+    """The indexable texts visible to the session's tenant; with `keys` ((source_type, source_id) pairs) only
+    those, so a key missing from the result is a text that is gone or no longer indexed."""
+    if keys is None:
+        sql, params = _SOURCES_SQL.format(note_keys="", activity_keys=""), {}
+    else:
+        sql = _SOURCES_SQL.format(note_keys="where n.id = any(cast(:note_ids as uuid[]))",
+                                  activity_keys="and a.id = any(cast(:activity_ids as uuid[]))")
+        params = {"note_ids": [i for t, i in keys if t == "note"],
+                  "activity_ids": [i for t, i in keys if t == "activity"]}
+    rows = session.execute(text(sql), params).all()
     sources = [Source(r.source_type, r.kind, str(r.source_id), _str(r.contact_id), _str(r.company_id),
                       _str(r.deal_id), r.occurred_at, compose_text(r.subject, r.body)) for r in rows]
     return [s for s in sources if s.text]
+
+
+def load_sources(tenant_id: uuid.UUID | str, keys: Collection[tuple[str, str]] | None = None) -> list[Source]:
+    with tenant_session(tenant_id) as session:
+        return read_sources(session, keys)
