@@ -1,0 +1,200 @@
+"""The refresher: two lanes that keep scores and the insight index in step with the live refresh outbox.
+
+- the score lane claims touched contacts / companies per tenant and re-scores them as of now
+  (`serving.live.refresh.refresh_tenant`);
+- the index lane embeds written notes / activities into LanceDB (`serving.live.index_lane.index_tenant_queue`).
+They run in separate threads because their costs differ by orders of magnitude: the first run of a demo queues
+every note for embedding (minutes), and that backlog must never hold a score back by more than one batch.
+
+Each pass takes one batch of each waiting tenant in turn, so a tenant with a large backlog cannot starve the
+others. When a pass finds nothing, the lane sleeps until a `NOTIFY crm_live` (sent by the queue triggers at
+commit) or `poll_seconds`, whichever comes first. A tenant whose batch fails is logged and left alone for a
+while (its rows stay queued: the claim rolled back with the work), never stopping the other tenants.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from crm import live_queue
+from crm.live_features import FeatureQueries
+
+log = logging.getLogger(__name__)
+
+Lane = Literal["score", "index"]
+QUEUE_OF: dict[str, live_queue.Queue] = {"score": "refresh", "index": "index"}
+MAX_RETRY_SECONDS = 60.0
+WAKE_CHECK_SECONDS = 1.0   # how soon a waiting lane notices `stop`
+
+
+@dataclass
+class PassReport:
+    """What one pass of one lane did: handed to `on_report` (the Dagster reporter) after each pass with work."""
+    lane: Lane
+    tenants: set[str] = field(default_factory=set)
+    claimed: int = 0        # queue rows consumed
+    refreshed: int = 0      # score lane: entities whose features (and score, with a champion) were refreshed
+    scored: int = 0
+    lags: list[float] = field(default_factory=list)   # score lane: seconds from queued to committed
+    failed: set[str] = field(default_factory=set)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+class Refresher:
+    def __init__(self, queries: FeatureQueries, score_batch: int = 500, index_batch: int = 256,
+                 poll_seconds: float = 5.0, on_report: Callable[[PassReport], None] | None = None):
+        self.queries, self.score_batch, self.index_batch = queries, score_batch, index_batch
+        self.poll_seconds, self.on_report = poll_seconds, on_report
+        self._retry_at: dict[tuple[Lane, str], float] = {}
+        self._failures: dict[tuple[Lane, str], int] = {}
+        self._index_batch_fn: Callable[[str, int], int] | None = None
+
+    # ---- one batch of one tenant ----------------------------------------------------------------------------
+
+    def _score_batch(self, tenant_id: str, report: PassReport) -> int:
+        from serving.live.refresh import refresh_tenant
+
+        batch = refresh_tenant(tenant_id, self.queries, self.score_batch)
+        report.refreshed += batch.leads.computed + batch.accounts.computed
+        report.scored += batch.scored
+        report.lags += batch.lags
+        return batch.claimed
+
+    def _index_batch(self, tenant_id: str, report: PassReport) -> int:
+        if self._index_batch_fn is None:
+            from serving.live.index_lane import index_tenant_queue
+
+            self._index_batch_fn = index_tenant_queue
+        return self._index_batch_fn(tenant_id, self.index_batch)
+
+    def one_pass(self, lane: Lane, skip_failing: bool = True) -> PassReport:
+        """One batch of every tenant with rows waiting in the lane's queue (failing ones skipped until their
+        retry time)."""
+        report = PassReport(lane)
+        work = self._score_batch if lane == "score" else self._index_batch
+        for tenant_id in live_queue.pending_tenants(QUEUE_OF[lane]):
+            key = (lane, tenant_id)
+            if skip_failing and self._retry_at.get(key, 0.0) > time.monotonic():
+                continue
+            try:
+                claimed = work(tenant_id, report)
+            except Exception:
+                failures = self._failures.get(key, 0) + 1
+                self._failures[key] = failures
+                wait = min(MAX_RETRY_SECONDS, 2.0 ** failures)
+                self._retry_at[key] = time.monotonic() + wait
+                report.failed.add(tenant_id)
+                log.exception("%s lane: tenant %s failed (attempt %d); its rows stay queued, retry in %.0fs",
+                              lane, tenant_id, failures, wait)
+                continue
+            self._failures.pop(key, None)
+            self._retry_at.pop(key, None)
+            if claimed:
+                report.claimed += claimed
+                report.tenants.add(tenant_id)
+        if report.claimed and self.on_report is not None:
+            try:
+                self.on_report(report)
+            except Exception:   # reporting is a view of the work, never a reason to stop it
+                log.exception("reporting the %s lane's pass failed", lane)
+        return report
+
+    # ---- running -----------------------------------------------------------------------------------------------
+
+    def lane_loop(self, lane: Lane, stop: threading.Event) -> None:
+        listener = None
+        while not stop.is_set():
+            try:
+                report = self.one_pass(lane)
+            except Exception:   # e.g. the database restarting: wait and try again
+                log.exception("%s lane: pass failed", lane)
+                report = PassReport(lane)
+            if report.claimed:
+                continue   # more may be waiting: drain before sleeping
+            listener = self._wait(listener, stop)
+        if listener is not None:
+            listener.close()
+
+    def _wait(self, listener: live_queue.LiveListener | None, stop: threading.Event):
+        """Sleep until a write is committed (NOTIFY), `poll_seconds` pass, or `stop` is set."""
+        deadline = time.monotonic() + self.poll_seconds
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            try:
+                listener = listener or live_queue.LiveListener()
+                if listener.wait(min(left, WAKE_CHECK_SECONDS)):
+                    return listener
+            except Exception:   # no LISTEN connection: fall back to polling
+                log.warning("%s: cannot listen on %s, polling", type(self).__name__, live_queue.CHANNEL,
+                            exc_info=True)
+                if listener is not None:
+                    listener.close()
+                listener = None
+                stop.wait(min(left, WAKE_CHECK_SECONDS))
+        return listener
+
+    def lanes(self) -> list[Lane]:
+        try:
+            import serving.live.index_lane  # noqa: F401
+        except ImportError:
+            log.warning("serving.live.index_lane is missing: the index lane is off")
+            return ["score"]
+        return ["score", "index"]
+
+    def run(self, stop: threading.Event, join_grace: float = 10.0) -> None:
+        """Both lanes until `stop` is set (or this thread is interrupted: SIGTERM, Ctrl-C)."""
+        threads = [threading.Thread(target=self.lane_loop, args=(lane, stop), name=f"refresher-{lane}", daemon=True)
+                   for lane in self.lanes()]
+        for thread in threads:
+            thread.start()
+        try:
+            while not stop.is_set() and any(t.is_alive() for t in threads):
+                stop.wait(WAKE_CHECK_SECONDS)
+        finally:
+            stop.set()
+            # a lane in the middle of a batch finishes it; one that does not within the grace is abandoned,
+            # and its open transaction rolls back when the process exits (its rows stay queued)
+            deadline = time.monotonic() + join_grace
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    def drain(self) -> dict:
+        """Both lanes until their queues are empty (a failing tenant is tried once); the summary of it all."""
+        summary: dict = {"claimed": 0, "refreshed": 0, "scored": 0, "indexed": 0, "tenants": [], "failed": []}
+        tenants: set[str] = set()
+        failed: set[str] = set()
+        lags: list[float] = []
+        for lane in self.lanes():
+            while True:
+                report = self.one_pass(lane)
+                tenants |= report.tenants
+                failed |= report.failed
+                lags += report.lags
+                if lane == "score":
+                    summary["claimed"] += report.claimed
+                    summary["refreshed"] += report.refreshed
+                    summary["scored"] += report.scored
+                else:
+                    summary["indexed"] += report.claimed
+                if not report.claimed:
+                    break
+        summary["tenants"], summary["failed"] = sorted(tenants), sorted(failed)
+        summary["lag_p50_s"], summary["lag_p95_s"] = percentile(lags, 0.5), percentile(lags, 0.95)
+        return summary
+
+
+def drain(queries: FeatureQueries, **kwargs) -> dict:
+    """Run both lanes once to empty (tests, benches, `crm refresher --once`)."""
+    return Refresher(queries, **kwargs).drain()

@@ -1,0 +1,119 @@
+"""The refresher (serving.live.worker) on real PostgreSQL and the real compiled feature SQL (no champion model
+here: features only, which is what a fresh install serves): it drains both queues, wakes on NOTIFY, keeps
+going when one tenant fails, and reports its passes."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from crm import live_queue
+from crm.db.engine import tenant_session
+from crm.live_features import FeatureQueries
+from crm.schemas.companies import CompanyCreate
+from crm.schemas.contacts import ContactCreate
+from crm.schemas.notes import NoteCreate
+from crm.services import companies, contacts, notes
+from serving.live.worker import PassReport, Refresher, drain, percentile
+from tests.conftest import make_tenant
+
+
+@pytest.fixture(scope="module")
+def queries() -> FeatureQueries:
+    from pipelines.lib.live_sql import feature_queries
+
+    return feature_queries()
+
+
+def _lead_with_note(tenant_id: str) -> uuid.UUID:
+    with tenant_session(tenant_id) as s:
+        company = companies.create(s, CompanyCreate(name="Acme"))
+        contact = contacts.create(s, ContactCreate(email=f"{uuid.uuid4().hex[:8]}@example.com",
+                                                   company_id=company.id))
+        notes.create(s, NoteCreate(body="Great call, they want a proposal.", contact_id=contact.id))
+        return contact.id
+
+
+def _waiting(tenant_id: str) -> dict:
+    with tenant_session(tenant_id) as s:
+        return {q: d["rows"] for q, d in live_queue.depth(s).items()}
+
+
+def _features_of(tenant_id: str, contact_id) -> dict | None:
+    with tenant_session(tenant_id) as s:
+        return s.execute(text("select features from analytics.features_latest where entity_type = 'lead' "
+                              "and entity_id = :i"), {"i": contact_id}).scalar()
+
+
+def test_drain_empties_both_queues_and_publishes_features_as_of_now(queries):
+    a, b = make_tenant("Drain A")["tenant_id"], make_tenant("Drain B")["tenant_id"]
+    lead_a, lead_b = _lead_with_note(a), _lead_with_note(b)
+    reports: list[PassReport] = []
+    summary = drain(queries, score_batch=2, on_report=reports.append)   # small batches: several passes
+    assert {a, b} <= set(summary["tenants"]) and summary["failed"] == []
+    assert summary["claimed"] >= 8 and summary["refreshed"] >= 4 and summary["indexed"] >= 2
+    assert summary["lag_p50_s"] is not None and summary["lag_p95_s"] >= summary["lag_p50_s"]
+    assert _waiting(a) == _waiting(b) == {"refresh": 0, "index": 0}
+    assert _features_of(a, lead_a) is not None and _features_of(b, lead_b) is not None
+    assert {r.lane for r in reports} == {"score", "index"} and all(r.claimed for r in reports)
+    assert not {a, b} & set(drain(queries)["tenants"])   # nothing of theirs left to do
+
+
+class _FailsFor(Refresher):
+    """Fault injection: the score batch of one tenant raises (as a broken row or a lost connection would);
+    every other tenant runs the real batch."""
+
+    def __init__(self, queries, failing: str, **kw):
+        super().__init__(queries, **kw)
+        self.failing = failing
+
+    def _score_batch(self, tenant_id, report):
+        if tenant_id == self.failing:
+            raise RuntimeError("this tenant's refresh broke")
+        return super()._score_batch(tenant_id, report)
+
+
+def test_one_tenants_failure_leaves_its_rows_and_never_stops_the_others(queries):
+    bad, good = make_tenant("Broken")["tenant_id"], make_tenant("Fine")["tenant_id"]
+    _lead_with_note(bad)
+    lead = _lead_with_note(good)
+    refresher = _FailsFor(queries, failing=bad)
+    summary = refresher.drain()
+    assert bad in summary["failed"] and good in summary["tenants"]
+    assert _waiting(bad)["refresh"] > 0 and _waiting(good)["refresh"] == 0
+    assert _features_of(good, lead) is not None
+    assert bad not in refresher.one_pass("score").failed   # backing off: not retried at once
+    assert Refresher(queries).drain()["failed"] == [] and _waiting(bad)["refresh"] == 0   # recovered later
+
+
+def test_run_wakes_on_a_committed_write_and_stops_on_request(queries):
+    tenant = make_tenant("Awake")["tenant_id"]
+    drain(queries)   # whatever earlier tests left
+    stop = threading.Event()
+    # a poll this long means only the NOTIFY of the write can wake the lanes within the test's patience
+    refresher = Refresher(queries, poll_seconds=600)
+    runner = threading.Thread(target=refresher.run, args=(stop,))
+    runner.start()
+    try:
+        time.sleep(1.5)   # both lanes are asleep on LISTEN now
+        lead = _lead_with_note(tenant)
+        deadline = time.monotonic() + 120
+        while _waiting(tenant) != {"refresh": 0, "index": 0} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _waiting(tenant) == {"refresh": 0, "index": 0}
+        assert _features_of(tenant, lead) is not None
+    finally:
+        stop.set()
+        runner.join(30)
+    assert not runner.is_alive()
+    assert not [t for t in threading.enumerate() if t.name.startswith("refresher-")]
+
+
+def test_percentile():
+    assert percentile([], 0.5) is None and percentile([3.0], 0.95) == 3.0
+    assert percentile([float(i) for i in range(1, 101)], 0.5) == pytest.approx(50.5)
+    assert percentile([float(i) for i in range(1, 101)], 0.95) == pytest.approx(95.05)
