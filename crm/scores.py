@@ -1,10 +1,11 @@
 """Published scores in PostgreSQL: the one place they are read and the one place they are written.
 
-Three tenant-owned tables under row-level security, filled by batch scoring (serving/batch.py) and, later,
-the live path: `scores` (the current score per entity), `score_history` (one row per entity per run) and
-`analytics.features_latest` (the feature row each current score was computed from, for fresh and what-if
-scoring). Every function takes the caller's tenant session (`tenant_session`, or the request's), so RLS
-decides what exists; the reads add `tenant_id = app_tenant_id()` on top so an index on tenant_id serves them.
+Three tenant-owned tables under row-level security, filled by batch scoring (serving/batch.py, `publish`)
+and the live refresh (serving/live/refresh.py, `refresh`): `scores` (the current score per entity),
+`score_history` (one row per entity per run) and `analytics.features_latest` (the feature row each current
+score was computed from, for what-if scoring). Every function takes the caller's tenant session
+(`tenant_session`, or the request's), so RLS decides what exists; the reads add `tenant_id = app_tenant_id()`
+on top so an index on tenant_id serves them.
 """
 
 from __future__ import annotations
@@ -109,14 +110,30 @@ def publish(session: Session, entity_type: str, scores: list[dict], features: li
     `scores`: entity_id, score, probability, tier, factors (JSON text), model_name, model_version, scored_at;
     `features`: entity_id, as_of_date, features (JSON text), published_at. The tenant is the session's.
     """
-    ids = [s["entity_id"] for s in scores]
+    ids = [s["entity_id"] for s in scores] + [f["entity_id"] for f in features]
     for table in ("scores", "analytics.features_latest"):
         session.execute(text(f"delete from {table} where tenant_id = app_tenant_id() and entity_type = :e "
                              "and not (entity_id = any(cast(:ids as uuid[])))"), {"e": entity_type, "ids": ids})
-    if not scores:
-        return
-    rows = [{**s, "entity_type": entity_type} for s in scores]
-    session.execute(_UPSERT, rows)
-    session.execute(_HISTORY, rows)
+    _write(session, entity_type, scores, features)
+
+
+def refresh(session: Session, entity_type: str, scores: list[dict], features: list[dict],
+            retired: Sequence[uuid.UUID | str] = ()) -> None:
+    """Publish the scores and features of some entities (the live path), leaving every other entity as it
+    is; `retired` entities (no longer a lead or an account, or deleted) lose their current score and
+    features, never their history. Same row shapes as `publish`."""
+    if retired:
+        for table in ("scores", "analytics.features_latest"):
+            session.execute(text(f"delete from {table} where tenant_id = app_tenant_id() and entity_type = :e "
+                                 "and entity_id = any(cast(:ids as uuid[]))"),
+                            {"e": entity_type, "ids": [str(i) for i in retired]})
+    _write(session, entity_type, scores, features)
+
+
+def _write(session: Session, entity_type: str, scores: list[dict], features: list[dict]) -> None:
+    if scores:
+        rows = [{**s, "entity_type": entity_type} for s in scores]
+        session.execute(_UPSERT, rows)
+        session.execute(_HISTORY, rows)
     if features:
         session.execute(_FEATURES, [{**f, "entity_type": entity_type} for f in features])

@@ -57,6 +57,13 @@ def create_tenant(name: str, admin_email: str, admin_password: str | None = None
     return {"tenant_id": str(tenant.id), "api_key": key, "admin_email": admin_email}
 
 
+def all_tenant_ids() -> list[str]:
+    """Every tenant, oldest first (operator view through the admin engine): platform jobs visit each one
+    in turn, each inside its own RLS-scoped session."""
+    with admin_session() as session:
+        return [str(r[0]) for r in session.execute(text("select id from tenants order by created_at"))]
+
+
 def create_api_key(tenant_id: uuid.UUID | str, role: str = "member", name: str = "") -> dict:
     if role not in ROLES:
         raise TenancyError(f"role must be one of {', '.join(ROLES)}, not {role!r}")

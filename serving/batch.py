@@ -1,7 +1,9 @@
-"""Batch scoring: every entity in the newest feature snapshot, scored by the champion, published per tenant.
+"""Batch scoring: every entity of every tenant scored by the champion and published, tenant by tenant.
 
-The snapshot is read through `crm.warehouse` (the DuckDB file or the dbt postgres target, whichever
-CRM_WAREHOUSE names). Each tenant's run is published by `crm.scores.publish` inside
+`score_now` (the pipeline's scoring assets) computes each tenant's features as of now from the compiled dbt
+marts (`crm.live_features`), exactly as the live refresh does for touched entities. `score_entities` scores
+a stored snapshot instead (each tenant's newest month-end in the warehouse, read through `crm.warehouse`):
+backfills and tests with a known feature table. Each tenant's run is published by `crm.scores.publish` inside
 `tenant_session(tenant)` (RLS applies to the writer too): the current `scores`, one `score_history` row per
 entity, and the `analytics.features_latest` row the score was computed from (for `?fresh=true`/what-if).
 """
@@ -9,7 +11,6 @@ entity, and the `analytics.features_latest` row the score was computed from (for
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +21,12 @@ from sqlalchemy import text
 
 from crm import scores as published
 from crm.db.engine import tenant_session
+from crm.live_features import EntityType, FeatureQueries
+from crm.tenancy import all_tenant_ids
 from crm.warehouse import read_latest_snapshot
+from serving.live.refresh import refresh_entities
 from serving.models import ACCOUNT_MODEL, LEAD_MODEL, LoadedModel, champion_version, load_version
+from serving.publication import feature_records, score_records
 from serving.scoring import Score, score_frame
 
 log = logging.getLogger(__name__)
@@ -48,35 +53,47 @@ def read_latest(mart: str, warehouse_path: Path | None = None) -> pl.DataFrame:
 
 def write_tenant(tenant_id: str, entity_type: str, scores: list[Score], features: pl.DataFrame,
                  entity_key: str, scored_at: dt.datetime) -> None:
-    score_rows = [{"entity_id": s.entity_id, "score": s.score, "probability": s.probability, "tier": s.tier,
-                   "factors": json.dumps(s.factors), "model_name": s.model_name, "model_version": s.model_version,
-                   "scored_at": scored_at} for s in scores]
-    feature_rows = [{"entity_id": str(r.pop(entity_key)), "as_of_date": r.pop("as_of_date"),
-                     "features": json.dumps(r, default=str), "published_at": scored_at}
-                    for r in features.drop("tenant_id").with_columns(cs.float().fill_nan(None)).to_dicts()]
     with tenant_session(tenant_id) as s:
         if s.execute(text("select 1 from tenants where id = :t"), {"t": tenant_id}).first() is None:
             log.warning("skipping tenant %s: in the warehouse but not in PostgreSQL", tenant_id)
             return
-        published.publish(s, entity_type, score_rows, feature_rows)
+        published.publish(s, entity_type, score_records(scores, scored_at),
+                          feature_records(features, entity_key, scored_at))
+
+
+def _champion(name: str) -> LoadedModel:
+    version = champion_version(name)
+    if version is None:
+        raise RuntimeError(f"no '{name}' model has the champion alias yet: train it first (group ml)")
+    return load_version(name, version)
+
+
+def score_now(entity_type: EntityType, queries: FeatureQueries, model: LoadedModel | None = None,
+              scored_at: dt.datetime | None = None) -> BatchResult:
+    """Every tenant's entities with features as of `scored_at` (now), scored by the champion and published."""
+    model = model or _champion(MARTS[entity_type][2])
+    scored_at = scored_at or dt.datetime.now(dt.UTC)
+    result = BatchResult(entity_type, model.name, model.version, as_of_dates=[scored_at.date().isoformat()])
+    for tenant_id in all_tenant_ids():
+        with tenant_session(tenant_id) as session:
+            done = refresh_entities(session, queries, entity_type, None, scored_at, model)
+        result.rows += done.scored
+        result.tenants += 1
+    return result
 
 
 def score_entities(entity_type: str, model: LoadedModel | None = None, warehouse: Path | None = None,
                    scored_at: dt.datetime | None = None) -> BatchResult:
     """Score the newest snapshot of every tenant with the champion (or the given model) and publish."""
-    mart, label, name = MARTS[entity_type]
-    if model is None:
-        version = champion_version(name)
-        if version is None:
-            raise RuntimeError(f"no '{name}' model has the champion alias yet: train it first (group ml)")
-        model = load_version(name, version)
+    mart, _, name = MARTS[entity_type]
+    model = model or _champion(name)
     scored_at = scored_at or dt.datetime.now(dt.UTC)
     frame = read_latest(mart, warehouse)
     result = BatchResult(entity_type, model.name, model.version)
     key = model.bundle.entity_key
     for (tenant_id,), part in frame.group_by("tenant_id", maintain_order=True):
         scores = score_frame(model, part)
-        write_tenant(str(tenant_id), entity_type, scores, part.drop(label, strict=False), key, scored_at)
+        write_tenant(str(tenant_id), entity_type, scores, part, key, scored_at)
         result.rows += len(scores)
         result.tenants += 1
     result.as_of_dates = sorted({str(d) for d in frame["as_of_date"].unique().to_list()}) if frame.height else []

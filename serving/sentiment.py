@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from crm.db.engine import admin_engine, tenant_session
+from crm.db.engine import tenant_session
+from crm.tenancy import all_tenant_ids
 
 # Activity types whose body is something a person wrote or said (not a bulk email or a page view).
 SCORED_ACTIVITY_TYPES = ("email_replied", "call", "meeting", "support_ticket")
@@ -34,21 +36,26 @@ select t.source_type, t.source_id, t.contact_id, t.company_id, t.occurred_at, t.
 from texts t
 left join text_sentiment s
   on s.tenant_id = app_tenant_id() and s.source_type = t.source_type and s.source_id = t.source_id
-where s.source_id is null
+where (s.source_id is null
    or s.text_hash <> md5(t.body)
    or s.contact_id is distinct from t.contact_id
    or s.company_id is distinct from t.company_id
-   or s.occurred_at <> t.occurred_at
+   or s.occurred_at <> t.occurred_at)
+  and {only}
 """
 
 # Sources deleted (or no longer a scored type) lose their sentiment row.
 _ORPHANS_SQL = """
 delete from text_sentiment s
-where (s.source_type = 'note' and not exists (select 1 from notes n where n.id = s.source_id))
+where ((s.source_type = 'note' and not exists (select 1 from notes n where n.id = s.source_id))
    or (s.source_type = 'activity' and not exists (
          select 1 from activities a where a.id = s.source_id
-           and a.type in ('email_replied', 'call', 'meeting', 'support_ticket')))
+           and a.type in ('email_replied', 'call', 'meeting', 'support_ticket'))))
+  and {only}
 """
+# Texts of some contacts or companies only (the live path); the batch job passes no ids and takes all.
+_ONLY = ("(cast(:contacts as uuid[]) is null or {t}.contact_id = any(cast(:contacts as uuid[])) "
+         "or {t}.company_id = any(cast(:companies as uuid[])))")
 
 _UPSERT_SQL = """
 insert into text_sentiment (tenant_id, source_type, source_id, contact_id, company_id, occurred_at,
@@ -88,10 +95,16 @@ def score_tenant(tenant_id: uuid.UUID | str) -> tuple[int, int]:
         return score_pending(session)
 
 
-def score_pending(session: Session) -> tuple[int, int]:
-    """In the caller's tenant session: score the new or changed texts, drop orphaned scores."""
-    rows = session.execute(text(_PENDING_SQL)).all()
-    removed = session.execute(text(_ORPHANS_SQL)).rowcount
+def score_pending(session: Session, contact_ids: Sequence[uuid.UUID] | None = None,
+                  company_ids: Sequence[uuid.UUID] | None = None) -> tuple[int, int]:
+    """In the caller's tenant session: score the new or changed texts, drop orphaned scores; with ids,
+    only the texts of those contacts or companies (what a live refresh touched)."""
+    if contact_ids is None and company_ids is None:
+        params: dict = {"contacts": None, "companies": None}
+    else:
+        params = {"contacts": [str(i) for i in contact_ids or ()], "companies": [str(i) for i in company_ids or ()]}
+    rows = session.execute(text(_PENDING_SQL.format(only=_ONLY.format(t="t"))), params).all()
+    removed = session.execute(text(_ORPHANS_SQL.format(only=_ONLY.format(t="s"))), params).rowcount
     write(session, [(r.source_type, r.source_id, r.contact_id, r.company_id, r.occurred_at, score_text(r.body),
                      r.text_hash) for r in rows])
     return len(rows), removed
@@ -124,8 +137,7 @@ def _or_null(value: object) -> str:
 
 def score_all_tenants() -> SentimentRun:
     """The platform job: every tenant in turn, each inside its own RLS-scoped transaction."""
-    with admin_engine().connect() as conn:
-        tenant_ids = [r[0] for r in conn.execute(text("select id from tenants order by created_at"))]
+    tenant_ids = all_tenant_ids()
     scored = removed = 0
     for tenant_id in tenant_ids:
         s, r = score_tenant(tenant_id)

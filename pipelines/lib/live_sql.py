@@ -1,8 +1,8 @@
 """Generate the live form of the feature marts from the dbt project: `dbt compile` with `live: true`.
 
-The result is cached under $CRM_HOME/live_sql/<digest>/, where the digest covers every file of the dbt
-project and the database the SQL names; change a model and the next call compiles again (~15 s), so the
-serving SQL is never a hand-kept copy. Parallel processes compile once: a file lock guards the compile
+The result is cached beside dbt's manifest, in dbt/target/live_sql/<digest>/, where the digest covers every
+file of the dbt project and the database the SQL names; change a model and the next call compiles again
+(~15 s), so the serving SQL is never a hand-kept copy. Parallel processes compile once: a file lock guards the compile
 and files are moved into place atomically.
 """
 
@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 from crm.live_features import MARTS, FeatureQueries
-from crm.settings import get_settings
 from pipelines.lib.dbt_cli import run_dbt
 from pipelines.lib.dbt_env import DBT_PROJECT_DIR, postgres_parts
 
@@ -59,7 +58,7 @@ def _compile(folder: Path) -> None:
 def feature_queries() -> FeatureQueries:
     """The live feature SQL for the current dbt project (compiled on first use, then read from the cache)."""
     digest = project_digest()
-    root = get_settings().home / "live_sql"
+    root = DBT_PROJECT_DIR / "target" / "live_sql"
     folder = root / digest
     if (found := _load(folder, digest)) is not None:
         return found

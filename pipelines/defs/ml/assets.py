@@ -1,7 +1,9 @@
 """ML: train + register the two models (champion gate inside), then publish scores with the champion.
 
-Thin assets: the logic is in models_ml/ (training) and serving/batch.py (scoring); these return the
-figures a data team looks at in the Dagster UI.
+Training reads the month-end marts (complete labels); scoring reads features as of now, computed on
+PostgreSQL by the live form of the same dbt models (pipelines/lib/live_sql.py), like the live refresh.
+Thin assets: the logic is in models_ml/ (training) and serving/ (scoring); these return the figures a data
+team looks at in the Dagster UI.
 """
 
 from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
@@ -9,7 +11,8 @@ from pydantic import Field
 
 from models_ml.config import TrainConfig, churn_config, lead_config
 from models_ml.job import train_and_register
-from serving.batch import score_entities
+from pipelines.lib.live_sql import feature_queries
+from serving.batch import score_now
 
 
 class TrainRunConfig(Config):
@@ -46,20 +49,22 @@ def churn_risk_model(context: AssetExecutionContext, config: TrainRunConfig) -> 
 
 
 def _publish(entity_type: str) -> MaterializeResult:
-    result = score_entities(entity_type)
+    result = score_now(entity_type, feature_queries())
     return MaterializeResult(metadata={"rows": result.rows, "tenants": result.tenants, "model": result.model_name,
                                        "model_version": result.model_version,
-                                       "as_of_dates": ", ".join(result.as_of_dates)})
+                                       "as_of": ", ".join(result.as_of_dates)})
 
 
 @asset(group_name="ml", deps=[lead_score_model], kinds={"postgres"},
-       description="Every open lead scored by the lead_score champion into scores + score_history (RLS)")
+       description="Every open lead, with features as of now, scored by the lead_score champion into scores + "
+                   "score_history (RLS)")
 def lead_scores() -> MaterializeResult:
     return _publish("lead")
 
 
 @asset(group_name="ml", deps=[churn_risk_model], kinds={"postgres"},
-       description="Every customer account scored by the churn_risk champion into scores + score_history (RLS)")
+       description="Every customer account, with features as of now, scored by the churn_risk champion into "
+                   "scores + score_history (RLS)")
 def account_scores() -> MaterializeResult:
     return _publish("account")
 
