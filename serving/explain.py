@@ -23,9 +23,10 @@ WINDOWED = {
 }
 TEMPLATES: list[tuple[str, str]] = [
     *[(rf"^{k}_(?P<n>\d+)d$", t + " in the last {n} days") for k, t in WINDOWED.items()],
-    (r"^days_since_last_activity$", "Last activity {v} day{s} ago|No activity recorded yet"),
-    (r"^days_since_last_reply$", "Last replied {v} day{s} ago|Has never replied"),
-    (r"^days_since_last_order$", "Last order {v} day{s} ago|Has never ordered"),
+    # the marts look back 180 days (dbt/macros/features.sql): a missing value means none in that window
+    (r"^days_since_last_activity$", "Last activity {v} day{s} ago|No activity in the last 180 days"),
+    (r"^days_since_last_reply$", "Last replied {v} day{s} ago|No reply in the last 180 days"),
+    (r"^days_since_last_order$", "Last order {v} day{s} ago|No order in the last 180 days"),
     (r"^days_since_created$", "In the CRM for {v} day{s}"),
     (r"^days_as_customer$", "Customer for {v} day{s}"),
     (r"^email_reply_rate_(?P<n>\d+)d$", "Replied to {pct} of emails in the last {n} days|No emails sent yet"),

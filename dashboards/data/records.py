@@ -50,6 +50,33 @@ def deals_for(session: Session, column: str, entity_id: uuid.UUID) -> list[dict]
     return [{"deal": d, "stage": stage} for d, stage in rows]
 
 
+# Queued changes that will move an entity's score: its own, and for an account its contacts' as well
+# (the score lane widens a contact's change to the company's churn risk).
+_PENDING = {
+    "lead": "select exists (select 1 from live_refresh_queue where entity_type = 'contact' and entity_id = :i)",
+    "account": "select exists (select 1 from live_refresh_queue where (entity_type = 'company' and entity_id = :i) "
+               "or (entity_type = 'contact' and entity_id in (select id from contacts where company_id = :i)))",
+}
+
+
+def score_card(session: Session, entity_type: str, entity_id: uuid.UUID) -> dict:
+    """The score card's data: current score with reasons, its history, and whether the live refresher still
+    has changes of this entity waiting (the card then says "updating…" and the page keeps polling)."""
+    return {
+        "score": current_score(session, entity_type, entity_id),
+        "history": score_history(session, entity_type, entity_id),
+        "pending": session.execute(text(_PENDING[entity_type]), {"i": entity_id}).scalar_one(),
+    }
+
+
+def entity_card(session: Session, entity_type: str, entity_id: uuid.UUID) -> dict | None:
+    """`score_card` of a contact ('lead') or company ('account'); None when this tenant has no such record."""
+    model = Contact if entity_type == "lead" else Company
+    if session.get(model, entity_id) is None:  # RLS: another tenant's id is a missing one
+        return None
+    return score_card(session, entity_type, entity_id)
+
+
 def contact_page(session: Session, contact_id: uuid.UUID) -> dict | None:
     contact = session.get(Contact, contact_id)
     if contact is None:  # RLS: another tenant's contact looks exactly like a missing one
@@ -57,8 +84,7 @@ def contact_page(session: Session, contact_id: uuid.UUID) -> dict | None:
     return {
         "contact": contact,
         "company": session.get(Company, contact.company_id) if contact.company_id else None,
-        "score": current_score(session, "lead", contact_id),
-        "history": score_history(session, "lead", contact_id),
+        **score_card(session, "lead", contact_id),
         "sentiment": sentiment_weekly(session, "contact_id", contact_id),
         "timeline": timeline(session, "contact_id", contact_id),
         "tasks": tasks_for(session, "contact_id", contact_id),
@@ -76,8 +102,7 @@ def company_page(session: Session, company_id: uuid.UUID) -> dict | None:
         "order by s.score desc nulls last, c.last_name limit 50"), {"i": company_id})
     return {
         "company": company,
-        "score": current_score(session, "account", company_id),
-        "history": score_history(session, "account", company_id),
+        **score_card(session, "account", company_id),
         "sentiment": sentiment_weekly(session, "company_id", company_id),
         "timeline": timeline(session, "company_id", company_id),
         "tasks": tasks_for(session, "company_id", company_id),

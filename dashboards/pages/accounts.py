@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from dashboards.data import leads as data
 from dashboards.data.records import company_page
 from dashboards.pages.common import PageSession, page_number, parse_id
-from dashboards.pages.leads import history_chart, sentiment_chart
+from dashboards.pages.leads import history_chart, score_card_fragment, sentiment_chart
 from dashboards.security import not_found_page
 from dashboards.templating import render
 
@@ -28,3 +28,8 @@ def company(request: Request, s: PageSession, company_id: str):
         raise not_found_page("company")
     return render(request, "company.html", {**page, "history_chart": history_chart(page["history"]),
                                             "sentiment_chart": sentiment_chart(page["sentiment"])})
+
+
+@router.get("/companies/{company_id}/score-card")
+def company_score_card(request: Request, s: PageSession, company_id: str):
+    return score_card_fragment(request, s, "account", company_id)

@@ -7,15 +7,17 @@ from fastapi.responses import RedirectResponse
 
 from dashboards.data.records import source_location
 from dashboards.pages.common import PageSession, parse_id
-from dashboards.security import UserDep, not_found_page
+from dashboards.security import not_found_page
 from dashboards.templating import render
+from serving.live.index_lane import index_progress
 
 router = APIRouter()
 
 
 @router.get("/insights")
-def insights(request: Request, user: UserDep, q: str = ""):
-    return render(request, "insights.html", {"question": q.strip()[:1000]})
+def insights(request: Request, s: PageSession, q: str = ""):
+    # while the index is filling (a first demo run, a big import) answers cover only what is indexed so far
+    return render(request, "insights.html", {"question": q.strip()[:1000], "index": index_progress(s)})
 
 
 @router.get("/sources/{source_type}/{source_id}")

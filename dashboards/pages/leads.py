@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 
 from dashboards import charts
 from dashboards.data import leads as data
-from dashboards.data.records import contact_page
+from dashboards.data.records import contact_page, entity_card
 from dashboards.pages.common import PageSession, page_number, parse_id
 from dashboards.security import not_found_page
 from dashboards.templating import render
@@ -45,3 +48,25 @@ def contact(request: Request, s: PageSession, contact_id: str):
         raise not_found_page("contact")
     return render(request, "contact.html", {**page, "history_chart": history_chart(page["history"]),
                                             "sentiment_chart": sentiment_chart(page["sentiment"])})
+
+
+CARDS = {"lead": ("contact", "contacts", "Lead score"), "account": ("company", "companies", "Churn risk")}
+
+
+def score_card_fragment(request: Request, s: Session, entity_type: str, entity_id: str):
+    """The score card alone (the page polls it after a write until the live refresher has caught up)."""
+    kind, path, label = CARDS[entity_type]
+    eid: uuid.UUID = parse_id(entity_id, kind)
+    card = entity_card(s, entity_type, eid)
+    if card is None:
+        raise not_found_page(kind)
+    response = render(request, "_score_card.html", {
+        **card, "history_chart": history_chart(card["history"]), "card_label": label,
+        "card_kind": "lead" if entity_type == "lead" else "risk", "card_url": f"/{path}/{eid}/score-card"})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/contacts/{contact_id}/score-card")
+def contact_score_card(request: Request, s: PageSession, contact_id: str):
+    return score_card_fragment(request, s, "lead", contact_id)

@@ -203,9 +203,59 @@ function initAssistant(box) {
   });
 }
 
+// ---- score card: follows the live refresher after a write on this page ------------------------------
+// A note or activity saved here reloads the page (a form post); the refresher scores the change within
+// seconds. Until it has (the card says data-pending="1"), or for a minute after a write made from this page,
+// the card is fetched again every 2 s and swapped in place, with the tier in the heading.
+const LIVE_WINDOW_MS = 60000;
+const LIVE_POLL_MS = 2000;
+
+function initScoreCard(card) {
+  const key = "crm-wrote:" + location.pathname;
+  document.querySelectorAll('form[method="post"]').forEach((f) => f.addEventListener("submit", () => {
+    try { sessionStorage.setItem(key, String(Date.now())); } catch (e) { /* storage off: poll on pending only */ }
+  }));
+  let wroteAt = 0;
+  try { wroteAt = Number(sessionStorage.getItem(key) || 0); } catch (e) { wroteAt = 0; }
+  const now = Date.now();
+  const until = Math.max(wroteAt + LIVE_WINDOW_MS, card.dataset.pending === "1" ? now + LIVE_WINDOW_MS : 0);
+  if (until <= now) return;
+  const url = card.dataset.scoreCard;
+
+  function stop() {
+    try { sessionStorage.removeItem(key); } catch (e) { /* nothing to clear */ }
+    document.querySelector("[data-score-card] [data-updating]")?.remove();
+  }
+
+  const again = () => { if (Date.now() + LIVE_POLL_MS > until) stop(); else setTimeout(poll, LIVE_POLL_MS); };
+
+  async function poll() {
+    let html;
+    try {
+      const res = await fetch(url, {credentials: "same-origin", headers: {"Accept": "text/html"}, cache: "no-store"});
+      if (!res.ok) { stop(); return; }
+      html = await res.text();
+    } catch (e) { again(); return; }  // a network blip: the next tick tries again
+    const tmp = document.createElement("template");
+    tmp.innerHTML = html.trim();
+    const next = tmp.content.querySelector("[data-score-card]");
+    if (!next) { stop(); return; }  // not a card (signed out: the login page)
+    const current = document.querySelector("[data-score-card]");
+    if (next.dataset.version !== current.dataset.version || next.dataset.pending !== current.dataset.pending) {
+      current.replaceWith(next);
+      const headTier = document.querySelector("[data-live-tier]");
+      const tier = next.querySelector(".score-big .tier");
+      if (headTier && tier) headTier.replaceChildren(tier.cloneNode(true));
+    }
+    if (next.dataset.pending === "0") stop(); else again();
+  }
+  setTimeout(poll, card.dataset.pending === "1" ? LIVE_POLL_MS : 0);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   // the Content-Security-Policy forbids inline handlers: controls that submit on change say so with data-autosubmit
   document.querySelectorAll("[data-autosubmit]").forEach((el) => el.addEventListener("change", () => el.form.submit()));
   document.querySelectorAll("[data-board]").forEach(initBoard);
   document.querySelectorAll("[data-assistant]").forEach(initAssistant);
+  document.querySelectorAll("[data-score-card]").forEach(initScoreCard);
 });
