@@ -1,9 +1,11 @@
 """Scores API: published lead/account scores with reasons, history, fresh re-scoring, batch and what-if.
 
-Published scores come from the batch scoring asset (`scores`, `score_history`); `?fresh=true` and what-if
-score the entity's latest published feature row (`analytics.features_latest`, same pipeline run) with the
-champion model loaded in this process. Everything is read through the tenant's RLS session, so another
-tenant's id is simply not found.
+Published scores come from the live refresh (seconds after any change) and batch scoring (`scores`,
+`score_history`); both compute features as of the moment of scoring. `?fresh=true` computes this entity's
+features as of this request with the same generated SQL (`crm.live_features`; the app provides the compiled
+queries as `app.state.feature_queries`) and scores them with the champion loaded in this process. What-if
+starts from the feature row the current score was computed from (`analytics.features_latest`). Everything
+is read through the tenant's RLS session, so another tenant's id is simply not found.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from api.deps import SessionDep
 from api.errors import ApiError
 from api.schemas.scores import LeadBatchRead, LeadBatchRequest, LeadScoreItem, ScoreRead, WhatIfRead, WhatIfRequest
-from crm import scores
+from crm import live_features, scores
+from crm.live_features import EntityType
 from serving.models import ACCOUNT_MODEL, LEAD_MODEL, LoadedModel, champions
 from serving.scoring import score_rows
 
@@ -35,11 +38,14 @@ register_url_convertor("segment", _Segment())
 router = APIRouter(prefix="/scores", tags=["scores"])
 MODELS = {"lead": LEAD_MODEL, "account": ACCOUNT_MODEL}
 LABELS = {"lead": "contact", "account": "company"}
+POPULATIONS = {"lead": "an open lead", "account": "a customer account"}
 
 
 def _read(row: Any) -> ScoreRead:
+    # every published score is computed from features as of its scoring instant (live refresh and batch alike)
     return ScoreRead(score=row.score, probability=row.probability, tier=row.tier.strip(), factors=row.factors,
-                     model={"name": row.model_name, "version": row.model_version}, scored_at=row.scored_at)
+                     model={"name": row.model_name, "version": row.model_version}, scored_at=row.scored_at,
+                     as_of=row.scored_at)
 
 
 def _not_scored(entity_type: str, entity_id: uuid.UUID, when: str = "") -> ApiError:
@@ -62,18 +68,30 @@ def _features(session: Session, entity_type: str, entity_id: uuid.UUID) -> dict[
     return features
 
 
-def _score_now(entity_type: str, entity_id: uuid.UUID, features: dict[str, Any]) -> ScoreRead:
-    model = _model(entity_type)
+def _score_now(entity_type: str, entity_id: uuid.UUID, features: dict[str, Any],
+               model: LoadedModel | None = None) -> ScoreRead:
+    model = model or _model(entity_type)
     (scored,) = score_rows(model, [{**features, model.bundle.entity_key: str(entity_id)}])
-    return ScoreRead(**scored.as_dict(), scored_at=dt.datetime.now(dt.UTC))
+    now = dt.datetime.now(dt.UTC)
+    return ScoreRead(**scored.as_dict(), scored_at=now, as_of=now)
 
 
-def _get(session: Session, entity_type: str, entity_id: uuid.UUID, as_of: dt.date | None, fresh: bool) -> ScoreRead:
+def _features_now(request: Request, session: Session, entity_type: EntityType, entity_id: uuid.UUID) -> dict:
+    queries = request.app.state.feature_queries()
+    frame = live_features.compute(session, queries, entity_type, [entity_id], dt.datetime.now(dt.UTC))
+    if frame.is_empty():
+        raise _not_scored(entity_type, entity_id, f" (not {POPULATIONS[entity_type]} now)")
+    return frame.row(0, named=True)
+
+
+def _get(request: Request, session: Session, entity_type: EntityType, entity_id: uuid.UUID, as_of: dt.date | None,
+         fresh: bool) -> ScoreRead:
     if fresh and as_of is not None:
         raise ApiError(422, "use either as_of (a past score) or fresh=true (a score now), not both",
                        type_="/problems/validation")
     if fresh:
-        return _score_now(entity_type, entity_id, _features(session, entity_type, entity_id))
+        model = _model(entity_type)  # before the features: no model, no work
+        return _score_now(entity_type, entity_id, _features_now(request, session, entity_type, entity_id), model)
     if as_of is not None:
         row = scores.as_of(session, entity_type, entity_id, as_of)
         if row is None:
@@ -86,19 +104,19 @@ def _get(session: Session, entity_type: str, entity_id: uuid.UUID, as_of: dt.dat
 
 
 AsOf = Query(None, description="Answer from score history: the score as it stood at the end of this date (UTC)")
-Fresh = Query(False, description="Score now with the current champion from the latest published features")
+Fresh = Query(False, description="Compute the features as of this request and score them with the current champion")
 
 
 @router.get("/leads/{contact_id:segment}", response_model=ScoreRead, summary="A lead's conversion score with reasons")
-def lead_score(contact_id: uuid.UUID, session: SessionDep, as_of: dt.date | None = AsOf,
+def lead_score(contact_id: uuid.UUID, request: Request, session: SessionDep, as_of: dt.date | None = AsOf,
                fresh: bool = Fresh) -> ScoreRead:
-    return _get(session, "lead", contact_id, as_of, fresh)
+    return _get(request, session, "lead", contact_id, as_of, fresh)
 
 
 @router.get("/accounts/{company_id:segment}", response_model=ScoreRead, summary="An account's churn risk with reasons")
-def account_score(company_id: uuid.UUID, session: SessionDep, as_of: dt.date | None = AsOf,
+def account_score(company_id: uuid.UUID, request: Request, session: SessionDep, as_of: dt.date | None = AsOf,
                   fresh: bool = Fresh) -> ScoreRead:
-    return _get(session, "account", company_id, as_of, fresh)
+    return _get(request, session, "account", company_id, as_of, fresh)
 
 
 @router.post("/leads:batch", response_model=LeadBatchRead, summary="Published scores of up to 1,000 leads")

@@ -32,6 +32,8 @@ class ScoreRead(BaseModel):
     factors: list[Factor]
     model: ModelRef
     scored_at: datetime
+    as_of: datetime = Field(description="The instant the features describe: scores are computed from features "
+                                        "as of the moment of scoring")
 
 
 class LeadScoreItem(ScoreRead):

@@ -31,7 +31,7 @@ def test_lead_score_with_factors_history_and_fresh(api, tenant, tmp_path):
     r = api.get(f"/scores/leads/{cid}")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"score", "probability", "tier", "factors", "model", "scored_at"}
+    assert set(body) == {"score", "probability", "tier", "factors", "model", "scored_at", "as_of"}
     assert 0 <= body["score"] <= 100 and body["tier"] in "ABCD"
     assert body["model"] == {"name": "lead_score", "version": champions().get("lead_score").version}
     assert body["factors"] and set(body["factors"][0]) == {"feature", "value", "impact", "text"}
@@ -41,10 +41,25 @@ def test_lead_score_with_factors_history_and_fresh(api, tenant, tmp_path):
     assert past["scored_at"].startswith("2026-11-01")
     assert_problem(api.get(f"/scores/leads/{cid}", params={"as_of": "2026-10-31"}), 404)
 
-    fresh = api.get(f"/scores/leads/{cid}", params={"fresh": "true"}).json()
-    assert fresh["probability"] == body["probability"]  # same features, same champion
-    assert fresh["scored_at"] > body["scored_at"]
     assert_problem(api.get(f"/scores/leads/{cid}", params={"fresh": "true", "as_of": "2026-11-05"}), 422)
+
+
+def test_fresh_computes_the_features_as_of_the_request(api, tenant):
+    ml_support.trained_models(str(get_settings().home))
+    lead = api.post("/contacts", {"email": "fresh@example.com", "lead_source": "referral"}).json()["id"]
+    cold = api.get(f"/scores/leads/{lead}", params={"fresh": "true"})
+    assert cold.status_code == 200, cold.text
+    before = dt.datetime.now(dt.UTC).isoformat()
+    for hours in (1, 2, 3):
+        when = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)).isoformat()
+        assert api.post("/activities", {"type": "email_replied", "occurred_at": when, "contact_id": lead}
+                        ).status_code == 201
+    warm = api.get(f"/scores/leads/{lead}", params={"fresh": "true"}).json()
+    assert warm["as_of"] > before and warm["probability"] > cold.json()["probability"]  # replies an hour ago count
+    replies = next(f for f in warm["factors"] if f["feature"] == "emails_replied_30d")
+    assert replies["value"] == 3
+    customer = api.post("/companies", {"name": "Not a customer yet"}).json()["id"]
+    assert_problem(api.get(f"/scores/accounts/{customer}", params={"fresh": "true"}), 404)
 
 
 def test_what_if_moves_the_score_the_right_way(api, tenant, tmp_path):
@@ -94,7 +109,9 @@ def test_account_score_and_unscored_ids(api, tenant, tmp_path):
     company = frame["company_id"][0]
     body = api.get(f"/scores/accounts/{company}").json()
     assert body["model"]["name"] == "churn_risk" and body["factors"]
-    assert api.get(f"/scores/accounts/{company}", params={"fresh": "true"}).json()["score"] == body["score"]
+    live = api.post("/companies", {"name": "Customer", "customer_since": "2025-01-01"}).json()["id"]
+    fresh = api.get(f"/scores/accounts/{live}", params={"fresh": "true"}).json()
+    assert fresh["model"]["name"] == "churn_risk" and 0 <= fresh["score"] <= 100
     assert models["churn"].decision.promoted
     assert_problem(api.get(f"/scores/accounts/{uuid.uuid4()}"), 404)
     assert_problem(api.get("/scores/leads/not-a-uuid"), 422)
