@@ -1,5 +1,5 @@
 from dagster import Definitions
 
-from pipelines.defs.serving.assets import rag_index
+from pipelines.defs.serving.assets import live_scores, rag_index
 
-defs = Definitions(assets=[rag_index])
+defs = Definitions(assets=[rag_index, live_scores])
