@@ -1,4 +1,4 @@
-"""Create/edit forms for contacts, companies, deals, notes and tasks.
+"""Create/edit forms for contacts, companies, deals, notes, tasks and hand-logged activities.
 
 The fields are described once here; validation is the domain's own schemas (crm.schemas XCreate / XUpdate)
 and saving goes through the domain services (crm.services: deal staging, task done stamps, note authors,
@@ -17,15 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from crm.db.models import Company, Contact, Deal, Note, Pipeline, PipelineStage, Task
+from crm.db.models import Activity, Company, Contact, Deal, Note, Pipeline, PipelineStage, Task
 from crm.ids import InvalidId, parse_uuid
+from crm.schemas.activities import ActivityCreate, ActivityUpdate
 from crm.schemas.companies import CompanyCreate, CompanyUpdate
 from crm.schemas.contacts import ContactCreate, ContactUpdate
 from crm.schemas.deals import DealCreate, DealUpdate
 from crm.schemas.notes import NoteCreate, NoteUpdate
 from crm.schemas.tasks import TaskCreate, TaskUpdate
 from crm.schemas.updates import allows_null
-from crm.services import companies, contacts, deals, notes, records, tasks
+from crm.services import activities, companies, contacts, deals, notes, records, tasks
 from crm.services.errors import DomainError, from_integrity_error
 from crm.tenancy import Principal
 
@@ -59,6 +60,8 @@ class FormSpec:
 
 SIZES = ("1-10", "11-50", "51-200", "201-1000", "1000+")
 STAGES = ("subscriber", "lead", "mql", "sql", "opportunity", "customer", "other")
+# What people log by hand; opens, clicks, web visits and form fills arrive from integrations (POST /events).
+LOGGED_ACTIVITIES = ("call", "meeting", "email_replied", "email_sent", "support_ticket", "order")
 
 SPECS = {
     "contacts": FormSpec("contacts", "contact", Contact, contacts, ContactCreate, ContactUpdate, [
@@ -88,6 +91,13 @@ SPECS = {
         Field("contact_id", "Contact", "select", options="contacts"),
         Field("company_id", "Company", "select", options="companies"),
     ], title_field="body"),
+    "activities": FormSpec("activities", "activity", Activity, activities, ActivityCreate, ActivityUpdate, [
+        Field("type", "Type", "select", options=LOGGED_ACTIVITIES, required=True),
+        Field("subject", "Subject"), Field("body", "What happened", "textarea"),
+        Field("occurred_at", "When", "datetime-local", required=True, help="UTC"),
+        Field("contact_id", "Contact", "select", options="contacts"),
+        Field("company_id", "Company", "select", options="companies"),
+    ], title_field="subject"),
     "tasks": FormSpec("tasks", "task", Task, tasks, TaskCreate, TaskUpdate, [
         Field("title", "Task", required=True), Field("description", "Details", "textarea"),
         Field("due_at", "Due", "datetime-local"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from fastapi import APIRouter, Request
@@ -47,7 +48,8 @@ def contact(request: Request, s: PageSession, contact_id: str):
     if page is None:
         raise not_found_page("contact")
     return render(request, "contact.html", {**page, "history_chart": history_chart(page["history"]),
-                                            "sentiment_chart": sentiment_chart(page["sentiment"])})
+                                            "sentiment_chart": sentiment_chart(page["sentiment"]),
+                                            "now": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")})
 
 
 CARDS = {"lead": ("contact", "contacts", "Lead score"), "account": ("company", "companies", "Churn risk")}

@@ -258,4 +258,8 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-board]").forEach(initBoard);
   document.querySelectorAll("[data-assistant]").forEach(initAssistant);
   document.querySelectorAll("[data-score-card]").forEach(initScoreCard);
+  // an activity logged from the page happened when it was sent, not when the page was rendered
+  document.querySelectorAll("[data-quick-activity]").forEach((f) => f.addEventListener("submit", () => {
+    f.querySelector('input[name="occurred_at"]').value = new Date().toISOString().slice(0, 19) + "Z";
+  }));
 });

@@ -94,3 +94,23 @@ def test_insights_page_shows_index_progress_while_texts_wait(client, tenant, oth
 
     index_tenant_queue(tenant["tenant_id"], 256, CountingEmbedder())
     assert "data-index-progress" not in client.get("/insights").text
+
+
+def test_an_activity_logged_on_the_page_is_queued_for_the_refresher(client, tenant, other_tenant):
+    from tests.dashboards.test_session import csrf_of
+
+    mine = TenantData(tenant["tenant_id"]).contact("ann@acme.test")
+    theirs = TenantData(other_tenant["tenant_id"]).contact("secret@rival.example")
+    _drain_refresh_queue(tenant["tenant_id"])
+    login(client, tenant["admin_email"], tenant["password"])
+    form = {"csrf_token": csrf_of(client), "type": "call", "subject": "Kick-off call",
+            "occurred_at": "2026-11-02T10:00:00Z", "next": f"/contacts/{mine}"}
+
+    r = client.post("/activities/new", data={**form, "contact_id": mine})
+    assert r.status_code == 303 and r.headers["location"] == f"/contacts/{mine}"
+    assert 'data-pending="1"' in client.get(f"/contacts/{mine}/score-card").text
+
+    refused = client.post("/activities/new", data={**form, "contact_id": theirs})
+    assert refused.status_code == 422 and "secret@rival" not in refused.text
+    with tenant_session(other_tenant["tenant_id"]) as s:
+        assert s.execute(text("select count(*) from activities")).scalar_one() == 0
