@@ -2,7 +2,7 @@
 
 import typer
 
-from app.cli import access, demo, imports, pipeline, serve, tenants
+from app.cli import access, demo, imports, pipeline, refresher, serve, tenants
 
 app = typer.Typer(help="Intelligence CRM: multi-tenant CRM and data platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -14,6 +14,7 @@ tenants.apikey_app.command("revoke")(access.revoke_key)
 app.add_typer(access.user_app, name="user")
 app.add_typer(pipeline.pipeline_app, name="pipeline")
 app.command("serve")(serve.serve)
+app.command("refresher")(refresher.refresher)
 app.command("demo")(demo.demo)
 app.command("import")(imports.import_file)
 app.command("migrate")(tenants.migrate_cmd)

@@ -1,0 +1,101 @@
+"""`crm refresher`: keep scores, reasons, sentiment and the insight index in step with every write.
+
+Long-running: `crm serve` starts it as a child process (`start_child` / `stop_child`) and it also exits when
+that parent is gone, however the parent died. `--once` drains the queues and exits (scripts, benches).
+Its log goes to stderr and to $CRM_HOME/logs/refresher.log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli.output import emit_json
+
+PARENT_CHECK_SECONDS = 1.0
+
+
+def refresher(
+    once: Annotated[bool, typer.Option("--once", help="Drain the queues once, print a JSON summary, exit")] = False,
+    poll_seconds: Annotated[float, typer.Option(help="Look for work at least this often (writes wake it at once)")]
+    = 5.0,
+    parent_pid: Annotated[int | None, typer.Option(hidden=True, help="Exit when this parent process is gone")] = None,
+) -> None:
+    """Refresh features, scores and reasons of what each write touched, and index new notes and activities."""
+    from crm.db.embedded import stop_on_sigterm
+    from crm.db.migrate import migrate
+    from crm.state import ensure_home
+    from pipelines.lib.live_report import LiveReporter
+    from pipelines.lib.live_sql import feature_queries
+    from serving.live.worker import Refresher
+
+    stop_on_sigterm()
+    ensure_home()
+    migrate()
+    log_path = _log_to_file_and_stderr()
+    log = logging.getLogger("crm.refresher")
+    log.info("loading the live feature SQL compiled from the dbt marts (the first time compiles it, ~15 s)")
+    queries = feature_queries()
+    reporter = LiveReporter()
+    worker = Refresher(queries, poll_seconds=poll_seconds, on_report=reporter)
+    try:
+        if once:
+            emit_json(worker.drain())
+            return
+        stop = threading.Event()
+        if parent_pid is not None:
+            threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True,
+                             name="refresher-parent-watch").start()
+        log.info("refresher running (lanes: %s); log: %s", ", ".join(worker.lanes()), log_path)
+        with contextlib.suppress(KeyboardInterrupt):   # Ctrl-C: the lanes are stopped, a normal exit
+            worker.run(stop)
+        log.info("refresher stopped")
+    finally:
+        reporter.close()
+
+
+def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
+    # once the parent is gone this process is adopted by another (init or a subreaper): getppid changes
+    while not stop.wait(PARENT_CHECK_SECONDS):
+        if os.getppid() != parent_pid:
+            logging.getLogger("crm.refresher").info("parent %d is gone: stopping", parent_pid)
+            stop.set()
+
+
+def _log_to_file_and_stderr() -> Path:
+    from crm.state import logs_dir
+
+    path = logs_dir() / "refresher.log"
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
+    root = logging.getLogger()
+    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(path, encoding="utf-8")):
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return path
+
+
+def start_child() -> subprocess.Popen:
+    """`crm refresher` as a child of this process, exiting when this process does."""
+    return subprocess.Popen([sys.executable, "-m", "app.cli.main", "refresher", "--parent-pid", str(os.getpid())],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+
+
+def stop_child(proc: subprocess.Popen | None, grace: float = 20) -> None:
+    """SIGTERM (the refresher finishes its batch and detaches from PostgreSQL), then SIGKILL after `grace`."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
