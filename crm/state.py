@@ -12,3 +12,10 @@ def ensure_home() -> Path:
     for d in (s.home, s.landing_dir, s.ground_truth_dir, s.dagster_home, s.mlflow_artifacts_dir):
         d.mkdir(parents=True, exist_ok=True)
     return s.home
+
+
+def logs_dir() -> Path:
+    """Full logs of long runs (pipeline runs, the demo's server), kept out of the terminal."""
+    path = get_settings().home / "logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

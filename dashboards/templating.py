@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from crm.setup_status import read_setup_status
 from dashboards.security import csrf_token
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -79,6 +80,7 @@ def render(request: Request, name: str, context: dict | None = None, status_code
         "tenant_name": request.session.get("tname", ""),
         "csrf": csrf_token(request.session),
         "path": request.url.path,
+        "setup": read_setup_status(),  # `crm demo` still setting up: the base template says so
         **(context or {}),
     }
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
