@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -59,12 +64,12 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _leads(tenant: str, n: int, company_every: int = 5) -> list[uuid.UUID]:
-    """`n` open leads, every `company_every` of them at one company (so accounts are touched too)."""
+def _leads(tenant: str, n: int, company_every: int | None = 5) -> list[uuid.UUID]:
+    """`n` open leads, every `company_every` of them at one company (so accounts are touched too; None: none)."""
     with tenant_session(tenant) as s:
         ids, company = [], None
         for i in range(n):
-            if i % company_every == 0:
+            if company_every and i % company_every == 0:
                 company = companies.create(s, CompanyCreate(name=f"Co {i}")).id
             ids.append(contacts.create(s, ContactCreate(email=f"{uuid.uuid4().hex[:10]}@example.com",
                                                         company_id=company)).id)
@@ -243,3 +248,88 @@ def test_malformed_events_are_refused_with_a_reason_and_never_hold_the_queue(que
     assert published[good[1]]["features"]["calls_90d"] == 0
     with tenant_session(other_tenant["tenant_id"]) as s:
         assert s.execute(text("select count(*) from activities")).scalar_one() == 0
+
+
+# ---- a refresher process killed mid-batch ---------------------------------------------------------------------
+
+def _start_refresher(log) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "app.cli.main", "refresher", "--poll-seconds", "1"],
+                            env={**os.environ, "CRM_HOME": str(get_settings().home)}, stdin=subprocess.DEVNULL,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _progress(tenant: str) -> dict:
+    """Queue rows left and leads refreshed, read in ONE statement (one snapshot): a committed batch moves rows
+    from the first to the second together, so at every instant they add up to the backlog."""
+    with tenant_session(tenant) as s:
+        return dict(s.execute(text(
+            "select (select count(*) from live_refresh_queue) as queued, "
+            "(select count(distinct entity_id) from score_history where entity_type = 'lead') as refreshed, "
+            "(select count(*) from score_history where entity_type = 'lead') as history_rows")).mappings().one())
+
+
+def _batch_in_flight() -> bool:
+    """A crm_app transaction that has written (claimed queue rows) and not committed: the refresher mid-batch."""
+    from crm.db.engine import APP_ROLE, admin_engine
+
+    with admin_engine().connect() as conn:
+        return bool(conn.execute(text("select count(*) from pg_stat_activity where usename = :r "
+                                      "and backend_xid is not null and pid <> pg_backend_pid()"),
+                                 {"r": APP_ROLE}).scalar_one())
+
+
+def _wait(condition, seconds: float, what: str, proc: subprocess.Popen, log_path) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert proc.poll() is None, f"the refresher exited: {log_path.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"{what} within {seconds:.0f}s; log: {log_path.read_text()[-3000:]}"
+        time.sleep(0.02)
+
+
+def test_a_refresher_killed_mid_batch_catches_up_after_a_restart_with_nothing_lost_or_done_twice(queries, tmp_path):
+    tenant = make_tenant("Killed")["tenant_id"]
+    backlog = 2500   # one queued change per lead (no company): five batches of the refresher's 500
+    leads = _leads(tenant, backlog, company_every=None)
+    start = _progress(tenant)
+    assert start == {"queued": backlog, "refreshed": 0, "history_rows": 0}
+    log_path = tmp_path / "refresher.log"
+    killed = restarted = None
+    with log_path.open("ab") as log:
+        try:
+            killed = _start_refresher(log)
+            _wait(lambda: _progress(tenant)["queued"] < start["queued"] and _batch_in_flight(), 300,
+                  "a second batch in flight after a first one committed", killed, log_path)
+            killed.send_signal(signal.SIGKILL)
+            killed.wait(30)
+            # what the killed process committed is whole: every row it took off the queue was refreshed once
+            after_kill = _progress(tenant)
+            assert after_kill["queued"] > 0, "the backlog was drained before the kill: no batch was interrupted"
+            assert after_kill["refreshed"] == after_kill["history_rows"]
+            assert after_kill["queued"] + after_kill["refreshed"] == backlog
+
+            restarted = _start_refresher(log)
+            _wait(lambda: _progress(tenant)["queued"] == 0, 300, "the backlog drained after the restart",
+                  restarted, log_path)
+        finally:
+            for proc in (killed, restarted):
+                if proc is not None:
+                    if proc is killed and proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+                    _stop(proc)
+    assert restarted.returncode == 0, log_path.read_text()[-3000:]   # SIGTERM: a normal exit
+    done = _progress(tenant)
+    assert done == {"queued": 0, "refreshed": backlog, "history_rows": backlog}   # each lead refreshed exactly once
+    _assert_published_equals_compute(tenant, queries, "lead", "contact_id", leads)
+    with tenant_session(tenant) as s:
+        assert s.execute(text("select count(*) from scores where entity_type = 'lead'")).scalar_one() == backlog
