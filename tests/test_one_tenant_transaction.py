@@ -74,9 +74,10 @@ def test_insights_and_email_drafts_open_one_tenant_transaction_inside_a_slot(see
 def test_a_dashboard_page_opens_one_tenant_transaction_inside_a_slot(client, tenant, seeded, transactions):
     _, company, contact = seeded
     login(client, tenant["admin_email"], tenant["password"])
-    signed_in, _ = _count(transactions, lambda: client.get("/insights"))   # a page that reads nothing
-    for path in (f"/contacts/{contact['id']}", f"/companies/{company['id']}", "/", "/leads", "/accounts",
-                 "/pipeline", "/campaigns", "/settings", f"/contacts/{contact['id']}/edit"):
+    signed_in, _ = _count(transactions, lambda: client.get("/no-such-page"), 404)   # a page that reads nothing
+    for path in ("/insights", f"/contacts/{contact['id']}", f"/contacts/{contact['id']}/score-card",
+                 f"/companies/{company['id']}", "/", "/leads", "/accounts", "/pipeline", "/campaigns", "/settings",
+                 f"/contacts/{contact['id']}/edit"):
         assert _count(transactions, partial(client.get, path)) == (signed_in + 1, 1), path
     token = CSRF_INPUT.search(client.get("/contacts/new").text).group(1)
     for path, form, status in (
