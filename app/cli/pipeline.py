@@ -15,21 +15,23 @@ def run(
         "--select", help="Dagster asset selection, e.g. 'group:ingest', 'key:kpis+', '+key:\"analytics/kpis\"'"
     )] = None,
 ) -> None:
-    """Materialize the Dagster assets in-process (all of them unless --select)."""
-    import time
-
+    """Materialize the Dagster assets in-process (all of them unless --select), behind a progress bar;
+    Dagster's full event log goes to $CRM_HOME/logs/pipeline-<run_id>.log."""
+    from app.cli.pipeline_progress import run_with_progress
     from crm.db.migrate import migrate
     from crm.state import ensure_home
 
     ensure_home()
     migrate()
-    from pipelines.run import group_counts, materialized_keys, run_pipeline
+    from pipelines.run import group_counts, materialized_keys
 
-    started = time.perf_counter()
     try:
-        result = run_pipeline(select, raise_on_error=False)
+        outcome = run_with_progress(err, select)
     except ValueError as exc:
         fail(str(exc))
+    except KeyboardInterrupt as exc:
+        fail(str(exc) or "interrupted", code=130)
+    result = outcome.result
     keys = materialized_keys(result)
     by_group = group_counts(keys)
     for group, names in by_group.items():
@@ -38,10 +40,10 @@ def run(
     checks = result.get_asset_check_evaluations()
     failed_checks = [c for c in checks if not c.passed]
     err.print(f"{len(keys)} assets materialized, {len(checks) - len(failed_checks)}/{len(checks)} checks passed "
-              f"in {time.perf_counter() - started:.1f}s (run {result.run_id})")
+              f"in {outcome.seconds:.1f}s (run {result.run_id}, log {outcome.log_path})")
     if not result.success or failed_checks:
         for c in failed_checks:
             err.print(f"[red]check failed:[/red] {c.asset_key.to_user_string()} {c.check_name}")
-        fail("the pipeline run failed; see the log above, or open the Dagster UI: make dagster")
+        fail(f"the pipeline run failed; its full log: {outcome.log_path} (or open the Dagster UI: make dagster)")
     err.print("Published tables: analytics.kpis, analytics.activities_daily, analytics.pipeline_snapshot, ... "
               "(PostgreSQL, RLS per tenant). Dagster UI: make dagster")

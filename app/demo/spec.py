@@ -27,6 +27,7 @@ class DemoSpec:
 
 
 SIZES: dict[str, DemoSpec] = {
+    "tiny": DemoSpec(tenants=2, contacts=200, name="tiny"),  # seconds to load: tests and quick tries
     "small": DemoSpec(tenants=3, contacts=2_000, name="small"),
     "medium": DemoSpec(tenants=20, contacts=20_000, name="medium"),
     "large": DemoSpec(tenants=200, contacts=100_000, name="large"),
