@@ -2,7 +2,7 @@
 
 Triggers fill `live_refresh_queue` (touched contacts / companies) and `live_index_queue` (written notes /
 activities) in the writer's transaction. Consumers claim a tenant's rows inside that tenant's RLS session:
-- the score lane deletes what it claims (`claim_refresh`) in the transaction that writes the new scores, so a
+- the score lane locks and deletes what it claims (`claim_refresh`) in the transaction that writes the new scores, so a
   consumer killed mid-batch rolls the claim back with the work: nothing lost, nothing done twice;
 - the index lane locks what it claims (`claim_index`) and deletes it (`forget_index`) only once LanceDB, which
   is outside the transaction, holds the passages: a crash repeats work, which is idempotent by text hash.
@@ -40,9 +40,13 @@ with recursive t as (
 select tenant_id from t where tenant_id is not null
 """
 
-_CLAIM_REFRESH = text("""
-delete from live_refresh_queue
- where (tenant_id, id) in (select tenant_id, id from live_refresh_queue order by id limit :n for update skip locked)
+# Two statements, not `delete ... where id in (select ... limit n for update skip locked)`: PostgreSQL may
+# run that subquery once per candidate row, each run skipping the rows the delete already took and locking
+# the next n, so one claim emptied a whole backlog (seen at 2,000 rows). `bigint[]` keeps the id test a
+# hashed int8 comparison (a plain list may bind as int2[]/int4[]).
+_LOCK_REFRESH = text("select id from live_refresh_queue order by id limit :n for update skip locked")
+_DELETE_REFRESH = text("""
+delete from live_refresh_queue where id = any(cast(:ids as bigint[]))
 returning id, entity_type, entity_id, source_table, queued_at
 """)
 
@@ -61,8 +65,10 @@ def claim_refresh(session: Session, limit: int) -> list[Row]:
     """Take up to `limit` of the session tenant's oldest touched entities off the queue, in the caller's
     transaction (rows: id, entity_type, entity_id, source_table, queued_at; oldest first). An entity touched
     by several writes comes back once per write: the caller refreshes each entity once."""
-    rows = session.execute(_CLAIM_REFRESH, {"n": limit}).all()
-    return sorted(rows, key=lambda r: r.id)
+    ids = session.execute(_LOCK_REFRESH, {"n": limit}).scalars().all()
+    if not ids:
+        return []
+    return sorted(session.execute(_DELETE_REFRESH, {"ids": ids}).all(), key=lambda r: r.id)
 
 
 def claim_index(session: Session, limit: int) -> list[Row]:
@@ -74,7 +80,8 @@ def claim_index(session: Session, limit: int) -> list[Row]:
 def forget_index(session: Session, ids: Sequence[int]) -> int:
     if not ids:
         return 0
-    result = session.execute(text("delete from live_index_queue where id = any(:ids)"), {"ids": list(ids)})
+    result = session.execute(text("delete from live_index_queue where id = any(cast(:ids as bigint[]))"),
+                             {"ids": list(ids)})
     return result.rowcount
 
 

@@ -169,6 +169,19 @@ def test_a_claim_rolled_back_leaves_the_rows_and_skip_locked_shares_them(tenant)
     assert _refresh_rows(t) == set()
 
 
+def test_a_claim_takes_exactly_its_limit_from_a_long_backlog(tenant):
+    """A claim written as `delete ... where id in (select ... limit n for update skip locked)` took all 2,000
+    rows here: PostgreSQL re-ran the subquery per row, and each run locked the next n."""
+    t = tenant["tenant_id"]
+    with tenant_session(t) as s:
+        s.execute(text("insert into companies (tenant_id, name) select app_tenant_id(), 'c' || g "
+                       "from generate_series(1, 2000) g"))
+    with tenant_session(t) as s:
+        claimed = live_queue.claim_refresh(s, 10)
+    assert len(claimed) == 10 and len({r.id for r in claimed}) == 10
+    assert len(_refresh_rows(t)) == 1990
+
+
 def test_index_rows_stay_until_forgotten_and_depth_counts_them(tenant):
     t = tenant["tenant_id"]
     _, contact_id = _company_and_contact(t)
