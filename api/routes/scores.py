@@ -77,7 +77,11 @@ def _score_now(entity_type: str, entity_id: uuid.UUID, features: dict[str, Any],
 
 
 def _features_now(request: Request, session: Session, entity_type: EntityType, entity_id: uuid.UUID) -> dict:
-    queries = request.app.state.feature_queries()
+    provider = getattr(request.app.state, "feature_queries", None)
+    if provider is None:  # an API assembled without the live feature SQL (app/web.py provides it)
+        raise ApiError(503, "fresh scoring is not available here: the live feature SQL is not configured",
+                       type_="/problems/unavailable")
+    queries = provider()
     frame = live_features.compute(session, queries, entity_type, [entity_id], dt.datetime.now(dt.UTC))
     if frame.is_empty():
         raise _not_scored(entity_type, entity_id, f" (not {POPULATIONS[entity_type]} now)")

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from api.main import app
+from app.web import app  # the app `crm serve` serves: the API with the dashboard and the live feature SQL
 from tests.api.conftest import API, Api
 from tests.conftest import make_tenant
 
