@@ -57,7 +57,7 @@ def test_once_drains_the_queue_and_prints_a_summary(crm_home: Path):
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
-    assert tenant in summary["tenants"] and summary["claimed"] >= 1 and summary["failed"] == []
+    assert tenant in summary["tenants"] and summary["claimed"] >= 1 and tenant not in summary["failed"]
     with tenant_session(tenant) as s:
         assert s.scalar(text("select count(*) from live_refresh_queue")) == 0
         assert s.scalar(text("select count(*) from analytics.features_latest where entity_type = 'lead'")) == 1

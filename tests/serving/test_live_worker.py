@@ -54,7 +54,7 @@ def test_drain_empties_both_queues_and_publishes_features_as_of_now(queries):
     lead_a, lead_b = _lead_with_note(a), _lead_with_note(b)
     reports: list[PassReport] = []
     summary = drain(queries, score_batch=2, on_report=reports.append)   # small batches: several passes
-    assert {a, b} <= set(summary["tenants"]) and summary["failed"] == []
+    assert {a, b} <= set(summary["tenants"]) and not {a, b} & set(summary["failed"])
     assert summary["claimed"] >= 8 and summary["refreshed"] >= 4 and summary["indexed"] >= 2
     assert summary["lag_p50_s"] is not None and summary["lag_p95_s"] >= summary["lag_p50_s"]
     assert _waiting(a) == _waiting(b) == {"refresh": 0, "index": 0}
@@ -87,7 +87,7 @@ def test_one_tenants_failure_leaves_its_rows_and_never_stops_the_others(queries)
     assert _waiting(bad)["refresh"] > 0 and _waiting(good)["refresh"] == 0
     assert _features_of(good, lead) is not None
     assert bad not in refresher.one_pass("score").failed   # backing off: not retried at once
-    assert Refresher(queries).drain()["failed"] == [] and _waiting(bad)["refresh"] == 0   # recovered later
+    assert bad not in Refresher(queries).drain()["failed"] and _waiting(bad)["refresh"] == 0   # recovered later
 
 
 def test_run_wakes_on_a_committed_write_and_stops_on_request(queries):
