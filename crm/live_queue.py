@@ -44,10 +44,17 @@ select tenant_id from t where tenant_id is not null
 # run that subquery once per candidate row, each run skipping the rows the delete already took and locking
 # the next n, so one claim emptied a whole backlog (seen at 2,000 rows). `bigint[]` keeps the id test a
 # hashed int8 comparison (a plain list may bind as int2[]/int4[]).
+# The delete then also takes every other queued row of the claimed entities: the refresh computes their
+# features as of a moment after those rows' writes committed, so it answers them all. A bulk load that
+# touched a contact in six statements (its row, deals, activities, notes, ...) costs one refresh, not six.
 _LOCK_REFRESH = text("select id from live_refresh_queue order by id limit :n for update skip locked")
 _DELETE_REFRESH = text("""
-delete from live_refresh_queue where id = any(cast(:ids as bigint[]))
-returning id, entity_type, entity_id, source_table, queued_at
+with entities as (
+  select distinct entity_type, entity_id from live_refresh_queue where id = any(cast(:ids as bigint[]))
+)
+delete from live_refresh_queue q using entities e
+ where q.tenant_id = app_tenant_id() and q.entity_id = e.entity_id and q.entity_type = e.entity_type
+returning q.id, q.entity_type, q.entity_id, q.source_table, q.queued_at
 """)
 
 _CLAIM_INDEX = text("""
@@ -62,9 +69,10 @@ def pending_tenants(queue: Queue) -> list[str]:
 
 
 def claim_refresh(session: Session, limit: int) -> list[Row]:
-    """Take up to `limit` of the session tenant's oldest touched entities off the queue, in the caller's
-    transaction (rows: id, entity_type, entity_id, source_table, queued_at; oldest first). An entity touched
-    by several writes comes back once per write: the caller refreshes each entity once."""
+    """Take the session tenant's oldest `limit` queued rows off the queue, with every other row queued for
+    the same entities, in the caller's transaction (rows: id, entity_type, entity_id, source_table,
+    queued_at; oldest first). An entity touched by several writes comes back once per write: the caller
+    refreshes each entity once."""
     ids = session.execute(_LOCK_REFRESH, {"n": limit}).scalars().all()
     if not ids:
         return []

@@ -255,3 +255,22 @@ def test_migration_0010_goes_down_and_up_again():
     t = make_tenant()["tenant_id"]
     company_id, _ = _company_and_contact(t)
     assert ("company", company_id, "companies") in _refresh_rows(t)
+
+
+def test_a_claim_takes_every_queued_row_of_the_entities_it_claims(tenant):
+    """The refresh answers all of an entity's waiting changes at once: a contact written in three statements
+    is claimed (and refreshed) once, its later rows included, and other entities stay queued."""
+    t = tenant["tenant_id"]
+    _, contact_id = _company_and_contact(t)   # queues the contact (and its company)
+    other = _company_and_contact(t)[1]
+    for body in ("one", "two"):
+        with tenant_session(t) as s:
+            notes.create(s, NoteCreate(body=body, contact_id=uuid.UUID(contact_id)))
+    with tenant_session(t) as s:
+        first = s.execute(text("select entity_type, entity_id from live_refresh_queue order by id limit 1")).one()
+        claimed = live_queue.claim_refresh(s, 1)
+    assert {(r.entity_type, str(r.entity_id)) for r in claimed} == {(first.entity_type, str(first.entity_id))}
+    assert len(claimed) >= 2  # the company: queued by its own insert and again by its contact's
+    left = _refresh_rows(t)
+    assert (first.entity_type, str(first.entity_id)) not in {(e, i) for e, i, _ in left}
+    assert ("contact", other) in {(e, i) for e, i, _ in left}
