@@ -44,6 +44,7 @@ def refresher(
     log = logging.getLogger("crm.refresher")
     log.info("loading the live feature SQL compiled from the dbt marts (the first time compiles it, ~15 s)")
     queries = feature_queries()
+    _one_core_for_embedding()
     reporter = LiveReporter()
     worker = Refresher(queries, poll_seconds=poll_seconds, on_report=reporter)
     try:
@@ -60,6 +61,14 @@ def refresher(
         log.info("refresher stopped")
     finally:
         reporter.close()
+
+
+def _one_core_for_embedding() -> None:
+    # torch embeds on every core by default: a first run's index backlog (minutes of embedding) would then
+    # starve the score lane and the web server beside it. One thread keeps the other core for them.
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
