@@ -15,6 +15,7 @@ while (its rows stay queued: the claim rolled back with the work), never stoppin
 from __future__ import annotations
 
 import logging
+import os
 import statistics
 import threading
 import time
@@ -31,6 +32,7 @@ Lane = Literal["score", "index"]
 QUEUE_OF: dict[str, live_queue.Queue] = {"score": "refresh", "index": "index"}
 MAX_RETRY_SECONDS = 60.0
 WAKE_CHECK_SECONDS = 1.0   # how soon a waiting lane notices `stop`
+INDEX_NICE = 10            # the index lane's nice value: background work
 
 
 @dataclass
@@ -115,6 +117,8 @@ class Refresher:
     # ---- running -----------------------------------------------------------------------------------------------
 
     def lane_loop(self, lane: Lane, stop: threading.Event) -> None:
+        if lane == "index":
+            _background_priority()
         listener = None
         while not stop.is_set():
             try:
@@ -193,6 +197,15 @@ class Refresher:
         summary["tenants"], summary["failed"] = sorted(tenants), sorted(failed)
         summary["lag_p50_s"], summary["lag_p95_s"] = percentile(lags, 0.5), percentile(lags, 0.95)
         return summary
+
+
+def _background_priority() -> None:
+    """Lower this thread's CPU priority (Linux nice is per thread): a backlog of embedding yields to the
+    score lane, the web server and a pipeline run on the same cores instead of competing with them."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), INDEX_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: same priority, still correct
+        log.debug("could not lower the index lane's priority", exc_info=True)
 
 
 def drain(queries: FeatureQueries, **kwargs) -> dict:
