@@ -57,9 +57,11 @@ def percentile(values: list[float], q: float) -> float | None:
 
 class Refresher:
     def __init__(self, queries: FeatureQueries, score_batch: int = 500, index_batch: int = 256,
-                 poll_seconds: float = 5.0, on_report: Callable[[PassReport], None] | None = None):
+                 poll_seconds: float = 5.0, on_report: Callable[[PassReport], None] | None = None,
+                 first_retry_seconds: float = 2.0):
         self.queries, self.score_batch, self.index_batch = queries, score_batch, index_batch
         self.poll_seconds, self.on_report = poll_seconds, on_report
+        self.first_retry_seconds = first_retry_seconds   # doubled per failure in a row, up to MAX_RETRY_SECONDS
         self._retry_at: dict[tuple[Lane, str], float] = {}
         self._failures: dict[tuple[Lane, str], int] = {}
         self._index_batch_fn: Callable[[str, int], int] | None = None
@@ -96,7 +98,7 @@ class Refresher:
             except Exception:
                 failures = self._failures.get(key, 0) + 1
                 self._failures[key] = failures
-                wait = min(MAX_RETRY_SECONDS, 2.0 ** failures)
+                wait = min(MAX_RETRY_SECONDS, self.first_retry_seconds * 2.0 ** (failures - 1))
                 self._retry_at[key] = time.monotonic() + wait
                 report.failed.add(tenant_id)
                 log.exception("%s lane: tenant %s failed (attempt %d); its rows stay queued, retry in %.0fs",

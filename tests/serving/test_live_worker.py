@@ -81,7 +81,7 @@ def test_one_tenants_failure_leaves_its_rows_and_never_stops_the_others(queries)
     bad, good = make_tenant("Broken")["tenant_id"], make_tenant("Fine")["tenant_id"]
     _lead_with_note(bad)
     lead = _lead_with_note(good)
-    refresher = _FailsFor(queries, failing=bad)
+    refresher = _FailsFor(queries, failing=bad, first_retry_seconds=3600)
     summary = refresher.drain()
     assert bad in summary["failed"] and good in summary["tenants"]
     assert _waiting(bad)["refresh"] > 0 and _waiting(good)["refresh"] == 0
