@@ -41,8 +41,8 @@ def run(size: str, seed: int) -> None:
     from app.demo import SIZES, load_demo
     from app.demo.agency import agency_names
     from app.demo.generate import TABLES, contacts_per_tenant, generate_tenant
-    from app.demo.load import copy_frame, psycopg_conninfo
-    from crm.db.engine import admin_url
+    from app.demo.load import copy_frame
+    from crm.db.engine import admin_url, psycopg_conninfo
     from crm.db.migrate import migrate
     from crm.state import ensure_home
 

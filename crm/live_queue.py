@@ -19,10 +19,9 @@ from typing import Literal
 
 import psycopg
 from sqlalchemy import Row, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from crm.db.engine import admin_engine, admin_url
+from crm.db.engine import admin_engine, admin_url, psycopg_conninfo
 
 Queue = Literal["refresh", "index"]
 CHANNEL = "crm_live"
@@ -120,8 +119,7 @@ class LiveListener:
     call, waiting up to `timeout` seconds for the first one. One per thread (a connection is not shared)."""
 
     def __init__(self) -> None:
-        conninfo = make_url(admin_url()).set(drivername="postgresql").render_as_string(hide_password=False)
-        self._conn = psycopg.connect(conninfo, autocommit=True)
+        self._conn = psycopg.connect(psycopg_conninfo(admin_url()), autocommit=True)
         self._conn.execute(f"listen {CHANNEL}")
 
     def wait(self, timeout: float) -> set[str]:

@@ -27,22 +27,17 @@ import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from app.demo.agency import agency_domain, agency_names
 from app.demo.generate import TABLES, TenantData, contacts_per_tenant, generate_tenant
 from app.demo.spec import DEMO_PASSWORD, SIZES, DemoResult, DemoSpec, DemoTenant
-from crm.db.engine import admin_engine, app_url, set_tenant_sql
+from crm.db.engine import admin_engine, app_url, psycopg_conninfo, set_tenant_sql
 from crm.security import hash_password
 from crm.settings import get_settings
 from crm.state import ensure_home
 
 CHUNK_ROWS = 25_000
 TRUTH_FILES = ("leads", "accounts", "facts")
-
-
-def psycopg_conninfo(sqlalchemy_url: str) -> str:
-    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def copy_frame(cur: psycopg.Cursor, table: str, frame: pl.DataFrame, on_rows=None) -> None:

@@ -37,6 +37,11 @@ def admin_url() -> str:
     return embedded_admin_url()
 
 
+def psycopg_conninfo(sqlalchemy_url: str) -> str:
+    """The same URL for a raw psycopg connection (COPY, LISTEN), which takes no SQLAlchemy driver name."""
+    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def app_url() -> str:
     url = make_url(admin_url()).set(username=APP_ROLE, password=get_settings().app_db_password)
     return url.render_as_string(hide_password=False)

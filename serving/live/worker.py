@@ -152,11 +152,6 @@ class Refresher:
         return listener
 
     def lanes(self) -> list[Lane]:
-        try:
-            import serving.live.index_lane  # noqa: F401
-        except ImportError:
-            log.warning("serving.live.index_lane is missing: the index lane is off")
-            return ["score"]
         return ["score", "index"]
 
     def run(self, stop: threading.Event, join_grace: float = 10.0) -> None:

@@ -13,8 +13,7 @@ from sqlalchemy import text
 
 from app.demo import DemoSpec, load_demo
 from app.demo.generate import TABLES
-from app.demo.load import psycopg_conninfo
-from crm.db.engine import admin_engine, app_url, tenant_session
+from crm.db.engine import admin_engine, app_url, psycopg_conninfo, tenant_session
 from crm.settings import get_settings
 from crm.tenancy import authenticate_api_key, authenticate_user
 
