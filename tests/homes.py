@@ -35,8 +35,9 @@ def private_home(path: Path, env: dict[str, str] | None = None) -> Iterator[Path
             os.environ.pop(key, None)
         reset_settings()
         embedded_server.cache_clear()
-        if mlflow.is_tracking_uri_set():  # training sets it process-wide; follow the home
+        if mlflow.is_tracking_uri_set():  # training and model loading set both process-wide; follow the home
             mlflow.set_tracking_uri(get_settings().mlflow_uri)
+            mlflow.set_registry_uri(get_settings().mlflow_uri)
 
     switch(str(path), dict(env))
     os.environ.pop("DAGSTER_HOME", None)
@@ -52,6 +53,7 @@ def private_home(path: Path, env: dict[str, str] | None = None) -> Iterator[Path
         reset_settings()
         if mlflow.is_tracking_uri_set():
             mlflow.set_tracking_uri(get_settings().mlflow_uri)
+            mlflow.set_registry_uri(get_settings().mlflow_uri)
         os.environ.pop("DAGSTER_HOME", None)  # run_pipeline points it at the home it ran in
         if dagster_home:
             os.environ["DAGSTER_HOME"] = dagster_home

@@ -25,7 +25,7 @@ def _models():
 
 def test_run_logs_metrics_lineage_card_and_signature():
     lead = _models()["lead"]
-    client = MlflowClient(get_settings().mlflow_uri)
+    client = MlflowClient(tracking_uri=get_settings().mlflow_uri, registry_uri=get_settings().mlflow_uri)
     run = client.get_run(lead.run_id)
     for key in ("test_roc_auc", "test_pr_auc", "test_brier", "test_ece", "test_lift_top_decile",
                 "test_precision_top_decile", "baseline_test_roc_auc", "train_rows", "test_rows",
@@ -63,7 +63,7 @@ def test_promotion_gate_both_ways(tmp_path):
     worse = train_and_register(weak)
     assert not worse.decision.promoted, worse.decision.reason
     assert worse.decision.champion_version == better.version
-    client = MlflowClient(get_settings().mlflow_uri)
+    client = MlflowClient(tracking_uri=get_settings().mlflow_uri, registry_uri=get_settings().mlflow_uri)
     assert current_champion(client, name) == better.version
     tags = client.get_model_version(name, worse.version).tags
     assert tags["gate.promoted"] == "false"

@@ -41,7 +41,8 @@ def test_more_replies_raise_the_score_and_unknown_levels_do_not_fail():
 
 def test_cache_follows_the_champion_alias():
     ml_support.trained_models(str(get_settings().home))
-    client = MlflowClient(get_settings().mlflow_uri)
+    uri = get_settings().mlflow_uri  # both stores named: never a registry URI another test set process-wide
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     name = f"lead_alias_{uuid.uuid4().hex[:6]}"
     client.create_registered_model(name)
     src = client.get_model_version_by_alias("lead_score", "champion")
