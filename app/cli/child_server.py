@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from app.cli.children import stop_child
 from crm.state import logs_dir
 
 
@@ -64,15 +65,9 @@ class ChildServer:
         return self.proc.wait() if self.proc else 0
 
     def stop(self, grace: float = 30) -> None:
-        """SIGTERM (serve exits normally on it, detaching from PostgreSQL), then SIGKILL after `grace`."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        """SIGTERM (serve exits normally on it, stopping its refresher and detaching from PostgreSQL), then
+        SIGKILL after `grace`."""
+        stop_child(self.proc, grace)
 
 
 def _die_with_parent() -> None:

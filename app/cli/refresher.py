@@ -1,8 +1,9 @@
 """`crm refresher`: keep scores, reasons, sentiment and the insight index in step with every write.
 
-Long-running: `crm serve` starts it as a child process (`start_child` / `stop_child`) and it also exits when
-that parent is gone, however the parent died. `--once` drains the queues and exits (scripts, benches).
-Its log goes to stderr and to $CRM_HOME/logs/refresher.log.
+Long-running: `crm serve` starts it as a child process (`start_child`; stopped with
+`app.cli.children.stop_child`) and it also exits when that parent is gone, however the parent died.
+`--once` drains the queues and exits (scripts, benches). Its log goes to stderr and to
+$CRM_HOME/logs/refresher.log.
 """
 
 from __future__ import annotations
@@ -96,15 +97,3 @@ def start_child() -> subprocess.Popen:
     """`crm refresher` as a child of this process, exiting when this process does."""
     return subprocess.Popen([sys.executable, "-m", "app.cli.main", "refresher", "--parent-pid", str(os.getpid())],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-
-
-def stop_child(proc: subprocess.Popen | None, grace: float = 20) -> None:
-    """SIGTERM (the refresher finishes its batch and detaches from PostgreSQL), then SIGKILL after `grace`."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()

@@ -15,7 +15,8 @@ def serve(
     """Serve the REST API (/api/v1, docs at /docs) and the dashboard (/), with the live refresher beside it."""
     import uvicorn
 
-    from app.cli.refresher import start_child, stop_child
+    from app.cli.children import stop_child
+    from app.cli.refresher import start_child
     from crm.db.embedded import stop_on_sigterm
     from crm.db.migrate import migrate
     from crm.state import ensure_home
