@@ -8,15 +8,15 @@ not sink the batch.
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, WriterDep
 from api.idempotency import IdempotencyDep
 from crm.schemas.activities import ActivityType
-from crm.schemas.base import LongText, RequestModel, ShortText
+from crm.schemas.base import LongText, Properties, RequestModel, ShortText, StorableStr
 from crm.services import activities
 
 router = APIRouter(tags=["events"])
@@ -29,33 +29,15 @@ class EventIn(RequestModel):
     # the range is "rejected" with its reason while the rest of the batch is stored.
     occurred_at: datetime = Field(description="When it happened, from 1900-01-01 up to (not including) "
                                               "2100-01-01 UTC and at most a day ahead; naive = UTC")
-    external_id: str = Field(min_length=1, max_length=200, description="Your id for the event: resends are ignored")
-    source: str = Field(default="api", min_length=1, max_length=60, description="Which system sent it")
+    external_id: StorableStr = Field(min_length=1, max_length=200,
+                                     description="Your id for the event: resends are ignored")
+    source: StorableStr = Field(default="api", min_length=1, max_length=60, description="Which system sent it")
     contact_id: uuid.UUID | None = None
-    contact_email: str | None = Field(default=None, max_length=320)
+    contact_email: StorableStr | None = Field(default=None, max_length=320)
     company_id: uuid.UUID | None = None
     subject: ShortText | None = None
     body: LongText | None = None
-    properties: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("external_id", "source", "contact_email", "subject", "body", "properties")
-    @classmethod
-    def _storable(cls, value):
-        # PostgreSQL text and jsonb cannot hold NUL: refused here it is named (events.<i>.<field>); refused by
-        # the database it would be one anonymous error for the whole batch
-        if _holds_nul(value):
-            raise ValueError("holds a NUL character (\\u0000), which cannot be stored: remove it")
-        return value
-
-
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
+    properties: Properties = Field(default_factory=dict)
 
 
 class EventBatch(RequestModel):

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from crm.schemas.base import LongText, ReadModel, RequestModel, ShortText, Timestamp
+from crm.schemas.base import LongText, Properties, ReadModel, RequestModel, ShortText, Timestamp
 from crm.schemas.updates import UpdateModel
 
 ActivityType = Literal["email_sent", "email_opened", "email_clicked", "email_replied", "call", "meeting",
@@ -22,7 +22,7 @@ class ActivityCreate(RequestModel):
     campaign_id: uuid.UUID | None = None
     subject: ShortText | None = None
     body: LongText | None = None
-    properties: dict[str, Any] = Field(default_factory=dict)
+    properties: Properties = Field(default_factory=dict)
 
 
 class ActivityUpdate(UpdateModel):
@@ -34,7 +34,7 @@ class ActivityUpdate(UpdateModel):
     campaign_id: uuid.UUID | None = None
     subject: ShortText | None = None
     body: LongText | None = None
-    properties: dict[str, Any] = None
+    properties: Properties = None
 
 
 class ActivityRead(ReadModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
@@ -23,9 +23,31 @@ class ReadModel(BaseModel):
     updated_at: datetime
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(max_length=200)]
-LongText = Annotated[str, StringConstraints(max_length=20_000)]
+def holds_nul(value: Any) -> bool:
+    """A NUL character anywhere in a string, or in the keys and values of a JSON-like structure."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(holds_nul(v) for v in value)
+    return False
+
+
+def _storable(value: Any) -> Any:
+    # PostgreSQL's text and jsonb cannot hold NUL: refused here, the error names the field; refused by the
+    # database, it would be one anonymous error for the whole request (or a whole batch of events)
+    if holds_nul(value):
+        raise ValueError("holds a NUL character (\\u0000), which cannot be stored: remove it")
+    return value
+
+
+Storable = AfterValidator(_storable)
+StorableStr = Annotated[str, Storable]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), Storable]
+ShortText = Annotated[str, StringConstraints(max_length=200), Storable]
+LongText = Annotated[str, StringConstraints(max_length=20_000), Storable]
+Properties = Annotated[dict[str, Any], Storable]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 _ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from crm.schemas.base import ReadModel, RequestModel, Timestamp
+from crm.schemas.base import ReadModel, RequestModel, Storable, Timestamp
 from crm.schemas.updates import UpdateModel
 
-Body = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=20_000), Storable]
 
 
 class NoteCreate(RequestModel):
