@@ -22,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from app.cli.children import stop_child
 from crm.db.engine import tenant_session
 from crm.live_features import FeatureQueries, compute
 from crm.schemas.companies import CompanyCreate
@@ -258,16 +259,6 @@ def _start_refresher(log) -> subprocess.Popen:
                             stdout=log, stderr=subprocess.STDOUT)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def _progress(tenant: str) -> dict:
     """Queue rows left and leads refreshed, read in ONE statement (one snapshot): a committed batch moves rows
     from the first to the second together, so at every instant they add up to the backlog."""
@@ -326,7 +317,7 @@ def test_a_refresher_killed_mid_batch_catches_up_after_a_restart_with_nothing_lo
                     if proc is killed and proc.poll() is None:
                         proc.kill()
                         proc.wait()
-                    _stop(proc)
+                    stop_child(proc, grace=30)
     assert restarted.returncode == 0, log_path.read_text()[-3000:]   # SIGTERM: a normal exit
     done = _progress(tenant)
     assert done == {"queued": 0, "refreshed": backlog, "history_rows": backlog}   # each lead refreshed exactly once
