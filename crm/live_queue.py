@@ -7,6 +7,11 @@ activities) in the writer's transaction. Consumers claim a tenant's rows inside 
 - the index lane locks what it claims (`claim_index`) and deletes it (`forget_index`) only once LanceDB, which
   is outside the transaction, holds the passages: a crash repeats work, which is idempotent by text hash.
 `skip locked` lets two consumers share a tenant's queue without waiting on each other.
+A claim takes both ends of a tenant's queue: half its newest rows, so a change just written never waits behind a
+backlog (a first run's bulk load queues every entity of the agency), and half its oldest, so the backlog drains
+and nothing starves.
+A batch scoring pass, which scores every entity of a tenant, marks the snapshot it read (`mark_batch`) and then
+removes every queued refresh row it answered (`settle_batch`, migration 0012).
 Only `pending_tenants`, `total_depth` and `LiveListener` use the admin connection, and they read no tenant data
 beyond which tenants have rows waiting.
 """
@@ -46,7 +51,8 @@ select tenant_id from t where tenant_id is not null
 # The delete then also takes every other queued row of the claimed entities: the refresh computes their
 # features as of a moment after those rows' writes committed, so it answers them all. A bulk load that
 # touched a contact in six statements (its row, deals, activities, notes, ...) costs one refresh, not six.
-_LOCK_REFRESH = text("select id from live_refresh_queue order by id limit :n for update skip locked")
+_LOCK_NEWEST = "select {columns} from {table} order by id desc limit :n for update skip locked"
+_LOCK_OLDEST = "select {columns} from {table} order by id limit :n for update skip locked"
 _DELETE_REFRESH = text("""
 with entities as (
   select distinct entity_type, entity_id from live_refresh_queue where id = any(cast(:ids as bigint[]))
@@ -56,8 +62,22 @@ delete from live_refresh_queue q using entities e
 returning q.id, q.entity_type, q.entity_id, q.source_table, q.queued_at
 """)
 
-_CLAIM_INDEX = text("""
-select id, source_type, source_id, queued_at from live_index_queue order by id limit :n for update skip locked
+# A pass marks the snapshot it reads before it reads anything (READ COMMITTED: every later statement of the
+# pass sees at least what that snapshot sees), so a row whose xid the mark sees is in what the pass scored.
+_MARK_BATCH = text("""
+insert into live_batch_marks (tenant_id, entity_type, snapshot, scored_at)
+values (app_tenant_id(), :entity_type, pg_current_snapshot(), :scored_at)
+on conflict (tenant_id, entity_type) do update set snapshot = excluded.snapshot, scored_at = excluded.scored_at
+""")
+# Answered: seen by the newest lead pass and by the newest account pass. Rows a refresher holds are skipped:
+# it is refreshing them anyway.
+_ANSWERED = text("""
+select q.id from live_refresh_queue q
+  join live_batch_marks l on l.tenant_id = q.tenant_id and l.entity_type = 'lead'
+  join live_batch_marks a on a.tenant_id = q.tenant_id and a.entity_type = 'account'
+ where q.tenant_id = app_tenant_id()
+   and pg_visible_in_snapshot(q.xid, l.snapshot) and pg_visible_in_snapshot(q.xid, a.snapshot)
+   for update of q skip locked
 """)
 
 
@@ -67,21 +87,49 @@ def pending_tenants(queue: Queue) -> list[str]:
         return [str(r[0]) for r in conn.execute(text(_PENDING_TENANTS.format(table=TABLES[queue])))]
 
 
+def _lock_both_ends(session: Session, queue: Queue, columns: str, limit: int) -> list[Row]:
+    """Lock up to `limit` of the session tenant's queued rows, the newest half and the oldest half, in id order.
+    A row this transaction already locked is not skipped by its own `skip locked`, so on a queue shorter
+    than `limit` the two halves overlap and together take every row."""
+    newest = session.execute(text(_LOCK_NEWEST.format(columns=columns, table=TABLES[queue])),
+                             {"n": (limit + 1) // 2}).all()
+    oldest = session.execute(text(_LOCK_OLDEST.format(columns=columns, table=TABLES[queue])),
+                             {"n": limit - len(newest)}).all() if limit > len(newest) else []
+    return sorted({r.id: r for r in [*newest, *oldest]}.values(), key=lambda r: r.id)
+
+
 def claim_refresh(session: Session, limit: int) -> list[Row]:
-    """Take the session tenant's oldest `limit` queued rows off the queue, with every other row queued for
-    the same entities, in the caller's transaction (rows: id, entity_type, entity_id, source_table,
-    queued_at; oldest first). An entity touched by several writes comes back once per write: the caller
-    refreshes each entity once."""
-    ids = session.execute(_LOCK_REFRESH, {"n": limit}).scalars().all()
+    """Take up to `limit` of the session tenant's queued rows off the queue (its newest and its oldest), with
+    every other row queued for the same entities, in the caller's transaction (rows: id, entity_type,
+    entity_id, source_table, queued_at; in id order). An entity touched by several writes comes back once per
+    write: the caller refreshes each entity once."""
+    ids = [r.id for r in _lock_both_ends(session, "refresh", "id", limit)]
     if not ids:
         return []
     return sorted(session.execute(_DELETE_REFRESH, {"ids": ids}).all(), key=lambda r: r.id)
 
 
 def claim_index(session: Session, limit: int) -> list[Row]:
-    """Lock up to `limit` of the session tenant's oldest index rows (id, source_type, source_id, queued_at)
-    without removing them: call `forget_index` with their ids once the passages are stored."""
-    return session.execute(_CLAIM_INDEX, {"n": limit}).all()
+    """Lock up to `limit` of the session tenant's index rows, its newest and its oldest (id, source_type,
+    source_id, queued_at; in id order) without removing them: call `forget_index` with their ids once the
+    passages are stored."""
+    return _lock_both_ends(session, "index", "id, source_type, source_id, queued_at", limit)
+
+
+def mark_batch(session: Session, entity_type: str, scored_at) -> None:
+    """Record, as the first statement of a pass that scores every `entity_type` ('lead' or 'account') of the
+    session's tenant, the snapshot the pass reads from."""
+    session.execute(_MARK_BATCH, {"entity_type": entity_type, "scored_at": scored_at})
+
+
+def settle_batch(session: Session) -> int:
+    """Remove the session tenant's queued refresh rows that the newest lead pass and the newest account pass
+    both saw (call it after the pass's scores are written, in its transaction); returns how many."""
+    ids = session.execute(_ANSWERED).scalars().all()
+    if not ids:
+        return 0
+    return session.execute(text("delete from live_refresh_queue where id = any(cast(:ids as bigint[]))"),
+                           {"ids": list(ids)}).rowcount
 
 
 def forget_index(session: Session, ids: Sequence[int]) -> int:

@@ -1,7 +1,9 @@
 """Batch scoring: every entity of every tenant scored by the champion and published, tenant by tenant.
 
 `score_now` (the pipeline's scoring assets) computes each tenant's features as of now from the compiled dbt
-marts (`crm.live_features`), exactly as the live refresh does for touched entities. `score_entities` scores
+marts (`crm.live_features`), exactly as the live refresh does for touched entities, and takes off the live
+refresh queue every change it answered (`crm.live_queue.mark_batch` / `settle_batch`): after a first run's
+bulk load, the refresher does not score the whole agency a second time. `score_entities` scores
 a stored snapshot instead (each tenant's newest month-end in the warehouse, read through `crm.warehouse`):
 backfills and tests with a known feature table. Each tenant's run is published by `crm.scores.publish` inside
 `tenant_session(tenant)` (RLS applies to the writer too): the current `scores`, one `score_history` row per
@@ -19,6 +21,7 @@ import polars as pl
 import polars.selectors as cs
 from sqlalchemy import text
 
+from crm import live_queue
 from crm import scores as published
 from crm.db.engine import tenant_session
 from crm.live_features import EntityType, FeatureQueries
@@ -43,6 +46,7 @@ class BatchResult:
     rows: int = 0
     tenants: int = 0
     as_of_dates: list[str] = field(default_factory=list)
+    settled: int = 0  # queued live refresh rows this pass answered (with the other type's newest pass)
 
 
 def read_latest(mart: str, warehouse_path: Path | None = None) -> pl.DataFrame:
@@ -69,14 +73,17 @@ def _champion(name: str) -> LoadedModel:
 
 
 def score_now(entity_type: EntityType, queries: FeatureQueries, model: LoadedModel | None = None,
-              scored_at: dt.datetime | None = None) -> BatchResult:
-    """Every tenant's entities with features as of `scored_at` (now), scored by the champion and published."""
+              scored_at: dt.datetime | None = None, tenant_ids: list[str] | None = None) -> BatchResult:
+    """Every entity of every tenant (or of `tenant_ids`) with features as of `scored_at` (now), scored by the
+    champion and published."""
     model = model or _champion(MARTS[entity_type][2])
     scored_at = scored_at or dt.datetime.now(dt.UTC)
     result = BatchResult(entity_type, model.name, model.version, as_of_dates=[scored_at.date().isoformat()])
-    for tenant_id in all_tenant_ids():
+    for tenant_id in all_tenant_ids() if tenant_ids is None else tenant_ids:
         with tenant_session(tenant_id) as session:
+            live_queue.mark_batch(session, entity_type, scored_at)
             done = refresh_entities(session, queries, entity_type, None, scored_at, model)
+            result.settled += live_queue.settle_batch(session)
         result.rows += done.scored
         result.tenants += 1
     return result

@@ -4,6 +4,7 @@ rolled back leaves them, and the refresher is woken by NOTIFY."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -162,10 +163,12 @@ def test_a_claim_rolled_back_leaves_the_rows_and_skip_locked_shares_them(tenant)
         raise RuntimeError("the refresher died mid-batch")
     assert _refresh_rows(t) == waiting
     with tenant_session(t) as first:
-        claimed = live_queue.claim_refresh(first, 2)
+        claimed = live_queue.claim_refresh(first, 1)   # the newest row, with its entity's other rows
         with tenant_session(t) as second:   # a second consumer skips the locked rows instead of waiting
             rest = live_queue.claim_refresh(second, 100)
-        assert len(claimed) == 2 and len(rest) == 1 and [r.id for r in claimed] == sorted(r.id for r in claimed)
+        assert claimed and rest and len(claimed) + len(rest) == 3
+        assert {r.id for r in claimed}.isdisjoint(r.id for r in rest)
+        assert [r.id for r in rest] == sorted(r.id for r in rest)
     assert _refresh_rows(t) == set()
 
 
@@ -259,7 +262,7 @@ def test_migration_0010_goes_down_and_up_again():
 
 def test_a_claim_takes_every_queued_row_of_the_entities_it_claims(tenant):
     """The refresh answers all of an entity's waiting changes at once: a contact written in three statements
-    is claimed (and refreshed) once, its later rows included, and other entities stay queued."""
+    is claimed (and refreshed) once, its earlier rows included, and other entities stay queued."""
     t = tenant["tenant_id"]
     _, contact_id = _company_and_contact(t)   # queues the contact (and its company)
     other = _company_and_contact(t)[1]
@@ -267,10 +270,86 @@ def test_a_claim_takes_every_queued_row_of_the_entities_it_claims(tenant):
         with tenant_session(t) as s:
             notes.create(s, NoteCreate(body=body, contact_id=uuid.UUID(contact_id)))
     with tenant_session(t) as s:
-        first = s.execute(text("select entity_type, entity_id from live_refresh_queue order by id limit 1")).one()
+        first = s.execute(text("select entity_type, entity_id from live_refresh_queue order by id desc limit 1")).one()
         claimed = live_queue.claim_refresh(s, 1)
     assert {(r.entity_type, str(r.entity_id)) for r in claimed} == {(first.entity_type, str(first.entity_id))}
     assert len(claimed) >= 2  # the company: queued by its own insert and again by its contact's
     left = _refresh_rows(t)
     assert (first.entity_type, str(first.entity_id)) not in {(e, i) for e, i, _ in left}
     assert ("contact", other) in {(e, i) for e, i, _ in left}
+
+
+def test_a_change_just_written_is_claimed_before_a_long_backlog_and_the_backlog_still_drains(tenant):
+    """A first run's bulk load queues every entity of the agency: a claim takes the newest half and the oldest
+    half of the queue, so a live change is answered by the next claim and the backlog's head moves too."""
+    t = tenant["tenant_id"]
+    with tenant_session(t) as s:
+        s.execute(text("insert into companies (tenant_id, name) select app_tenant_id(), 'c' || g "
+                       "from generate_series(1, 2000) g"))
+        oldest = s.scalar(text("select min(id) from live_refresh_queue"))
+    live_id, _ = _company_and_contact(t)
+    with tenant_session(t) as s:
+        claimed = live_queue.claim_refresh(s, 10)
+    assert live_id in {str(r.entity_id) for r in claimed}
+    assert oldest in {r.id for r in claimed}
+    assert len(claimed) >= 10 and len(_refresh_rows(t)) == 2003 - len(claimed)
+
+    _, contact_id = _company_and_contact(t)
+    with tenant_session(t) as s:
+        s.execute(text("insert into notes (tenant_id, body, contact_id) select app_tenant_id(), 'n' || g, :c "
+                       "from generate_series(1, 300) g"), {"c": contact_id})
+        first_note = s.scalar(text("select min(id) from live_index_queue"))
+    with tenant_session(t) as s:
+        live_note = notes.create(s, NoteCreate(body="call me back today", contact_id=uuid.UUID(contact_id)))
+    with tenant_session(t) as s:
+        taken = live_queue.claim_index(s, 4)
+    assert [r.id for r in taken] == sorted(r.id for r in taken) and len(taken) == 4
+    assert first_note in {r.id for r in taken} and str(live_note.id) in {str(r.source_id) for r in taken}
+
+
+def _mark(s, *entity_types: str) -> None:
+    for entity_type in entity_types:
+        live_queue.mark_batch(s, entity_type, dt.datetime.now(dt.UTC))
+
+
+def test_a_batch_pass_settles_what_both_scored_types_saw_and_nothing_committed_after(tenant):
+    t = tenant["tenant_id"]
+    _company_and_contact(t)
+    before = _refresh_rows(t)
+    with tenant_session(t) as s:   # a lead pass alone answers no row: a contact's change moves its account too
+        _mark(s, "lead")
+        assert live_queue.settle_batch(s) == 0
+    company_id, _ = _company_and_contact(t)   # committed after the lead pass looked
+    with tenant_session(t) as s:
+        _mark(s, "account")
+        assert live_queue.settle_batch(s) == len(before)
+    assert ("company", company_id, "companies") in _refresh_rows(t) and not before & _refresh_rows(t)
+
+    with tenant_session(t) as writer:   # in flight while a pass looks, committed before the pass settles
+        companies.create(writer, CompanyCreate(name="Late"))
+        writer.flush()
+        with tenant_session(t) as s:
+            _mark(s, "lead", "account")
+            writer.commit()
+            waiting = _refresh_rows(t)
+            assert live_queue.settle_batch(s) == len(waiting) - 1
+    assert [(e, src) for e, _, src in _refresh_rows(t)] == [("company", "companies")]
+
+
+def test_a_batch_pass_leaves_rows_a_refresher_holds_and_marks_are_per_tenant(tenant, other_tenant):
+    a, b = tenant["tenant_id"], other_tenant["tenant_id"]
+    _company_and_contact(a)
+    _company_and_contact(b)
+    with tenant_session(b) as s:
+        _mark(s, "lead", "account")
+        assert live_queue.settle_batch(s) == 3
+    assert len(_refresh_rows(a)) == 3   # B's pass saw A's rows committed, and settled none of them
+    with tenant_session(a) as refresher:
+        held = live_queue.claim_refresh(refresher, 1)
+        with tenant_session(a) as s:
+            _mark(s, "lead", "account")
+            assert live_queue.settle_batch(s) == 3 - len(held)
+    with admin_engine().connect() as conn:
+        marks = conn.execute(text("select tenant_id::text, entity_type from live_batch_marks "
+                                  "where tenant_id = any(cast(:t as uuid[]))"), {"t": [a, b]}).all()
+    assert sorted(marks) == sorted((t, e) for t in (a, b) for e in ("lead", "account"))

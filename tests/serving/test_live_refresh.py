@@ -150,3 +150,29 @@ def test_one_agencys_refresh_never_touches_another(queries):
     assert _score(b, "lead", lead_b) is None  # B's change still waits in B's queue, unseen by A's refresh
     assert _one(b, "select count(*) as n from live_refresh_queue")["n"] >= 1
     assert _score(a, "lead", lead_b) is None and _features(a, "lead", lead_b) is None
+
+
+def test_a_pipeline_scoring_pass_takes_what_it_answered_off_the_queue(queries):
+    """The pipeline's lead_scores and account_scores score every entity as of now: once both passes have run,
+    the changes they saw are answered and leave the queue; a change written after stays for the refresher."""
+    from serving.batch import score_now
+
+    tenant = make_tenant("Bulk")["tenant_id"]
+    with tenant_session(tenant) as s:
+        company = companies.create(s, CompanyCreate(name="Acme", customer_since=dt.date(2025, 1, 1))).id
+    leads = [_contact(tenant, company_id=company) for _ in range(3)]
+    _activity(tenant, leads[0], "meeting")
+    queued = _one(tenant, "select count(*) as n from live_refresh_queue")["n"]
+
+    assert score_now("lead", queries, tenant_ids=[tenant]).settled == 0   # their accounts are not scored yet
+    assert _one(tenant, "select count(*) as n from live_refresh_queue")["n"] == queued
+    late = _contact(tenant, company_id=company)   # written between the two passes
+    result = score_now("account", queries, tenant_ids=[tenant])
+    assert result.settled == queued and result.tenants == 1
+    assert {_score(tenant, "lead", i)["model_name"] for i in leads} == {"lead_score"}
+    assert _score(tenant, "account", company) is not None
+
+    waiting = _one(tenant, "select array_agg(distinct entity_id) as ids from live_refresh_queue")["ids"]
+    assert set(waiting) == {late, company}   # its lead is not scored yet; the refresher takes it
+    batch = _drain(tenant, queries)
+    assert batch.leads.scored == 1 and _score(tenant, "lead", late) is not None

@@ -55,7 +55,7 @@ def test_drain_empties_both_queues_and_publishes_features_as_of_now(queries):
     reports: list[PassReport] = []
     summary = drain(queries, score_batch=2, on_report=reports.append)   # small batches: several passes
     assert {a, b} <= set(summary["tenants"]) and not {a, b} & set(summary["failed"])
-    assert summary["claimed"] >= 8 and summary["refreshed"] >= 4 and summary["indexed"] >= 2
+    assert summary["claimed"] >= 8 and summary["refreshed"] >= 2 and summary["indexed"] >= 2   # a lead each
     assert summary["lag_p50_s"] is not None and summary["lag_p95_s"] >= summary["lag_p50_s"]
     assert _waiting(a) == _waiting(b) == {"refresh": 0, "index": 0}
     assert _features_of(a, lead_a) is not None and _features_of(b, lead_b) is not None

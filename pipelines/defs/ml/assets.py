@@ -52,7 +52,8 @@ def _publish(entity_type: str) -> MaterializeResult:
     result = score_now(entity_type, feature_queries())
     return MaterializeResult(metadata={"rows": result.rows, "tenants": result.tenants, "model": result.model_name,
                                        "model_version": result.model_version,
-                                       "as_of": ", ".join(result.as_of_dates)})
+                                       "as_of": ", ".join(result.as_of_dates),
+                                       "live_changes_answered": result.settled})
 
 
 @asset(group_name="ml", deps=[lead_score_model], kinds={"postgres"},
