@@ -5,13 +5,14 @@ In a fresh CRM_HOME (own embedded PostgreSQL):
   path waits at least one whole run) -> start the real `crm refresher` and `crm serve --no-refresher` as
   processes -> wait until the refresher has worked off the demo's own backlog of touched entities -> send
   `--events` single events through POST /api/v1/events, spaced `--interval` s apart, each to a random scored lead
-  (contact_id) or account (company_id) of a random agency.
+  (contact_id) or account (company_id) of a random agency. With `--bulk-touch`, every contact and company is
+  rewritten first, so the events arrive behind a refresh backlog of the whole demo.
 Event-to-score latency = from the API's 2xx to the first moment a poll (every `--poll` s) sees the entity's
 `scores.scored_at` newer than the request AND no change of it waiting in live_refresh_queue (so the score read is
 one whose refresh included the event). The insight index fills in the background meanwhile (the demo's notes),
 as on a first run; its queue depth is printed. Nothing is asserted: every figure is printed.
 
-    .venv/bin/python bench/freshness.py [--size small|medium] [--events 120] [--interval 0.5] [--home DIR]
+    .venv/bin/python bench/freshness.py [--size small|medium] [--events 120] [--interval 0.5] [--bulk-touch] [--home DIR]
 """
 
 from __future__ import annotations
@@ -196,6 +197,22 @@ def send_events(url: str, keys: dict[str, str], targets: list, count: int, inter
     return pending
 
 
+def bulk_touch() -> int:
+    """Every contact and company of every agency rewritten in one statement per table (updated_at only, through
+    each agency's own RLS session): the triggers queue every entity, as a large import would."""
+    from sqlalchemy import text
+
+    from crm.db.engine import tenant_session
+    from crm.tenancy import all_tenant_ids
+
+    rows = 0
+    for tenant_id in all_tenant_ids():
+        with tenant_session(tenant_id) as session:
+            for table in ("companies", "contacts"):
+                rows += session.execute(text(f"update {table} set updated_at = updated_at")).rowcount
+    return rows
+
+
 def quantile(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
@@ -239,11 +256,16 @@ def run(size: str, home: Path, rng: random.Random) -> None:
 
         keys = {t: create_api_key(t, role="member", name="freshness bench")["api_key"] for t in all_tenant_ids()}
         targets = scored_entities(max(ARGS.events, 50), rng)
+        if ARGS.bulk_touch:
+            touched = bulk_touch()
+            print(f"  bulk update of every contact and company ({touched:,} rows, as a large import would): "
+                  f"{live_queue.total_depth()['refresh']:,} refresh rows queued as the events start", flush=True)
         index_before = live_queue.total_depth()["index"]
         cpu_before, wall_before = cpu_seconds(refresher.pid), time.perf_counter()
         sent = send_events(url, keys, targets, ARGS.events, ARGS.interval, rng)
         cpu_used, wall = cpu_seconds(refresher.pid) - cpu_before, time.perf_counter() - wall_before
         index_after = live_queue.total_depth()["index"]
+        refresh_after = live_queue.total_depth()["refresh"]
     finally:
         stop(server)
         stop(refresher)
@@ -254,6 +276,7 @@ def run(size: str, home: Path, rng: random.Random) -> None:
     print(f"\n{len(sent)} events accepted ({leads} to leads, {len(sent) - leads} to accounts), "
           f"{ARGS.interval} s apart; poll every {ARGS.poll} s; {missed} not scored within {ARGS.timeout:.0f} s")
     print(f"insight index queue during the events: {index_before:,} -> {index_after:,} passages' sources waiting")
+    print(f"refresh queue when the last event was scored: {refresh_after:,} rows waiting")
     print(f"\n{'':34}{'seconds':>10}{'vs pipeline':>14}")
     print(f"{'batch path: one pipeline run':34}{pipeline_s:>10.1f}{1.0:>14.2f}")
     if latencies:
@@ -276,6 +299,9 @@ def main() -> None:
     ap.add_argument("--select", default="not key:rag_index",
                     help="pipeline selection for the baseline (default: what scores depend on, as `crm demo` "
                          "runs before serving; '' = every asset, the insight index too)")
+    ap.add_argument("--bulk-touch", action="store_true",
+                    help="rewrite every contact and company just before the events, so they arrive behind a "
+                         "backlog of the whole demo (a large import's worth)")
     ap.add_argument("--home", type=Path, default=None, help="CRM_HOME to use (default: a new dir under /tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the CRM_HOME afterwards")
     ap.add_argument("--seed", type=int, default=13)
