@@ -97,6 +97,8 @@ SPECS = {
         Field("occurred_at", "When", "datetime-local", required=True, help="UTC"),
         Field("contact_id", "Contact", "select", options="contacts"),
         Field("company_id", "Company", "select", options="companies"),
+        Field("amount", "Amount", "number", help="an order's value"),
+        Field("currency", "Currency", help="three letters, e.g. USD"),
     ], title_field="subject"),
     "tasks": FormSpec("tasks", "task", Task, tasks, TaskCreate, TaskUpdate, [
         Field("title", "Task", required=True), Field("description", "Details", "textarea"),

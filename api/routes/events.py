@@ -8,6 +8,7 @@ not sink the batch.
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from fastapi import APIRouter
@@ -38,6 +39,13 @@ class EventIn(RequestModel):
     subject: ShortText | None = None
     body: LongText | None = None
     properties: Properties = Field(default_factory=dict)
+    # Checked by the activities service, not here (like occurred_at's range): a negative amount or a currency
+    # that is not three letters rejects that event with its reason, not the batch.
+    amount: Decimal | None = Field(default=None, description="What it was worth (an order's value), rounded to "
+                                   "cents; at least 0. Left out: properties.amount is used if it is a number")
+    currency: StorableStr | None = Field(default=None, max_length=20,
+                                         description="Three letters (ISO 4217, e.g. EUR) for amount; left out: "
+                                                     "properties.currency, else none")
 
 
 class EventBatch(RequestModel):

@@ -173,6 +173,8 @@ class Activity(Distributed, Base):
     properties: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     source: Mapped[str] = mapped_column(Text, server_default="api")
     external_id: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
 
 
 class Note(Distributed, Base):

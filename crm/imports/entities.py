@@ -277,8 +277,11 @@ class Activities(Entity):
                        occurred_at=("date", "timestamp", "time", "occurred", "datetime", "when", "activity_date"),
                        subject=("title", "summary"), body=("description", "notes", "details", "content", "text"),
                        contact_email=("email", "e_mail", "contact"),
-                       external_id=("event_id", "source_id", "activity_id", "external_key"),
-                       properties=("properties_json", "metadata", "data"), **_COMPANY_REF)
+                       external_id=("event_id", "source_id", "activity_id", "external_key", "order_id",
+                                    "order_number"),
+                       properties=("properties_json", "metadata", "data"),
+                       amount=("value", "revenue", "total", "order_value", "order_total", "order_amount", "spend"),
+                       currency=("currency_code", "order_currency"), **_COMPANY_REF)
     required = [("type",), ("occurred_at",)]
 
     def resolve(self, ctx, pending):
@@ -289,8 +292,8 @@ class Activities(Entity):
         refs.load([p.data for p in pending])
         existing = self._existing(ctx, [p.data["external_id"] for p in pending if p.data.get("external_id")])
         for p in pending:
-            values = {k: p.data[k] for k in ("type", "occurred_at", "subject", "body", "external_id", "properties")
-                      if k in p.data}
+            values = {k: p.data[k] for k in ("type", "occurred_at", "subject", "body", "external_id", "properties",
+                                             "amount", "currency") if k in p.data}
             values["source"] = IMPORT_SOURCE
             contact, reason = refs.contact(p.data)
             if reason:

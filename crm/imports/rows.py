@@ -23,7 +23,7 @@ from pydantic import (
     field_validator,
 )
 
-from crm.schemas.activities import ActivityType
+from crm.schemas.activities import ActivityType, Amount
 from crm.schemas.companies import Lifecycle, Size
 from crm.schemas.contacts import Stage
 from crm.timestamps import bounded, bounded_date
@@ -128,6 +128,8 @@ class ActivityRow(Row):
     company_name: Text200 | None = None
     external_id: Text200 | None = None
     properties: dict[str, Any] | None = None
+    amount: Annotated[Amount, BeforeValidator(_money)] | None = None   # rounded to cents, as the API does
+    currency: Currency | None = None
 
     @field_validator("properties", mode="before")
     @classmethod

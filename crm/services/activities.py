@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from crm.db.engine import session_tenant
 from crm.db.models import Activity, Company, Contact
 from crm.ids import InvalidId, parse_uuid
-from crm.schemas.activities import ActivityCreate, ActivityType, ActivityUpdate
+from crm.schemas.activities import ActivityCreate, ActivityCurrency, ActivityType, ActivityUpdate, Amount
 from crm.services import records
 from crm.services.changes import record
 from crm.tenancy import Principal
@@ -27,18 +28,39 @@ from crm.timestamps import TimestampOutOfRange, bounded
 
 ACTIVITY_TYPES = frozenset(ActivityType.__args__)
 KNOWN_FIELDS = {"type", "occurred_at", "external_id", "contact_email", "contact_id", "company_id", "subject",
-                "body", "source", "properties"}
+                "body", "source", "properties", "amount", "currency"}
 MAX_FUTURE = timedelta(days=1)
+SPEND = {"amount": TypeAdapter(Amount), "currency": TypeAdapter(ActivityCurrency)}
+
+
+def with_spend(values: dict[str, Any]) -> dict[str, Any]:
+    """`amount` / `currency` lifted from `properties` when the columns are not given: integrations that put an
+    order's value in properties (as every client did before the columns existed) keep feeding spend. A value
+    there that does not parse stays in properties only (properties are free-form; the columns are not)."""
+    properties = values.get("properties")
+    if not isinstance(properties, dict):
+        return values
+    lifted = dict(values)
+    for column, adapter in SPEND.items():
+        if values.get(column) is None and properties.get(column) not in (None, ""):
+            try:
+                lifted[column] = adapter.validate_python(str(properties[column]))
+            except ValidationError:
+                continue
+    return lifted
 
 
 def create(session: Session, payload: ActivityCreate, actor: Principal | None = None) -> Activity:
-    values = payload.model_dump()
+    values = with_spend(payload.model_dump())
     records.check_references(session, values)
     return records.insert(session, Activity, values)
 
 
 def update(session: Session, activity: Activity, changes: ActivityUpdate) -> Activity:
     values = changes.model_dump(exclude_unset=True)
+    if "properties" in values:   # lift from the new properties only what the change does not set itself
+        lifted = with_spend({"amount": None, "currency": None, **values})
+        values.update({k: v for k, v in lifted.items() if k in SPEND and k not in values and v is not None})
     records.check_references(session, values)
     return records.apply(session, activity, values)
 
@@ -58,7 +80,8 @@ def company_of_event(session: Session, contact_id: uuid.UUID | None, company_id:
 def record_event(session: Session, values: dict[str, Any]) -> uuid.UUID | None:
     """Store one validated event (activity columns with `source` and `external_id`); its new id, or None
     when that (source, external_id) is already stored."""
-    values = {**values, "company_id": company_of_event(session, values.get("contact_id"), values.get("company_id"))}
+    values = with_spend({**values,
+                         "company_id": company_of_event(session, values.get("contact_id"), values.get("company_id"))})
     records.check_references(session, values)
     stmt = (insert(Activity).values(id=uuid.uuid4(), tenant_id=session_tenant(session), **values)
             .on_conflict_do_nothing(index_elements=["tenant_id", "source", "external_id"],
@@ -187,4 +210,17 @@ def validate_event(row: dict, directory: TenantDirectory, default_source: str) -
         "company_id": company_id, "subject": _clean(row.get("subject")), "body": _clean(row.get("body")),
         "source": _clean(row.get("source")) or default_source,
         "properties": json.loads(json.dumps(props, default=str)),   # as JSON stores it (dates become text)
+        **{column: _spend(row, column) for column in SPEND},
     }
+
+
+def _spend(row: dict, column: str) -> Any:
+    """An event's own amount / currency, or EventError; one left out may still come from its properties."""
+    value = row.get(column)
+    if _clean(value) is None:
+        return None
+    try:
+        return SPEND[column].validate_python(value if not isinstance(value, float) else str(value))
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise EventError(f"{column} {value!r} is not valid: {reason.lower()}") from exc
