@@ -34,8 +34,11 @@ class TrainConfig(BaseModel):
     exclude: list[str] = Field(default_factory=list, description="Columns never used as features")
     max_categories: int = Field(default=50, description="String columns with more levels are dropped")
     # Time split: the newest labelled month-ends are test, the ones before validation, the rest train.
-    test_periods: int = 2
-    val_periods: int = 2
+    # With less history the split tries fewer of each, down to 1 + 1 (models_ml.split.split_ladder).
+    test_periods: int = Field(default=2, ge=1)
+    val_periods: int = Field(default=2, ge=1)
+    min_per_class: int = Field(default=5, ge=1, description="Each of train, validation and test needs at least "
+                               "this many positive and this many negative rows, or the split is smaller / skipped")
     # Rows whose label horizon reaches into the next split's first as_of_date are dropped ("purged"):
     # their label was observed after the later split began, which would leak its outcomes.
     purge_days: int | None = Field(default=None, description="Default: horizon_days")

@@ -27,8 +27,11 @@ def model_card(cfg: TrainConfig, result: FitResult, by_size: list[dict], truth: 
         f"to {lin['train_as_of_max']}; validation: {lin['val_rows']} rows, {lin['val_as_of_min']} to "
         f"{lin['val_as_of_max']}; test: {lin['test_rows']} rows ({lin['test_positives']} positive), "
         f"{lin['test_as_of_min']} to {lin['test_as_of_max']}.",
-        f"- Split by time with a {cfg.purge}-day purge between windows, so no training label was observed "
-        "inside the validation or test window.",
+        f"- Split by time (**{lin['split']}**: {lin['test_periods']} test and {lin['val_periods']} validation "
+        f"month-ends, {lin['train_periods']} for training) with a {cfg.purge}-day purge between windows, so no "
+        "training label was observed inside the validation or test window"
+        + ("." if lin["split"] == f"{cfg.test_periods}+{cfg.val_periods} purged" else
+           f"; the configured {cfg.test_periods}+{cfg.val_periods} did not fit the history there is."),
         f"- {len(result.bundle.features)} features ({len(result.bundle.categorical)} categorical): "
         + ", ".join(f"`{f}`" for f in result.bundle.features),
         "",

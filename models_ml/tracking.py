@@ -58,7 +58,7 @@ def log_fit(cfg: TrainConfig, result: FitResult, extra_metrics: dict[str, float]
     lineage = {**result.split.lineage(cfg.label), "source_rows": source_rows, "table": cfg.table,
                "warehouse": describe(path=cfg.warehouse_path), **dbt_lineage()}
     mlflow.log_params({"table": cfg.table, "label": cfg.label, "horizon_days": cfg.horizon_days,
-                       "purge_days": cfg.purge, "class_weight": cfg.class_weight,
+                       "purge_days": cfg.purge, "split": lineage["split"], "class_weight": cfg.class_weight,
                        "calibration": result.calibration_report["calibration"],
                        "n_features": len(result.bundle.features),
                        "best_iteration": result.best_iteration, "train_as_of_min": lineage["train_as_of_min"],
@@ -69,7 +69,8 @@ def log_fit(cfg: TrainConfig, result: FitResult, extra_metrics: dict[str, float]
     metrics |= {f"val_{k}": v for k, v in result.val_metrics.items()}
     metrics |= {f"baseline_test_{k}": v for k, v in result.baseline_metrics.items()}
     metrics |= {k: float(v) for k, v in result.calibration_report.items() if isinstance(v, float)}
-    metrics |= {f"{k}": float(v) for k, v in lineage.items() if k.endswith(("_rows", "_positives", "_tenants"))}
+    metrics |= {f"{k}": float(v) for k, v in lineage.items()
+                if k.endswith(("_rows", "_positives", "_tenants", "_periods"))}
     metrics |= {"train_seconds": result.train_seconds, **extra_metrics}
     mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN (one-class split) is not logged
     mlflow.set_tags({"entity_type": cfg.entity_type, **{f"lineage.{k}": str(v) for k, v in lineage.items()}})

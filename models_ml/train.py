@@ -67,8 +67,8 @@ def tier_thresholds(val_scores: np.ndarray, shares: tuple[float, float, float]) 
 
 
 def fit(frame: pl.DataFrame, cfg: TrainConfig) -> FitResult:
+    split = time_split(frame, cfg)  # first: NotEnoughHistory before any work
     bundle = bundle_for(frame, cfg)
-    split = time_split(frame, cfg)
     x_train, x_val, x_test = (bundle.encode(s) for s in (split.train, split.val, split.test))
     y_train, y_val, y_test = (labels(s, cfg) for s in (split.train, split.val, split.test))
     cats = [i for i, f in enumerate(bundle.features) if f in bundle.categorical]

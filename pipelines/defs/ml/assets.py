@@ -3,16 +3,19 @@
 Training reads the month-end marts (complete labels); scoring reads features as of now, computed on
 PostgreSQL by the live form of the same dbt models (pipelines/lib/live_sql.py), like the live refresh.
 Thin assets: the logic is in models_ml/ (training) and serving/ (scoring); these return the figures a data
-team looks at in the Dagster UI.
+team looks at in the Dagster UI. A model the data cannot train yet (no leads, one outcome, too little history)
+materializes with `status: skipped` and the reason, and its scoring asset with `status: no champion model yet`:
+the rest of the pipeline goes on.
 """
 
 from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
 from models_ml.config import TrainConfig, churn_config, lead_config
-from models_ml.job import train_and_register
+from models_ml.job import TrainingSkipped, train_and_register
 from pipelines.lib.live_sql import feature_queries
-from serving.batch import score_now
+from serving.batch import MARTS, score_now
+from serving.models import champion_version
 
 
 class TrainRunConfig(Config):
@@ -29,6 +32,10 @@ def _train(context: AssetExecutionContext, cfg: TrainConfig, run: TrainRunConfig
         cfg = cfg.model_copy(update={"lgbm": cfg.lgbm.model_copy(update=overrides)})
     outcome = train_and_register(cfg)
     summary = outcome.summary()
+    if isinstance(outcome, TrainingSkipped):
+        context.log.warning(f"{cfg.model_name} not trained: {outcome.reason} (MLflow run {outcome.run_id}; "
+                            f"champion {outcome.champion_version or 'none'} kept)")
+        return MaterializeResult(metadata={**summary, "reason": MetadataValue.text(outcome.reason)})
     context.log.info(f"{cfg.model_name} v{outcome.version}: {outcome.decision.reason}")
     metadata = {k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool)) and v == v}
     metadata["model_card"] = MetadataValue.md(
@@ -48,7 +55,12 @@ def churn_risk_model(context: AssetExecutionContext, config: TrainRunConfig) -> 
     return _train(context, churn_config(), config)
 
 
-def _publish(entity_type: str) -> MaterializeResult:
+def _publish(context: AssetExecutionContext, entity_type: str) -> MaterializeResult:
+    model_name = MARTS[entity_type][2]
+    if champion_version(model_name) is None:
+        context.log.warning(f"{entity_type} scores not published: no '{model_name}' model has the champion "
+                            "alias yet (see its training asset for why)")
+        return MaterializeResult(metadata={"status": "no champion model yet", "model": model_name, "rows": 0})
     result = score_now(entity_type, feature_queries())
     return MaterializeResult(metadata={"rows": result.rows, "tenants": result.tenants, "model": result.model_name,
                                        "model_version": result.model_version,
@@ -59,15 +71,15 @@ def _publish(entity_type: str) -> MaterializeResult:
 @asset(group_name="ml", deps=[lead_score_model], kinds={"postgres"},
        description="Every open lead, with features as of now, scored by the lead_score champion into scores + "
                    "score_history (RLS)")
-def lead_scores() -> MaterializeResult:
-    return _publish("lead")
+def lead_scores(context: AssetExecutionContext) -> MaterializeResult:
+    return _publish(context, "lead")
 
 
 @asset(group_name="ml", deps=[churn_risk_model], kinds={"postgres"},
        description="Every customer account, with features as of now, scored by the churn_risk champion into "
                    "scores + score_history (RLS)")
-def account_scores() -> MaterializeResult:
-    return _publish("account")
+def account_scores(context: AssetExecutionContext) -> MaterializeResult:
+    return _publish(context, "account")
 
 
 ML_ASSETS = [lead_score_model, churn_risk_model, lead_scores, account_scores]
