@@ -8,11 +8,17 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from crm.db.engine import admin_session, app_engine, set_tenant, tenant_session
 from crm.db.models import ApiKey, Tenant, User
 from crm.ids import InvalidId, parse_uuid
 from crm.security import ROLES, hash_api_key, hash_password, new_api_key, verify_password
+from crm.services.changes import record
+
+# contractual: an account churns when its contract ends (companies.churned_at is set);
+# activity: a customer churns when it places no order in the next 90 days (the feature marts read this).
+CHURN_MODES = ("contractual", "activity")
 
 
 class TenancyError(ValueError):
@@ -42,6 +48,7 @@ def create_tenant(name: str, admin_email: str, admin_password: str | None = None
         raise TenancyError("tenant name must not be empty")
     if "@" not in admin_email:
         raise TenancyError(f"admin email {admin_email!r} is not an email address")
+    _check_churn_mode(churn_mode)
     with admin_session() as s:
         taken = s.execute(text("select 1 from users where lower(email) = lower(:e)"), {"e": admin_email}).first()
         if taken:
@@ -55,6 +62,56 @@ def create_tenant(name: str, admin_email: str, admin_password: str | None = None
         s.add(ApiKey(tenant_id=tenant.id, name="initial admin key", prefix=prefix, key_hash=key_hash,
                      role="admin"))
     return {"tenant_id": str(tenant.id), "api_key": key, "admin_email": admin_email}
+
+
+def _check_churn_mode(mode: str) -> None:
+    if mode not in CHURN_MODES:
+        raise TenancyError(f"churn mode must be one of {', '.join(CHURN_MODES)}, not {mode!r}")
+
+
+def _settings(tenant: Tenant) -> dict:
+    return {"tenant_id": str(tenant.id), "name": tenant.name, "churn_mode": tenant.churn_mode,
+            "updated_at": tenant.updated_at}
+
+
+def _own_tenant(session: Session) -> Tenant:
+    """The session's tenant row: RLS on `tenants` shows a tenant session its own row only."""
+    tenant = session.execute(select(Tenant)).scalar_one_or_none()
+    if tenant is None:
+        raise TenancyError("no tenant with this id")
+    return tenant
+
+
+def tenant_settings(session: Session) -> dict:
+    """The agency's settings, read in its own tenant session."""
+    return _settings(_own_tenant(session))
+
+
+def update_tenant_settings(session: Session, churn_mode: str | None = None) -> dict:
+    """Change the agency's settings in its own tenant session (the CLI and the admin API both come here).
+    A new churn mode takes effect at the next pipeline run: the feature marts read `tenants.churn_mode`
+    (extracted by its updated_at), so the account population and churn labels are rebuilt under it."""
+    tenant = _own_tenant(session)
+    if churn_mode is not None:
+        _check_churn_mode(churn_mode)
+        if churn_mode != tenant.churn_mode:
+            record(session, "tenants", tenant.id, "update", {"churn_mode": [tenant.churn_mode, churn_mode]})
+            tenant.churn_mode = churn_mode
+            session.flush()
+            session.refresh(tenant)  # updated_at is set by the database's trigger
+    return _settings(tenant)
+
+
+def set_churn_mode(tenant_id: uuid.UUID | str, churn_mode: str) -> dict:
+    """Operator path (`crm tenant set-churn-mode`): the same service, inside that tenant's session."""
+    try:
+        tid = parse_uuid(tenant_id, "tenant_id")
+    except InvalidId as exc:
+        raise TenancyError(f"{tenant_id!r} is not a tenant id (a UUID)") from exc
+    with tenant_session(tid) as s:
+        if s.execute(select(Tenant.id)).first() is None:
+            raise TenancyError(f"no tenant with id {tid}")
+        return update_tenant_settings(s, churn_mode=churn_mode)
 
 
 def all_tenant_ids() -> list[str]:
@@ -134,5 +191,6 @@ def tenant_name(tenant_id: uuid.UUID) -> str:
         return s.execute(select(Tenant.name)).scalar_one()
 
 
-__all__ = ["LoginThrottled", "Principal", "TenancyError", "authenticate_api_key", "authenticate_user", "create_api_key",
-           "create_tenant", "create_user", "set_tenant", "tenant_name"]
+__all__ = ["CHURN_MODES", "LoginThrottled", "Principal", "TenancyError", "authenticate_api_key", "authenticate_user",
+           "create_api_key", "create_tenant", "create_user", "set_churn_mode", "set_tenant", "tenant_name",
+           "tenant_settings", "update_tenant_settings"]

@@ -1,4 +1,5 @@
-"""`crm tenant create`, `crm apikey create`, `crm migrate` (the other apikey commands: app/cli/access.py)."""
+"""`crm tenant create`, `crm tenant set-churn-mode`, `crm apikey create`, `crm migrate` (the other apikey
+commands: app/cli/access.py)."""
 
 from typing import Annotated
 
@@ -35,6 +36,26 @@ def create_tenant(
         fail(str(exc))
     err.print("Keep the api_key: it is shown only this once. Try: curl -H 'Authorization: Bearer <api_key>' "
               "http://127.0.0.1:8000/api/v1/contacts")
+
+
+@tenant_app.command("set-churn-mode")
+def set_churn_mode(
+    tenant_id: Annotated[str, typer.Argument(help="Tenant id")],
+    churn_mode: Annotated[str, typer.Argument(help="contractual (a contract ends: churned_at) | activity (no "
+                                                   "order in the next 90 days)")],
+) -> None:
+    """Change how a tenant's churn is defined; prints tenant_id, name and churn_mode. The next pipeline run
+    rebuilds that tenant's accounts and churn labels under the new mode."""
+    from crm.tenancy import TenancyError
+    from crm.tenancy import set_churn_mode as change
+
+    _db_ready()
+    try:
+        settings = change(tenant_id, churn_mode)
+    except TenancyError as exc:
+        fail(str(exc))
+    emit_json({k: settings[k] for k in ("tenant_id", "name", "churn_mode")})
+    err.print("Takes effect at the next pipeline run: crm pipeline run")
 
 
 @apikey_app.command("create")

@@ -125,3 +125,23 @@ def test_crm_import_prints_report_and_fails_on_bad_rows(tenant, tmp_path):
                         (["contacts", str(good), "--tenant", str(uuid.uuid4())], "no tenant")):
         result = runner.invoke(app, ["import", *args])
         assert result.exit_code == 1 and words in result.output, result.output
+
+
+def test_tenant_set_churn_mode_changes_only_that_tenant(tenant, other_tenant):
+    result = runner.invoke(app, ["tenant", "set-churn-mode", tenant["tenant_id"], "activity"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["tenant_id"] == tenant["tenant_id"] and out["churn_mode"] == "activity"
+    from crm.db.engine import tenant_session
+    from crm.tenancy import tenant_settings
+
+    for t, mode in ((tenant, "activity"), (other_tenant, "contractual")):
+        with tenant_session(t["tenant_id"]) as s:
+            assert tenant_settings(s)["churn_mode"] == mode
+    for args, words in (([tenant["tenant_id"], "weekly"], "churn mode must be one of"),
+                        ([str(uuid.uuid4()), "activity"], "no tenant with id"),
+                        (["not-a-uuid", "activity"], "is not a tenant id")):
+        bad = runner.invoke(app, ["tenant", "set-churn-mode", *args])
+        assert bad.exit_code != 0 and words in bad.output, bad.output
+    refused = runner.invoke(app, ["tenant", "create", "Odd", "--admin-email", _email(), "--churn-mode", "weekly"])
+    assert refused.exit_code != 0 and "churn mode must be one of" in refused.output
