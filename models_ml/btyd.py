@@ -168,23 +168,3 @@ class BgNbd:
             raise ValueError(f"not a BG/NBD model: kind {data.get('kind')!r}")
         return cls(**{k: float(data[k]) for k in ("r", "alpha", "a", "b")})
 
-
-def histories_from_order_days(order_days: np.ndarray, first: np.ndarray, last: np.ndarray,
-                              as_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x, t_x, T) in days from per-customer counts of distinct order days and first/last order instants.
-
-    `first`, `last`, `as_of` are numpy datetime64 (or day numbers as floats); x = order days - 1.
-    """
-    def days(delta) -> np.ndarray:
-        delta = np.asarray(delta)
-        if np.issubdtype(delta.dtype, np.timedelta64):
-            return delta / np.timedelta64(1, "D")
-        return delta.astype(np.float64)
-
-    x = np.asarray(order_days, dtype=np.float64) - 1.0
-    return x, days(np.asarray(last) - np.asarray(first)), days(np.asarray(as_of) - np.asarray(first))
-
-
-def recency_score(days_since_last_order) -> np.ndarray:
-    """The plain baseline: days since the last order, as a churn ranking score (higher = more at risk)."""
-    return np.asarray(days_since_last_order, dtype=np.float64)

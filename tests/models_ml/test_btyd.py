@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from models_ml.btyd import BgNbd, histories_from_order_days, recency_score
+from models_ml.btyd import BgNbd
 
 CDNOW = BgNbd(r=0.243, alpha=4.414, a=0.793, b=2.426)  # the paper's estimates, a realistic population
 
@@ -120,11 +120,3 @@ def test_dict_round_trip_is_plain_json():
     with pytest.raises(ValueError):
         BgNbd.from_dict({"kind": "pareto_nbd", "r": 1, "alpha": 1, "a": 1, "b": 1})
 
-
-def test_histories_from_order_dates_and_recency_baseline():
-    first = np.array(["2025-01-01", "2025-03-01"], dtype="datetime64[D]")
-    last = np.array(["2025-02-01", "2025-03-01"], dtype="datetime64[D]")
-    as_of = np.array(["2025-04-01", "2025-04-01"], dtype="datetime64[D]")
-    x, t_x, T = histories_from_order_days(np.array([3, 1]), first, last, as_of)
-    assert x.tolist() == [2.0, 0.0] and t_x.tolist() == [31.0, 0.0] and T.tolist() == [90.0, 31.0]
-    assert recency_score([5, 50]).tolist() == [5.0, 50.0]
