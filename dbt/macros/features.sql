@@ -59,6 +59,51 @@ final as (
 select * from final
 {% endmacro %}
 
+{#- Lifetime order history of one entity before each as_of: how often it ordered (distinct UTC days), since when,
+    how recently, and what it spent (amount, summed across currencies: an agency bills in one), with no lookback
+    limit, so a customer lapsed for a year keeps its history (recency, frequency, value; the buy-till-you-die
+    inputs). Spend windows cut at 90 and 180 days before as_of, as the count windows do. -#}
+{% macro order_history_features(entity_column) %}
+with orders as (
+    select * from {{ ref('int_activities_attributed') }}
+    where activity_type = 'order' and {{ entity_column }} is not null
+    {{- live_entities([entity_column]) }}
+),
+as_of_dates as (select * from {{ ref('int_as_of_dates') }}),
+
+before_as_of as (
+    select
+        o.tenant_id,
+        o.{{ entity_column }},
+        d.as_of_date,
+        cast(o.occurred_at as date) as order_date,
+        o.amount,
+        {{ days_between('o.occurred_at', 'd.as_of_at') }} as age_days
+    from orders as o
+    inner join as_of_dates as d
+        on o.occurred_at < d.as_of_at
+),
+
+final as (
+    select
+        tenant_id,
+        {{ entity_column }},
+        as_of_date,
+        count(distinct order_date) as order_days_lifetime,
+        max(age_days) as days_since_first_order,
+        min(age_days) as days_since_last_order,
+        sum(case when age_days <= 90 then 1 else 0 end) as orders_last_90d,
+        coalesce(sum(amount), 0) as spend_lifetime,
+        coalesce(sum(case when age_days <= 90 then amount end), 0) as spend_90d,
+        coalesce(sum(case when age_days > 90 and age_days <= 180 then amount end), 0) as spend_prior_90d,
+        avg(amount) as avg_order_value
+    from before_as_of
+    group by tenant_id, {{ entity_column }}, as_of_date
+)
+
+select * from final
+{% endmacro %}
+
 {#- Sentiment (VADER compound) of an entity's notes and conversations before as_of_at. -#}
 {% macro sentiment_window_features(entity_column) %}
 with sentiment as (

@@ -2,6 +2,8 @@
 
 from datetime import date
 
+import pytest
+
 
 def _lead(marts, tenant, contact, as_of):
     cur = marts.execute("select * from marts.lead_features where tenant_id = ? and contact_id = ? and as_of_date = ?",
@@ -76,7 +78,27 @@ def test_activity_churn_labels_and_order_features(built, marts):
     assert (march["orders_30d"], march["orders_90d"], march["orders_180d"]) == (1, 2, 2)
     assert march["churn_mode"] == "activity"
     assert _account(marts, t, ids["D1"], date(2025, 4, 30))["churned_90d"] == 0  # order on 07-20
-    assert _account(marts, t, ids["D1"], date(2025, 6, 30)) is None  # no order in the 90 days before
+    assert march["is_lapsed"] == 0
+
+
+def test_lapsed_customers_stay_in_the_activity_population_with_their_history(built, marts):
+    t, ids = built["b"], built["ids_b"]
+    june = _account(marts, t, ids["D1"], date(2025, 6, 30))  # last order 03-10: lapsed, still an account
+    assert june["is_lapsed"] == 1 and june["churned_90d"] == 0  # it comes back on 07-20
+    assert june["orders_90d"] == 0 and june["order_days_lifetime"] == 2
+    assert june["days_since_last_order"] == pytest.approx((date(2025, 7, 1) - date(2025, 3, 10)).days - 10 / 24)
+    assert june["days_since_first_order"] == pytest.approx((date(2025, 7, 1) - date(2025, 1, 15)).days - 10 / 24)
+    # both orders are 91-180 days before 07-01
+    assert (june["spend_lifetime"], june["spend_90d"], june["spend_prior_90d"]) == (240, 0, 240)
+    assert june["avg_order_value"] == 120
+    march = _account(marts, t, ids["D1"], date(2025, 3, 31))
+    assert (march["spend_90d"], march["spend_prior_90d"], march["order_days_lifetime"]) == (240, 0, 2)
+    # one order (01-15) by 01-31
+    assert _account(marts, t, ids["D1"], date(2025, 1, 31))["order_days_lifetime"] == 1
+    # contractual accounts: never lapsed, spend columns present and zero without orders
+    c1 = _account(marts, built["a"], built["ids_a"]["C1"], date(2025, 3, 31))
+    assert (c1["is_lapsed"], c1["order_days_lifetime"], c1["spend_lifetime"]) == (0, 0, 0)
+    assert c1["days_since_last_order"] is None and c1["avg_order_value"] is None
 
 
 def test_every_mart_row_belongs_to_a_tenant(built, marts):

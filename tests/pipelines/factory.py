@@ -8,8 +8,9 @@ The world (UTC), history 2025-01-01 .. 2025-12-31, horizon 90 days:
 - notes on L1: positive 03-15, negative 04-10 (after 03-31: never in the 03-31 features).
 - contractual tenant: account C1 (customer since 2024-06-01, churned 05-15 10:00) -> churned_90d at
   03-31 = 1, at 01-31 = 0, gone at 05-31; account C2 customer since 02-10.
-- activity tenant: account D1 orders 01-15, 03-10, 07-20 -> at 03-31: in population, churned_90d = 1;
-  at 04-30: churned_90d = 0; at 06-30: not an account (no order in the 90 days before).
+- activity tenant: account D1 orders 01-15, 03-10, 07-20 (120 EUR each) -> at 03-31: in population,
+  churned_90d = 1; at 04-30: churned_90d = 0; at 06-30: a lapsed account (no order in the 90 days before),
+  churned_90d = 0 (it orders again 07-20).
 """
 
 from __future__ import annotations
@@ -127,5 +128,5 @@ def seed_activity_tenant(tenant_id: str) -> dict[str, str]:
                            created_at=at("2023-12-02 09:00"))
         for when in ("2025-01-15 10:00", "2025-03-10 10:00", "2025-07-20 10:00"):
             insert(s, "activities", type="order", occurred_at=at(when), company_id=ids["D1"],
-                   properties={"amount": 120})
+                   properties={"amount": 120}, amount=120, currency="EUR")
     return ids

@@ -1,6 +1,6 @@
 -- The customer-account population at each as_of_date and its churn label, per the tenant's churn mode.
 -- Account: customer_since on/before as_of_date and not churned by its end; in 'activity' mode it must
--- also have ordered in the 90 days up to as_of.
+-- also have ordered at least once before as_of (lapsed customers included: they are the ones at risk).
 -- churned_90d: contractual = churned_at in [as_of_at, as_of_at + horizon); activity = no order in that
 -- window. NULL while the horizon runs past the data.
 with companies as (select * from {{ ref('stg_crm__companies') }}),
@@ -38,13 +38,12 @@ order_windows as (
         k.tenant_id,
         k.company_id,
         k.as_of_date,
-        sum(case when o.occurred_at < k.as_of_at then 1 else 0 end) as orders_prior_90d,
+        sum(case when o.occurred_at < k.as_of_at then 1 else 0 end) as orders_before,
         sum(case when o.occurred_at >= k.as_of_at then 1 else 0 end) as orders_in_horizon
     from candidates as k
     inner join orders as o
         on o.tenant_id = k.tenant_id
         and o.company_id = k.company_id
-        and o.occurred_at >= k.as_of_at - interval '90 days'
         and o.occurred_at < k.horizon_end_at
     group by k.tenant_id, k.company_id, k.as_of_date
 ),
@@ -65,7 +64,7 @@ final as (
     from candidates as k
     left join order_windows as w
         on w.tenant_id = k.tenant_id and w.company_id = k.company_id and w.as_of_date = k.as_of_date
-    where k.churn_mode = 'contractual' or coalesce(w.orders_prior_90d, 0) > 0
+    where k.churn_mode = 'contractual' or coalesce(w.orders_before, 0) > 0
 )
 
 select * from final

@@ -14,6 +14,8 @@ final as (
         a.deal_id,
         a.campaign_id,
         a.page_path,
+        a.amount,
+        a.currency,
         (a.activity_type = 'web_visit' and a.page_path like '%pricing%') as is_pricing_visit,
         -- pages people read when they are close to buying: prices, services, proof, a way to talk
         (

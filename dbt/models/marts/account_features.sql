@@ -5,6 +5,7 @@ companies as (select * from {{ ref('stg_crm__companies') }}),
 contacts as (select * from {{ ref('stg_crm__contacts') }}),
 deals as (select * from {{ ref('stg_crm__deals') }}),
 activity as (select * from {{ ref('int_companies_activity_windows') }}),
+order_history as (select * from {{ ref('int_companies_order_history') }}),
 sentiment as (select * from {{ ref('int_companies_sentiment_windows') }}),
 open_deals as (select * from {{ ref('int_deals_open_at_as_of') }}),
 
@@ -53,7 +54,19 @@ final as (
         coalesce(x.activities_30d, 0) as activities_30d,
         coalesce(x.activities_90d, 0) as activities_90d,
         x.days_since_last_activity,
-        x.days_since_last_order,
+        -- the whole order history, not the 180-day window above: recency, frequency, value (RFM)
+        coalesce(h.order_days_lifetime, 0) as order_days_lifetime,
+        h.days_since_first_order,
+        h.days_since_last_order,
+        coalesce(h.spend_lifetime, 0) as spend_lifetime,
+        coalesce(h.spend_90d, 0) as spend_90d,
+        coalesce(h.spend_prior_90d, 0) as spend_prior_90d,
+        h.avg_order_value,
+        -- a customer who has ordered but not in the 90 days before as_of: "lapsed", not merely "at risk"
+        case
+            when a.churn_mode = 'activity' and h.order_days_lifetime > 0 and h.orders_last_90d = 0 then 1
+            else 0
+        end as is_lapsed,
         coalesce(w.won_deals, 0) as won_deals,
         coalesce(w.won_amount, 0) as won_amount,
         coalesce(o.open_deals, 0) as open_deals,
@@ -70,6 +83,8 @@ final as (
         on k.tenant_id = a.tenant_id and k.company_id = a.company_id and k.as_of_date = a.as_of_date
     left join activity as x
         on x.tenant_id = a.tenant_id and x.company_id = a.company_id and x.as_of_date = a.as_of_date
+    left join order_history as h
+        on h.tenant_id = a.tenant_id and h.company_id = a.company_id and h.as_of_date = a.as_of_date
     left join sentiment as s
         on s.tenant_id = a.tenant_id and s.company_id = a.company_id and s.as_of_date = a.as_of_date
     left join won_before as w

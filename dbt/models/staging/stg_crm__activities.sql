@@ -13,6 +13,8 @@ final as (
         subject,
         lower(coalesce({{ json_text('properties', 'path') }}, {{ json_text('properties', 'page') }},
                        {{ json_text('properties', 'url') }})) as page_path,
+        cast(amount as double precision) as amount,
+        cast(currency as varchar) as currency,
         source as activity_source,
         external_id,
         {{ to_utc('created_at') }} as created_at
