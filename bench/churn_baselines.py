@@ -245,9 +245,10 @@ def run(size: str, home: Path, reuse: bool) -> None:
     scores["BG/NBD P(no order in 90 d)"] = (bgnbd, bgnbd)
     scores["recency (days since last order)*"] = (recency, recency_probability(test, earlier, cfg.label))
     if truth is not None and np.isfinite(truth).any():
-        scores["generator's probabilities (bound)"] = (np.where(np.isfinite(truth), truth, np.nan), truth)
+        scores["generator's probabilities (its rows)"] = (np.where(np.isfinite(truth), truth, np.nan), truth)
     report(test, scores, cfg.label)
-    print("* recency ranks by days; its Brier/ECE use a logistic map fitted on the earlier month-ends.")
+    print("* recency ranks by days; its Brier/ECE use a logistic map fitted on the earlier month-ends.\n"
+          "  The generator's probabilities (the bound) exist only for the rows it modelled as accounts.")
     if lapsed and lapsed < test.height:
         active = (test["recency_days"] <= HORIZON_DAYS).to_numpy()
         print(f"\nactive customers only ({int(active.sum())} rows):")
