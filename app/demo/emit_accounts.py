@@ -43,7 +43,7 @@ def emit_accounts(w: World, acts: Rows, notes: Rows, facts: FactLog) -> None:
     number = [f"SO-{x:06d}" for x in rng.integers(0, 999_999, len(r))]
     acts.add(id=new_ids(w, len(r)), type="order", day=d, sec=rng.uniform(7 * 3600, 20 * 3600, len(r)),
              contact=w.buyer[comp], company=comp, deal=-1, subject=np.char.add("Order: ", service.astype(str)),
-             body=None, source="billing",
+             body=None, source="billing", amount=amount, currency="USD",
              properties=props(("order_number", "amount", "currency", "service"), number, amount,
                               ["USD"] * len(r), service))
 

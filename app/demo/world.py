@@ -116,9 +116,12 @@ def activity_frame(w: World, acts: Rows) -> pl.DataFrame:
         "body": strings(col("body")),
         "properties": strings(acts.column("properties", "{}")[keep]),
         "source": col("source").astype(str),
+        # orders carry their value in the amount / currency columns too (the properties keep it as well)
+        "amount": strings([None if v is None else f"{v:.2f}" for v in acts.column("amount")[keep]]),
+        "currency": strings(acts.column("currency")[keep]),
     }, schema_overrides={"subject": pl.String, "body": pl.String, "properties": pl.String,
                          "contact_id": pl.String, "company_id": pl.String, "deal_id": pl.String,
-                         "campaign_id": pl.String})
+                         "campaign_id": pl.String, "amount": pl.String, "currency": pl.String})
     frame = frame.with_columns(pl.col("occurred_at").dt.replace_time_zone("UTC"))
     return frame.with_columns(created_at=pl.col("occurred_at")).sort("occurred_at", "id")
 
