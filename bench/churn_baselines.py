@@ -131,7 +131,7 @@ def order_histories(rows: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
 
 def bgnbd_churn(rows: pl.DataFrame, population: dict) -> tuple[np.ndarray, list[str]]:
     """P(no order in the next 90 days) per row from a BG/NBD fitted on its agency's customers at its as_of."""
-    from models_ml.btyd import BgNbd
+    from crm.btyd import BgNbd
 
     prob = np.full(rows.height, np.nan)
     notes = []

@@ -1,4 +1,4 @@
-"""The leads' transparent fallback: a calibrated logistic model over a fixed set of engagement columns.
+"""Fitting the leads' transparent fallback (`crm.engagement_model.EngagementModel`: terms, scoring, reasons).
 
 Terms (columns of `marts.lead_features`; a missing column or null reads as no engagement):
 - counts, as log1p(count): emails replied (30 d and 90 d), meetings, calls, form submits, pricing-page and
@@ -18,47 +18,19 @@ minus the fitted population's mean, and its impact is in score points, the score
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 import numpy as np
 import polars as pl
 from scipy.optimize import brentq
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from crm.model_bundle import calibrate, sigmoid
+from crm.engagement_model import COLUMNS, PRIOR_WEIGHTS, EngagementModel, engagement_terms
+from crm.model_bundle import sigmoid
 from models_ml.calibration import fit_platt
 
-COUNT_COLUMNS = ("emails_replied_30d", "emails_replied_90d", "meetings_90d", "calls_90d", "form_submits_90d",
-                 "pricing_visits_90d", "high_intent_visits_90d", "emails_clicked_90d", "web_visits_30d",
-                 "emails_opened_90d")
-RECENCY_COLUMNS = ("days_since_last_reply", "days_since_last_activity")
-COLUMNS = COUNT_COLUMNS + RECENCY_COLUMNS
-RECENCY_CAP_DAYS = 180.0
-# Log-odds per unit of log1p(count) or of freshness: replies and meetings say the most, opens the least.
-PRIOR_WEIGHTS = {
-    "emails_replied_30d": 0.8, "emails_replied_90d": 0.4, "meetings_90d": 0.8, "calls_90d": 0.3,
-    "form_submits_90d": 0.6, "pricing_visits_90d": 0.5, "high_intent_visits_90d": 0.3, "emails_clicked_90d": 0.2,
-    "web_visits_30d": 0.2, "emails_opened_90d": 0.1, "days_since_last_reply": 0.5, "days_since_last_activity": 0.5,
-}
 DEFAULT_BASE_RATE = 0.05
 MIN_POSITIVES = 20
 MIN_NEGATIVES = 20
-TOP_REASONS = 5
-
-
-def engagement_terms(frame: pl.DataFrame) -> np.ndarray:
-    """The model's inputs (rows x COLUMNS): log1p counts and recency freshness; absent reads as none."""
-    exprs = []
-    for name in COUNT_COLUMNS:
-        value = pl.col(name).cast(pl.Float64) if name in frame.columns else pl.lit(None, dtype=pl.Float64)
-        exprs.append(value.fill_nan(None).fill_null(0.0).clip(lower_bound=0.0).log1p().alias(name))
-    for name in RECENCY_COLUMNS:
-        days = pl.col(name).cast(pl.Float64) if name in frame.columns else pl.lit(None, dtype=pl.Float64)
-        days = days.fill_nan(None).fill_null(RECENCY_CAP_DAYS).clip(0.0, RECENCY_CAP_DAYS)
-        exprs.append((1.0 - days / RECENCY_CAP_DAYS).alias(name))
-    return frame.select(exprs).to_numpy().astype(np.float64, copy=False).reshape(frame.height, len(COLUMNS))
 
 
 def _logit(p: float) -> float:
@@ -66,130 +38,64 @@ def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
-@dataclass(frozen=True)
-class EngagementModel:
-    kind: str                      # "learned" (own labels) | "prior" (documented weights)
-    weights: dict[str, float]
-    intercept: float
-    reference: dict[str, float]    # the fitted population's mean term values: a contribution is relative to it
-    calibration: dict[str, Any] = field(default_factory=lambda: {"kind": "none"})
-    positives: int = 0
-    negatives: int = 0
-
-    # -- fitting ------------------------------------------------------------------------------------
-
-    @classmethod
-    def fit(cls, frame: pl.DataFrame, label: str | None = None, base_rate: float | None = None,
-            min_positives: int = MIN_POSITIVES, min_negatives: int = MIN_NEGATIVES, c: float = 1.0,
-            seed: int = 7) -> EngagementModel:
-        """Learned weights when `label` has enough of both outcomes among its non-null rows, else the prior."""
-        terms = engagement_terms(frame)
-        reference = terms.mean(axis=0) if frame.height else np.zeros(len(COLUMNS))
-        positives = negatives = 0
-        if label is not None and label in frame.columns:
-            known = frame[label].is_not_null().to_numpy()
-            y = frame[label].cast(pl.Int8).fill_null(0).to_numpy()[known]
-            positives, negatives = int(y.sum()), int(len(y) - y.sum())
-            if positives >= min_positives and negatives >= min_negatives:
-                return cls._learned(terms[known], y, reference, c, seed)
-            if positives + negatives and base_rate is None:   # the agency's own rate, shrunk towards the default
-                base_rate = (positives + 10 * DEFAULT_BASE_RATE) / (positives + negatives + 10)
-        return cls._prior(terms, reference, DEFAULT_BASE_RATE if base_rate is None else base_rate,
-                          positives, negatives)
-
-    @classmethod
-    def _prior(cls, terms: np.ndarray, reference: np.ndarray, base_rate: float, positives: int,
-               negatives: int) -> EngagementModel:
-        w = np.array([PRIOR_WEIGHTS[n] for n in COLUMNS])
-        if len(terms):
-            engaged = terms @ w
-
-            def gap(b: float) -> float:
-                return float(sigmoid(b + engaged).mean() - base_rate)
-
-            intercept = brentq(gap, -50.0, 50.0)
-        else:
-            intercept = _logit(base_rate) - float(reference @ w)
-        return cls(kind="prior", weights=dict(zip(COLUMNS, w.tolist(), strict=True)), intercept=float(intercept),
-                   reference=dict(zip(COLUMNS, reference.tolist(), strict=True)),
-                   positives=positives, negatives=negatives)
-
-    @classmethod
-    def _learned(cls, terms: np.ndarray, y: np.ndarray, reference: np.ndarray, c: float,
-                 seed: int) -> EngagementModel:
-        kept = list(range(len(COLUMNS)))
-        while True:   # drop terms that came out negative: engagement may only ever raise a score
-            lr = LogisticRegression(C=c, max_iter=2000).fit(terms[:, kept], y)
-            negative = [k for k, coef in zip(kept, lr.coef_[0], strict=True) if coef < 0]
-            if not negative:
-                break
-            kept = [k for k in kept if k not in negative]
-            if not kept:
-                break
-        w = np.zeros(len(COLUMNS))
-        if kept:
-            w[kept] = lr.coef_[0]
-            folds = StratifiedKFold(n_splits=min(5, int(min(y.sum(), len(y) - y.sum()))), shuffle=True,
-                                    random_state=seed)
-            margin = cross_val_predict(LogisticRegression(C=c, max_iter=2000), terms[:, kept], y, cv=folds,
-                                       method="decision_function")
-            calibration = fit_platt(margin, y)
-            intercept = float(lr.intercept_[0])
-        else:   # nothing engagement-like predicts conversion here: the base rate for everyone
-            calibration, intercept = {"kind": "none"}, _logit(float(y.mean()))
-        return cls(kind="learned", weights=dict(zip(COLUMNS, w.tolist(), strict=True)), intercept=intercept,
-                   reference=dict(zip(COLUMNS, reference.tolist(), strict=True)), calibration=calibration,
-                   positives=int(y.sum()), negatives=int(len(y) - y.sum()))
-
-    # -- scoring ------------------------------------------------------------------------------------
-
-    def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        return (np.array([self.weights[n] for n in COLUMNS]), np.array([self.reference[n] for n in COLUMNS]))
-
-    def margin(self, frame: pl.DataFrame) -> np.ndarray:
-        w, _ = self._vectors()
-        return self.intercept + engagement_terms(frame) @ w
-
-    def predict_proba(self, frame: pl.DataFrame) -> np.ndarray:
-        """Calibrated P(converts within the horizon) per row."""
-        return calibrate(self.calibration, self.margin(frame))
-
-    def reasons(self, frame: pl.DataFrame, k: int = TOP_REASONS) -> list[list[dict[str, Any]]]:
-        """Per row, the k terms that moved its score most: {"feature", "value", "impact"} with the mart column,
-        the row's raw value (None when absent) and the signed impact in score points (as serving's factors)."""
-        if frame.height == 0:
-            return []
-        w, ref = self._vectors()
-        terms = engagement_terms(frame)
-        contrib = (terms - ref) * w
-        margin = self.intercept + terms @ w
-        score = 100 * calibrate(self.calibration, margin)
-        impacts = score[:, None] - 100 * calibrate(self.calibration, margin[:, None] - contrib)
-        raw = frame.select([pl.col(n) if n in frame.columns else pl.lit(None).alias(n) for n in COLUMNS]).rows()
-        top = np.argsort(-np.abs(impacts), axis=1, kind="stable")[:, :k]
-        return [[{"feature": COLUMNS[j], "value": _plain(raw[i][j]), "impact": round(float(impacts[i, j]), 1)}
-                 for j in top[i]] for i in range(frame.height)]
-
-    # -- (de)serialisation ---------------------------------------------------------------------------
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"model": "engagement_logistic", **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EngagementModel:
-        if data.get("model", "engagement_logistic") != "engagement_logistic":
-            raise ValueError(f"not an engagement model: {data.get('model')!r}")
-        missing = [n for n in COLUMNS if n not in data["weights"]]
-        if missing:
-            raise ValueError(f"engagement model lacks weights for {missing}")
-        return cls(kind=data["kind"], weights={n: float(data["weights"][n]) for n in COLUMNS},
-                   intercept=float(data["intercept"]),
-                   reference={n: float(data["reference"][n]) for n in COLUMNS},
-                   calibration=dict(data.get("calibration") or {"kind": "none"}),
-                   positives=int(data.get("positives", 0)), negatives=int(data.get("negatives", 0)))
+def fit_engagement(frame: pl.DataFrame, label: str | None = None, base_rate: float | None = None,
+                   min_positives: int = MIN_POSITIVES, min_negatives: int = MIN_NEGATIVES, c: float = 1.0,
+                   seed: int = 7) -> EngagementModel:
+    """Learned weights when `label` has enough of both outcomes among its non-null rows, else the prior."""
+    terms = engagement_terms(frame)
+    reference = terms.mean(axis=0) if frame.height else np.zeros(len(COLUMNS))
+    positives = negatives = 0
+    if label is not None and label in frame.columns:
+        known = frame[label].is_not_null().to_numpy()
+        y = frame[label].cast(pl.Int8).fill_null(0).to_numpy()[known]
+        positives, negatives = int(y.sum()), int(len(y) - y.sum())
+        if positives >= min_positives and negatives >= min_negatives:
+            return _learned(terms[known], y, reference, c, seed)
+        if positives + negatives and base_rate is None:   # the agency's own rate, shrunk towards the default
+            base_rate = (positives + 10 * DEFAULT_BASE_RATE) / (positives + negatives + 10)
+    return _prior(terms, reference, DEFAULT_BASE_RATE if base_rate is None else base_rate, positives, negatives)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    return value.item() if isinstance(value, np.generic) else value
+def _prior(terms: np.ndarray, reference: np.ndarray, base_rate: float, positives: int,
+           negatives: int) -> EngagementModel:
+    w = np.array([PRIOR_WEIGHTS[n] for n in COLUMNS])
+    if len(terms):
+        engaged = terms @ w
+
+        def gap(b: float) -> float:
+            return float(sigmoid(b + engaged).mean() - base_rate)
+
+        intercept = brentq(gap, -50.0, 50.0)
+    else:
+        intercept = _logit(base_rate) - float(reference @ w)
+    return EngagementModel(kind="prior", weights=dict(zip(COLUMNS, w.tolist(), strict=True)),
+                           intercept=float(intercept), reference=dict(zip(COLUMNS, reference.tolist(), strict=True)),
+                           positives=positives, negatives=negatives)
+
+
+def _learned(terms: np.ndarray, y: np.ndarray, reference: np.ndarray, c: float,
+             seed: int) -> EngagementModel:
+    kept = list(range(len(COLUMNS)))
+    while True:   # drop terms that came out negative: engagement may only ever raise a score
+        lr = LogisticRegression(C=c, max_iter=2000).fit(terms[:, kept], y)
+        negative = [k for k, coef in zip(kept, lr.coef_[0], strict=True) if coef < 0]
+        if not negative:
+            break
+        kept = [k for k in kept if k not in negative]
+        if not kept:
+            break
+    w = np.zeros(len(COLUMNS))
+    if kept:
+        w[kept] = lr.coef_[0]
+        folds = StratifiedKFold(n_splits=min(5, int(min(y.sum(), len(y) - y.sum()))), shuffle=True,
+                                random_state=seed)
+        margin = cross_val_predict(LogisticRegression(C=c, max_iter=2000), terms[:, kept], y, cv=folds,
+                                   method="decision_function")
+        calibration = fit_platt(margin, y)
+        intercept = float(lr.intercept_[0])
+    else:   # nothing engagement-like predicts conversion here: the base rate for everyone
+        calibration, intercept = {"kind": "none"}, _logit(float(y.mean()))
+    return EngagementModel(kind="learned", weights=dict(zip(COLUMNS, w.tolist(), strict=True)), intercept=intercept,
+                           reference=dict(zip(COLUMNS, reference.tolist(), strict=True)), calibration=calibration,
+                           positives=int(y.sum()), negatives=int(len(y) - y.sum()))
+

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from models_ml.btyd import BgNbd
+from crm.btyd import BgNbd
 
 CDNOW = BgNbd(r=0.243, alpha=4.414, a=0.793, b=2.426)  # the paper's estimates, a realistic population
 

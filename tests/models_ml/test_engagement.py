@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from models_ml.engagement import COLUMNS, PRIOR_WEIGHTS, EngagementModel
+from crm.engagement_model import COLUMNS, PRIOR_WEIGHTS, EngagementModel
+from models_ml.engagement import fit_engagement
 
 
 def true_logit(frame: pl.DataFrame, base: float = -3.2) -> np.ndarray:
@@ -46,7 +47,7 @@ def lead_frame(n: int, seed: int, base: float = -3.2) -> pl.DataFrame:
 
 def test_learns_from_the_agencys_own_labels_and_ranks_held_out_leads():
     train, test = lead_frame(4000, seed=1), lead_frame(3000, seed=2)
-    model = EngagementModel.fit(train, "converted_90d")
+    model = fit_engagement(train, "converted_90d")
     assert model.kind == "learned" and model.calibration["kind"] == "platt"
     assert all(w >= 0 for w in model.weights.values())
     prob = model.predict_proba(test)
@@ -58,7 +59,7 @@ def test_learns_from_the_agencys_own_labels_and_ranks_held_out_leads():
 
 def test_without_labels_the_prior_matches_the_base_rate_given_and_ranks_engagement():
     frame = lead_frame(2000, seed=3)
-    model = EngagementModel.fit(frame.drop("converted_90d"), None, base_rate=0.08)
+    model = fit_engagement(frame.drop("converted_90d"), None, base_rate=0.08)
     assert model.kind == "prior"
     assert model.weights == PRIOR_WEIGHTS
     prob = model.predict_proba(frame)
@@ -71,7 +72,7 @@ def test_too_few_positives_falls_back_to_the_prior_at_the_agencys_own_rate():
     frame = lead_frame(300, seed=4, base=-6.0)
     positives = int(frame["converted_90d"].sum())
     assert positives < 20
-    model = EngagementModel.fit(frame, "converted_90d")
+    model = fit_engagement(frame, "converted_90d")
     assert model.kind == "prior" and model.positives == positives
     assert 0 < model.predict_proba(frame).mean() < 0.05
 
@@ -79,7 +80,7 @@ def test_too_few_positives_falls_back_to_the_prior_at_the_agencys_own_rate():
 @pytest.mark.parametrize("labelled", [True, False])
 def test_more_replies_never_lower_the_score(labelled):
     frame = lead_frame(3000, seed=5)
-    model = EngagementModel.fit(frame, "converted_90d" if labelled else None)
+    model = fit_engagement(frame, "converted_90d" if labelled else None)
     row = frame.head(1)
     ladder = pl.concat([row.with_columns(pl.lit(n).alias("emails_replied_30d"), pl.lit(n).alias("emails_replied_90d"))
                         for n in range(8)])
@@ -89,7 +90,7 @@ def test_more_replies_never_lower_the_score(labelled):
 
 def test_reasons_name_mart_columns_with_signed_score_point_impacts():
     frame = lead_frame(3000, seed=6)
-    model = EngagementModel.fit(frame, "converted_90d")
+    model = fit_engagement(frame, "converted_90d")
     keen = frame.sort("emails_replied_30d", descending=True).head(1)
     cold = frame.filter((pl.col("emails_replied_90d") == 0) & (pl.col("meetings_90d") == 0)).head(1)
     reasons = model.reasons(pl.concat([keen, cold]), k=3)
@@ -108,7 +109,7 @@ def test_reasons_name_mart_columns_with_signed_score_point_impacts():
 def test_json_round_trip_keeps_every_prediction_and_missing_columns_read_as_none():
     frame = lead_frame(1500, seed=7)
     for label in ("converted_90d", None):
-        model = EngagementModel.fit(frame, label)
+        model = fit_engagement(frame, label)
         restored = EngagementModel.from_dict(json.loads(json.dumps(model.to_dict())))
         assert restored == model
         np.testing.assert_allclose(restored.predict_proba(frame), model.predict_proba(frame))
