@@ -30,3 +30,18 @@ def test_emptied_fields_clear_or_keep(tenant):
     assert (saved["last_name"], saved["phone"], saved["first_name"]) == ("", None, "Ann")
     saved_deal = api.get(f"/deals/{deal['id']}").json()
     assert (saved_deal["amount"], saved_deal["currency"]) == ("1200.00", "USD")
+
+
+def test_an_order_logged_in_the_form_keeps_its_amount(tenant):
+    with TestClient(app, follow_redirects=False) as client:
+        api = Api(client, tenant["headers"])
+        company = api.company()
+        login(client, tenant["admin_email"], tenant["password"])
+        token = CSRF_INPUT.search(client.get("/activities/new").text).group(1)
+        r = client.post("/activities/new",
+                        data={"csrf_token": token, "type": "order", "subject": "Spring order", "body": "",
+                              "occurred_at": "2026-03-01T10:00", "contact_id": "", "company_id": company["id"],
+                              "amount": "240.5", "currency": "eur"})
+        assert r.status_code == 303, r.text
+    [order] = api.list_all("activities", company_id=company["id"])
+    assert (order["amount"], order["currency"], order["subject"]) == ("240.50", "EUR", "Spring order")
