@@ -168,3 +168,19 @@ class BgNbd:
             raise ValueError(f"not a BG/NBD model: kind {data.get('kind')!r}")
         return cls(**{k: float(data[k]) for k in ("r", "alpha", "a", "b")})
 
+
+
+# A first order placed this instant has T = 0, which BG/NBD cannot take: an hour old is the same customer.
+MIN_AGE_DAYS = 1 / 24
+
+
+def histories_from_features(order_days, days_since_first, days_since_last) -> tuple[np.ndarray, ...]:
+    """(x, t_x, T, has_history) from the account feature columns `order_days_lifetime`, `days_since_first_order`
+    and `days_since_last_order` (NaN or None = no order): x = order days - 1, t_x = first to last order,
+    T = age. Rows without an order get a first order an hour ago and has_history False."""
+    days, first, last = (np.asarray(v, dtype=np.float64) for v in (order_days, days_since_first, days_since_last))
+    has = np.isfinite(first) & np.isfinite(last) & (np.nan_to_num(days) >= 1)
+    age = np.where(has, np.maximum(np.nan_to_num(first), MIN_AGE_DAYS), MIN_AGE_DAYS)
+    recency = np.where(has, np.clip(np.nan_to_num(first) - np.nan_to_num(last), 0.0, None), 0.0)
+    x = np.where(has, np.nan_to_num(days) - 1.0, 0.0)
+    return x, np.where(x > 0, np.minimum(recency, age), 0.0), age, has

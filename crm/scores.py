@@ -19,7 +19,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
 ENTITY_TYPES = ("lead", "account")
-COLUMNS = "score, probability, tier, factors, model_name, model_version, scored_at"
+COLUMNS = "score, probability, tier, factors, model_name, model_version, model_kind, scored_at"
 TENANT_HISTORY_COLUMNS = ("entity_id", "score", "probability", "tier", "model_name", "model_version", "scored_at")
 
 
@@ -81,18 +81,19 @@ def published_features(session: Session, entity_type: str, entity_id: uuid.UUID 
 
 _UPSERT = text("""
 insert into scores (tenant_id, entity_type, entity_id, score, probability, tier, factors, model_name,
-                    model_version, scored_at)
+                    model_version, model_kind, scored_at)
 values (app_tenant_id(), :entity_type, :entity_id, :score, :probability, :tier, cast(:factors as jsonb),
-        :model_name, :model_version, :scored_at)
+        :model_name, :model_version, :model_kind, :scored_at)
 on conflict (tenant_id, entity_type, entity_id) do update set
   score = excluded.score, probability = excluded.probability, tier = excluded.tier, factors = excluded.factors,
-  model_name = excluded.model_name, model_version = excluded.model_version, scored_at = excluded.scored_at
+  model_name = excluded.model_name, model_version = excluded.model_version, model_kind = excluded.model_kind,
+  scored_at = excluded.scored_at
 """)
 _HISTORY = text("""
 insert into score_history (tenant_id, entity_type, entity_id, score, probability, tier, factors, model_name,
-                           model_version, scored_at)
+                           model_version, model_kind, scored_at)
 values (app_tenant_id(), :entity_type, :entity_id, :score, :probability, :tier, cast(:factors as jsonb),
-        :model_name, :model_version, :scored_at)
+        :model_name, :model_version, :model_kind, :scored_at)
 """)
 _FEATURES = text("""
 insert into analytics.features_latest (tenant_id, entity_type, entity_id, as_of_date, features, published_at)
@@ -107,7 +108,8 @@ def publish(session: Session, entity_type: str, scores: list[dict], features: li
     each, `features` the published feature rows; entities of that type missing from the run lose their
     current score and features (a lead that converted), never their history.
 
-    `scores`: entity_id, score, probability, tier, factors (JSON text), model_name, model_version, scored_at;
+    `scores`: entity_id, score, probability, tier, factors (JSON text), model_name, model_version,
+    model_kind ('learned' | 'bg_nbd' | 'engagement'), scored_at;
     `features`: entity_id, as_of_date, features (JSON text), published_at. The tenant is the session's.
     """
     ids = [s["entity_id"] for s in scores] + [f["entity_id"] for f in features]

@@ -47,6 +47,7 @@ class BatchResult:
     tenants: int = 0
     as_of_dates: list[str] = field(default_factory=list)
     settled: int = 0  # queued live refresh rows this pass answered (with the other type's newest pass)
+    kinds: dict[str, int] = field(default_factory=dict)  # tenants scored per model kind (learned, bg_nbd, ...)
 
 
 def read_latest(mart: str, warehouse_path: Path | None = None) -> pl.DataFrame:
@@ -75,10 +76,14 @@ def _champion(name: str) -> LoadedModel:
 def score_now(entity_type: EntityType, queries: FeatureQueries, model: LoadedModel | None = None,
               scored_at: dt.datetime | None = None, tenant_ids: list[str] | None = None) -> BatchResult:
     """Every entity of every tenant (or of `tenant_ids`) with features as of `scored_at` (now), scored by the
-    champion and published."""
-    model = model or _champion(MARTS[entity_type][2])
+    tenant's chosen model (its fallback, or the champion; neither: features only) and published."""
+    name = MARTS[entity_type][2]
+    if model is None:
+        version = champion_version(name)
+        model = load_version(name, version) if version is not None else None
     scored_at = scored_at or dt.datetime.now(dt.UTC)
-    result = BatchResult(entity_type, model.name, model.version, as_of_dates=[scored_at.date().isoformat()])
+    result = BatchResult(entity_type, name, model.version if model else "",
+                         as_of_dates=[scored_at.date().isoformat()])
     for tenant_id in all_tenant_ids() if tenant_ids is None else tenant_ids:
         with tenant_session(tenant_id) as session:
             live_queue.mark_batch(session, entity_type, scored_at)
@@ -86,6 +91,8 @@ def score_now(entity_type: EntityType, queries: FeatureQueries, model: LoadedMod
             result.settled += live_queue.settle_batch(session)
         result.rows += done.scored
         result.tenants += 1
+        if done.kind:
+            result.kinds[done.kind] = result.kinds.get(done.kind, 0) + 1
     return result
 
 

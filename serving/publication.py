@@ -14,7 +14,7 @@ from serving.scoring import Score
 def score_records(scores: list[Score], scored_at: dt.datetime) -> list[dict]:
     return [{"entity_id": s.entity_id, "score": s.score, "probability": s.probability, "tier": s.tier,
              "factors": json.dumps(s.factors), "model_name": s.model_name, "model_version": s.model_version,
-             "scored_at": scored_at} for s in scores]
+             "model_kind": s.model_kind, "scored_at": scored_at} for s in scores]
 
 
 def feature_records(features: pl.DataFrame, entity_key: str, published_at: dt.datetime) -> list[dict]:

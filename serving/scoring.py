@@ -31,10 +31,11 @@ class Score:
     factors: list[dict[str, Any]] = field(default_factory=list)
     model_name: str = ""
     model_version: str = ""
+    model_kind: str = "learned"  # or the agency's fallback: 'bg_nbd' | 'engagement' (crm.tenant_models)
 
     def as_dict(self) -> dict[str, Any]:
         return {"score": self.score, "probability": self.probability, "tier": self.tier, "factors": self.factors,
-                "model": {"name": self.model_name, "version": self.model_version}}
+                "model": {"name": self.model_name, "version": self.model_version, "kind": self.model_kind}}
 
 
 def _impacts(model: LoadedModel, contrib: np.ndarray) -> np.ndarray:

@@ -30,13 +30,12 @@ from crm import scores as published
 from crm.db.engine import tenant_session
 from crm.live_features import ENTITY_KEYS, EntityType, FeatureQueries, compute
 from crm.live_queue import claim_refresh
-from serving.models import ACCOUNT_MODEL, LEAD_MODEL, ChampionModels, LoadedModel, champions
+from serving.choice import MODEL_NAMES, score_with, scorer_for
+from serving.models import ChampionModels, LoadedModel, champions
 from serving.publication import feature_records, score_records
-from serving.scoring import score_frame
 from serving.sentiment import score_pending
 
 log = logging.getLogger(__name__)
-MODEL_NAMES: dict[str, str] = {"lead": LEAD_MODEL, "account": ACCOUNT_MODEL}
 
 
 @dataclass
@@ -45,6 +44,7 @@ class EntityRefresh:
     computed: int = 0   # entities in the population whose features were computed
     scored: int = 0     # of those, scored (0 while no champion exists)
     retired: int = 0    # touched entities no longer in the population: current score removed
+    kind: str = ""      # the kind of model that scored them ('learned', 'bg_nbd', 'engagement'; '' = none)
 
 
 @dataclass
@@ -87,15 +87,17 @@ def widen(session: Session, rows: list) -> tuple[list[uuid.UUID], list[uuid.UUID
 def refresh_entities(session: Session, queries: FeatureQueries, entity_type: EntityType,
                      entity_ids: list[uuid.UUID] | None, as_of: dt.datetime,
                      model: LoadedModel | None) -> EntityRefresh:
-    """Features as of `as_of`, scored by `model` (None: no champion yet, features only) and published, for
-    these entities of the session's tenant (None: all of them, and every other published entity of that
-    type is retired: the batch run)."""
+    """Features as of `as_of`, scored by the tenant's chosen model (its fallback, or the champion `model`;
+    neither: features only) and published, for these entities of the session's tenant (None: all of them,
+    and every other published entity of that type is retired: the batch run)."""
     out = EntityRefresh(entity_type)
     if entity_ids == []:
         return out
     frame = compute(session, queries, entity_type, entity_ids, as_of)
     key = ENTITY_KEYS[entity_type]
-    scored = score_frame(model, frame) if model is not None and frame.height else []
+    scorer = scorer_for(session, entity_type, model)
+    scored = score_with(scorer, entity_type, frame) if scorer is not None and frame.height else []
+    out.kind = scored[0].model_kind if scored else ""
     score_rows, feature_rows = score_records(scored, as_of), feature_records(frame, key, as_of)
     if entity_ids is None:
         published.publish(session, entity_type, score_rows, feature_rows)

@@ -1,7 +1,8 @@
 """An agency whose data cannot train a model still gets a green pipeline run: a customers-only agency (no
 leads to learn from) and a leads-only agency (no customer accounts), each alone in a fresh install, run the
 whole pipeline; the model that cannot be trained is recorded as skipped in MLflow with its reason and in the
-Dagster metadata, its scoring asset says "no champion model yet". And churn mode is a setting: changing it
+Dagster metadata, and its scoring asset says "no champion model yet" but still scores every entity with the
+agency's own fallback (BG/NBD for purchase churn, the engagement model for leads). And churn mode is a setting: changing it
 relabels that agency's accounts at the next build, and no other agency's."""
 
 from __future__ import annotations
@@ -105,8 +106,15 @@ def _assert_skipped(result, model_asset: str, model: str, score_asset: str) -> s
     from serving.models import champion_version
 
     assert champion_version(model) is None  # nothing registered, nothing promoted
-    assert _metadata(result, score_asset)["status"] == "no champion model yet"
+    assert _metadata(result, score_asset)["model_version"] == "no champion model yet"
     return meta["reason"]
+
+
+def _scores(tenant_id: str, entity_type: str) -> list:
+    with tenant_session(tenant_id) as s:
+        return s.execute(text("select s.entity_id, s.model_kind, s.score, s.factors, f.features from scores s "
+                              "join analytics.features_latest f using (tenant_id, entity_type, entity_id) "
+                              "where s.entity_type = :e"), {"e": entity_type}).all()
 
 
 def test_customers_only_agency_runs_green_and_records_the_lead_model_as_skipped(tmp_path):
@@ -119,9 +127,17 @@ def test_customers_only_agency_runs_green_and_records_the_lead_model_as_skipped(
         assert "both outcomes" in reason or "no labelled rows" in reason, reason
         churn = _metadata(result, "churn_risk_model")
         assert churn["status"] in ("trained", "skipped"), churn
-        with tenant_session(agency["tenant_id"]) as s:
-            lead_scores = s.execute(text("select count(*) from scores where entity_type = 'lead'")).scalar_one()
-        assert lead_scores == 0
+        # its buyers count as leads (contacts without a won deal); no learned lead model: the engagement prior
+        assert {row.model_kind for row in _scores(agency["tenant_id"], "lead")} <= {"engagement"}
+        # every customer is scored, the lapsed ones too, by the learned model or the agency's own BG/NBD
+        accounts = _scores(agency["tenant_id"], "account")
+        assert len(accounts) == 40
+        assert {row.model_kind for row in accounts} <= {"learned", "bg_nbd"}
+        if churn["status"] == "skipped":
+            assert {row.model_kind for row in accounts} == {"bg_nbd"}
+        # the data ends 2025-12-31: as of now every customer is lapsed, scored with reasons, mostly high risk
+        assert all(row.features["is_lapsed"] == 1 and row.factors for row in accounts)
+        assert sorted(row.score for row in accounts)[len(accounts) // 2] >= 50
 
 
 def test_leads_only_agency_runs_green_and_records_the_churn_model_as_skipped(tmp_path):
@@ -136,7 +152,11 @@ def test_leads_only_agency_runs_green_and_records_the_churn_model_as_skipped(tmp
         assert lead["status"] in ("trained", "skipped"), lead
         if lead["status"] == "trained":  # its split is named, whichever history allowed
             assert lead["split"].endswith("purged")
-            assert _metadata(result, "lead_scores")["rows"] > 0
+        assert _metadata(result, "lead_scores")["rows"] > 0   # by the champion or the engagement fallback
+        leads = _scores(agency["tenant_id"], "lead")
+        assert leads and {row.model_kind for row in leads} <= {"learned", "engagement"}
+        if lead["status"] == "skipped":
+            assert {row.model_kind for row in leads} == {"engagement"}
 
 
 # ---------------------------------------------------------------- churn mode relabels at the next build

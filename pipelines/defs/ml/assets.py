@@ -4,8 +4,8 @@ Training reads the month-end marts (complete labels); scoring reads features as 
 PostgreSQL by the live form of the same dbt models (pipelines/lib/live_sql.py), like the live refresh.
 Thin assets: the logic is in models_ml/ (training) and serving/ (scoring); these return the figures a data
 team looks at in the Dagster UI. A model the data cannot train yet (no leads, one outcome, too little history)
-materializes with `status: skipped` and the reason, and its scoring asset with `status: no champion model yet`:
-the rest of the pipeline goes on.
+materializes with `status: skipped` and the reason; its scoring asset still scores the agencies whose own
+fallback was chosen (pipelines/defs/ml/choice.py): the rest of the pipeline goes on.
 """
 
 from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
@@ -14,8 +14,7 @@ from pydantic import Field
 from models_ml.config import TrainConfig, churn_config, lead_config
 from models_ml.job import TrainingSkipped, train_and_register
 from pipelines.lib.live_sql import feature_queries
-from serving.batch import MARTS, score_now
-from serving.models import champion_version
+from serving.batch import score_now
 
 
 class TrainRunConfig(Config):
@@ -56,28 +55,27 @@ def churn_risk_model(context: AssetExecutionContext, config: TrainRunConfig) -> 
 
 
 def _publish(context: AssetExecutionContext, entity_type: str) -> MaterializeResult:
-    model_name = MARTS[entity_type][2]
-    if champion_version(model_name) is None:
-        context.log.warning(f"{entity_type} scores not published: no '{model_name}' model has the champion "
-                            "alias yet (see its training asset for why)")
-        return MaterializeResult(metadata={"status": "no champion model yet", "model": model_name, "rows": 0})
     result = score_now(entity_type, feature_queries())
+    if not result.model_version:
+        context.log.warning(f"no '{result.model_name}' model has the champion alias yet (see its training asset "
+                            f"for why): only agencies with a fallback were scored ({result.kinds or 'none'})")
     return MaterializeResult(metadata={"rows": result.rows, "tenants": result.tenants, "model": result.model_name,
-                                       "model_version": result.model_version,
+                                       "model_version": result.model_version or "no champion model yet",
+                                       **{f"tenants_{kind}": n for kind, n in result.kinds.items()},
                                        "as_of": ", ".join(result.as_of_dates),
                                        "live_changes_answered": result.settled})
 
 
-@asset(group_name="ml", deps=[lead_score_model], kinds={"postgres"},
-       description="Every open lead, with features as of now, scored by the lead_score champion into scores + "
-                   "score_history (RLS)")
+@asset(group_name="ml", deps=[lead_score_model, AssetKey("lead_scoring_choice")], kinds={"postgres"},
+       description="Every open lead, with features as of now, scored by its agency's model (the lead_score champion "
+                   "or its engagement fallback) into scores + score_history (RLS)")
 def lead_scores(context: AssetExecutionContext) -> MaterializeResult:
     return _publish(context, "lead")
 
 
-@asset(group_name="ml", deps=[churn_risk_model], kinds={"postgres"},
-       description="Every customer account, with features as of now, scored by the churn_risk champion into "
-                   "scores + score_history (RLS)")
+@asset(group_name="ml", deps=[churn_risk_model, AssetKey("account_scoring_choice")], kinds={"postgres"},
+       description="Every customer account, with features as of now, scored by its agency's model (the churn_risk "
+                   "champion or its BG/NBD fallback) into scores + score_history (RLS)")
 def account_scores(context: AssetExecutionContext) -> MaterializeResult:
     return _publish(context, "account")
 

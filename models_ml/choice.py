@@ -1,0 +1,207 @@
+"""Per agency: does the pooled learned champion score its data, or a transparent fallback fitted on its own?
+
+For each agency and entity type (run by the pipeline's `scoring_choice` asset, after training):
+1. Fit the fallback on the agency's own data: for accounts in activity (purchase) churn mode, BG/NBD on every
+   current customer's order history as of now; for leads, the engagement model on the agency's labelled
+   month-end rows (its documented prior when it has too few). Contractual churn has no classic fallback.
+2. Compare on the agency's own newest labelled month-ends (up to `EVAL_PERIODS`), the same rows for both: the
+   champion's ROC AUC against the fallback's, the fallback fitted only on what it could have known (BG/NBD on
+   that month-end's histories, the engagement model on rows whose label horizon ended before it).
+3. Choose the learned model only when it exists, the agency's rows can check it (both outcomes, `MIN_ROWS`)
+   and it ranks them at least as well; otherwise the fallback, with the reason.
+The choice, the fallback's parameters (also kept when the learned model wins: BG/NBD gives expected orders for
+the account page) and the comparison are recorded in `tenant_models` (crm.tenant_models) under the agency's RLS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sklearn.metrics import roc_auc_score
+from sqlalchemy import text
+
+from crm import tenant_models
+from crm.btyd import BgNbd, histories_from_features
+from crm.db.engine import tenant_session
+from crm.engagement_model import EngagementModel
+from crm.live_features import FeatureQueries, compute
+from crm.model_bundle import ModelBundle
+from crm.tenancy import all_tenant_ids
+from crm.tenant_models import ModelChoice
+from models_ml.config import TrainConfig, churn_config, lead_config
+from models_ml.engagement import fit_engagement
+from models_ml.features import read_features
+from models_ml.train import tier_thresholds
+
+log = logging.getLogger(__name__)
+_CHURN_MODE = text("select churn_mode from tenants where id = app_tenant_id()")
+EVAL_PERIODS = 2
+MIN_ROWS = 30
+HORIZON_DAYS = 90.0
+BG_NBD_COLUMNS = ("order_days_lifetime", "days_since_first_order", "days_since_last_order")
+TIER_SHARES = (0.10, 0.20, 0.30)
+
+
+@dataclass
+class Learned:
+    """The champion as training sees it: predicts calibrated probabilities on mart rows."""
+
+    version: str
+    booster: Any
+    bundle: ModelBundle
+
+    def predict(self, rows: pl.DataFrame) -> np.ndarray:
+        return self.bundle.calibrate(self.booster.predict(self.bundle.encode(rows), raw_score=True))
+
+
+@dataclass
+class ChoiceRun:
+    entity_type: str
+    tenants: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    choices: dict[str, ModelChoice] = field(default_factory=dict)
+
+
+def _column(frame: pl.DataFrame, name: str) -> np.ndarray:
+    return frame[name].cast(pl.Float64).fill_nan(None).fill_null(np.nan).to_numpy()
+
+
+def _bg_nbd_histories(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x, t_x, T, has = histories_from_features(*(_column(frame, c) for c in BG_NBD_COLUMNS))
+    return x[has], t_x[has], T[has]
+
+
+def _bg_nbd_points(model: BgNbd, frame: pl.DataFrame) -> np.ndarray:
+    x, t_x, T, _ = histories_from_features(*(_column(frame, c) for c in BG_NBD_COLUMNS))
+    return 100.0 * model.p_no_purchase(HORIZON_DAYS, x, t_x, T)
+
+
+def _auc(y: np.ndarray, scores: np.ndarray) -> float | None:
+    if len(y) < MIN_ROWS or y.min() == y.max():
+        return None
+    return round(float(roc_auc_score(y, scores)), 4)
+
+
+def _eval_rows(rows: pl.DataFrame, label: str) -> pl.DataFrame:
+    """The agency's newest EVAL_PERIODS labelled month-ends."""
+    labelled = rows.filter(pl.col(label).is_not_null())
+    dates = sorted(labelled["as_of_date"].unique().to_list())[-EVAL_PERIODS:]
+    return labelled.filter(pl.col("as_of_date").is_in(dates))
+
+
+def _fallback_scores_on(entity_type: str, rows: pl.DataFrame, history: pl.DataFrame, label: str) -> np.ndarray:
+    """The fallback's scores on evaluation rows, fitted on what it could have known at each month-end."""
+    out = np.empty(rows.height)
+    for (day,), part in rows.with_row_index("_i").group_by("as_of_date"):
+        if entity_type == "account":
+            model = BgNbd.fit(*_bg_nbd_histories(part))
+            out[part["_i"].to_numpy()] = _bg_nbd_points(model, part)
+        else:
+            known = history.filter(pl.col("as_of_date") <= day - dt.timedelta(days=HORIZON_DAYS))
+            model = fit_engagement(known, label)
+            out[part["_i"].to_numpy()] = 100.0 * model.predict_proba(part)
+    return out
+
+
+def _fit_fallback(entity_type: str, now_frame: pl.DataFrame, rows: pl.DataFrame, label: str) -> dict[str, Any]:
+    """The fallback fitted on everything the agency has now, with its tiers and what explains it."""
+    if entity_type == "account":
+        model = BgNbd.fit(*_bg_nbd_histories(now_frame))
+        points = _bg_nbd_points(model, now_frame)
+        x, t_x, T = _bg_nbd_histories(now_frame)
+        typical = {"order_days_lifetime": float(np.median(x) + 1), "days_since_first_order": float(np.median(T)),
+                   "days_since_last_order": float(np.median(T - t_x))}
+        params: dict[str, Any] = {"model": model.to_dict(), "typical": typical, "customers": len(x),
+                                  "horizon_days": HORIZON_DAYS}
+    else:
+        engagement: EngagementModel = fit_engagement(rows, label)
+        points = 100.0 * engagement.predict_proba(now_frame) if now_frame.height else np.array([50.0])
+        params = {"model": engagement.to_dict(), "fitted_on": engagement.kind,
+                  "labelled_rows": engagement.positives + engagement.negatives}
+    params["tiers"] = tier_thresholds(points, TIER_SHARES) if len(points) else {}
+    return params
+
+
+def choose_for_tenant(entity_type: str, cfg: TrainConfig, now_frame: pl.DataFrame, rows: pl.DataFrame,
+                      learned: Learned | None, churn_mode: str) -> ModelChoice:
+    """One agency's choice. `now_frame`: its features as of now; `rows`: its month-end mart rows."""
+    if entity_type == "account" and churn_mode != "activity":
+        return ModelChoice(entity_type, "learned", "contractual churn: the learned model (a contract's end has no "
+                                                   "classic purchase-model fallback)")
+    kind = "bg_nbd" if entity_type == "account" else "engagement"
+    try:
+        params = _fit_fallback(entity_type, now_frame, rows, cfg.label)
+    except ValueError as exc:
+        return ModelChoice(entity_type, "learned", f"{kind} cannot be fitted on this agency's data: {exc}")
+    evaluation = _eval_rows(rows, cfg.label)
+    y = evaluation[cfg.label].cast(pl.Int8).to_numpy() if evaluation.height else np.array([], dtype=np.int8)
+    comparison: dict[str, Any] = {"rows": int(evaluation.height), "positives": int(y.sum()),
+                                  "as_of_dates": sorted(str(d) for d in evaluation["as_of_date"].unique())}
+    try:
+        comparison[f"{kind}_roc_auc"] = _auc(y, _fallback_scores_on(entity_type, evaluation, rows, cfg.label))
+    except ValueError as exc:   # too few customers at an older month-end: the comparison cannot be made
+        comparison[f"{kind}_roc_auc"] = None
+        comparison["note"] = str(exc)
+    if learned is None:
+        return ModelChoice(entity_type, kind, f"no learned {cfg.model_name} model yet: {kind} fitted on this "
+                                              "agency's own data", params, comparison)
+    comparison["learned_version"] = learned.version
+    comparison["learned_roc_auc"] = _auc(y, learned.predict(evaluation)) if evaluation.height else None
+    ours, theirs = comparison["learned_roc_auc"], comparison[f"{kind}_roc_auc"]
+    if ours is None:
+        return ModelChoice(entity_type, kind, f"the learned model cannot be checked on this agency's own data "
+                                              f"({evaluation.height} labelled rows, {int(y.sum())} positive): "
+                                              f"{kind} fitted on it", params, comparison)
+    if theirs is not None and theirs > ours:
+        return ModelChoice(entity_type, kind, f"{kind} ranks this agency's newest labelled month-ends better than "
+                                              f"learned v{learned.version} (ROC AUC {theirs:.3f} > {ours:.3f})",
+                           params, comparison)
+    versus = f" >= {kind} {theirs:.3f}" if theirs is not None else ""
+    return ModelChoice(entity_type, "learned", f"learned v{learned.version} ROC AUC {ours:.3f}{versus} on this "
+                                               "agency's newest labelled month-ends", params, comparison)
+
+
+def _learned(cfg: TrainConfig) -> Learned | None:
+    from models_ml.registry import current_champion, load_version
+    from models_ml.tracking import use_project_store
+
+    version = current_champion(use_project_store(), cfg.model_name)
+    if version is None:
+        return None
+    booster, bundle = load_version(cfg.model_name, version)
+    return Learned(version, booster, bundle)
+
+
+def _mart_rows(cfg: TrainConfig) -> pl.DataFrame:
+    try:
+        return read_features(cfg)
+    except Exception as exc:  # no mart yet (a fresh install before its first build): every agency is new
+        log.warning("%s unreadable (%s): choosing without month-end history", cfg.table, exc)
+        return pl.DataFrame({"tenant_id": [], "as_of_date": [], cfg.label: []},
+                            schema={"tenant_id": pl.Utf8, "as_of_date": pl.Date, cfg.label: pl.Int8})
+
+
+def choose(entity_type: str, queries: FeatureQueries, tenant_ids: list[str] | None = None,
+           now: dt.datetime | None = None) -> ChoiceRun:
+    """Decide and record the choice of every agency (or of `tenant_ids`) for `entity_type`."""
+    cfg = lead_config() if entity_type == "lead" else churn_config()
+    now = now or dt.datetime.now(dt.UTC)
+    learned, mart = _learned(cfg), _mart_rows(cfg)
+    run = ChoiceRun(entity_type)
+    for tenant_id in all_tenant_ids() if tenant_ids is None else tenant_ids:
+        rows = mart.filter(pl.col("tenant_id") == str(tenant_id))
+        with tenant_session(tenant_id) as session:
+            churn_mode = session.execute(_CHURN_MODE).scalar_one()
+            now_frame = compute(session, queries, entity_type, None, now)
+            chosen = choose_for_tenant(entity_type, cfg, now_frame, rows, learned, churn_mode)
+            tenant_models.record(session, chosen)
+        log.info("tenant %s %s: %s (%s)", tenant_id, entity_type, chosen.kind, chosen.reason)
+        run.tenants += 1
+        run.kinds[chosen.kind] = run.kinds.get(chosen.kind, 0) + 1
+        run.choices[str(tenant_id)] = chosen
+    return run
