@@ -2,8 +2,8 @@
 leads to learn from) and a leads-only agency (no customer accounts), each alone in a fresh install, run the
 whole pipeline; the model that cannot be trained is recorded as skipped in MLflow with its reason and in the
 Dagster metadata, and its scoring asset says "no champion model yet" but still scores every entity with the
-agency's own fallback (BG/NBD for purchase churn, the engagement model for leads). And churn mode is a setting: changing it
-relabels that agency's accounts at the next build, and no other agency's."""
+agency's own fallback (BG/NBD for purchase churn, the engagement model for leads). And churn mode is a setting:
+changing it relabels that agency's accounts at the next build, and no other agency's."""
 
 from __future__ import annotations
 
