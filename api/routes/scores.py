@@ -14,16 +14,28 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import polars as pl
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from api.deps import SessionDep
 from api.errors import ApiError
-from api.schemas.scores import LeadBatchRead, LeadBatchRequest, LeadScoreItem, ScoreRead, WhatIfRead, WhatIfRequest
+from api.schemas.scores import (
+    AccountBatchRead,
+    AccountBatchRequest,
+    AccountScoreItem,
+    LeadBatchRead,
+    LeadBatchRequest,
+    LeadScoreItem,
+    ScoreRead,
+    WhatIfRead,
+    WhatIfRequest,
+)
 from crm import live_features, scores
-from crm.live_features import EntityType
-from serving.models import ACCOUNT_MODEL, LEAD_MODEL, LoadedModel, champions
+from crm.live_features import ENTITY_KEYS, EntityType
+from serving.choice import MODEL_NAMES, Scorer, features_of, score_with, scorer_for
+from serving.models import LoadedModel, champions
 from serving.scoring import score_rows
 
 
@@ -36,7 +48,6 @@ class _Segment(StringConvertor):
 
 register_url_convertor("segment", _Segment())
 router = APIRouter(prefix="/scores", tags=["scores"])
-MODELS = {"lead": LEAD_MODEL, "account": ACCOUNT_MODEL}
 LABELS = {"lead": "contact", "account": "company"}
 POPULATIONS = {"lead": "an open lead", "account": "a customer account"}
 
@@ -44,20 +55,22 @@ POPULATIONS = {"lead": "an open lead", "account": "a customer account"}
 def _read(row: Any) -> ScoreRead:
     # every published score is computed from features as of its scoring instant (live refresh and batch alike)
     return ScoreRead(score=row.score, probability=row.probability, tier=row.tier.strip(), factors=row.factors,
-                     model={"name": row.model_name, "version": row.model_version}, scored_at=row.scored_at,
-                     as_of=row.scored_at)
+                     model={"name": row.model_name, "version": row.model_version, "kind": row.model_kind},
+                     scored_at=row.scored_at, as_of=row.scored_at)
 
 
 def _not_scored(entity_type: str, entity_id: uuid.UUID, when: str = "") -> ApiError:
     return ApiError(404, f"no score for {LABELS[entity_type]} {entity_id}{when}", type_="/problems/not-found")
 
 
-def _model(entity_type: str) -> LoadedModel:
-    model = champions().get(MODELS[entity_type])
+def _model(session: Session, entity_type: str) -> Scorer:
+    """The agency's scorer: its own fallback if that was chosen for it, else the champion."""
+    model = scorer_for(session, entity_type, champions().get(MODEL_NAMES[entity_type]))
     if model is None:
         # Not a server fault but the agency's state (no model trained yet): a 4xx the client can act on.
-        raise ApiError(404, f"no model yet: no champion '{MODELS[entity_type]}' model is registered, so nothing "
-                            "can be scored; run the ml pipeline", type_="/problems/no-model")
+        raise ApiError(404, f"no model yet: no champion '{MODEL_NAMES[entity_type]}' model is registered and no "
+                            "fallback was fitted for this agency, so nothing can be scored; run the ml pipeline",
+                       type_="/problems/no-model")
     return model
 
 
@@ -68,10 +81,13 @@ def _features(session: Session, entity_type: str, entity_id: uuid.UUID) -> dict[
     return features
 
 
-def _score_now(entity_type: str, entity_id: uuid.UUID, features: dict[str, Any],
-               model: LoadedModel | None = None) -> ScoreRead:
-    model = model or _model(entity_type)
-    (scored,) = score_rows(model, [{**features, model.bundle.entity_key: str(entity_id)}])
+def _score_now(model: Scorer, entity_type: str, entity_id: uuid.UUID, features: dict[str, Any]) -> ScoreRead:
+    key = ENTITY_KEYS[entity_type]
+    if isinstance(model, LoadedModel):
+        (scored,) = score_rows(model, [{**features, key: str(entity_id)}])
+    else:
+        (scored,) = score_with(model, entity_type, pl.DataFrame([{**features, key: str(entity_id)}],
+                                                                 infer_schema_length=None))
     now = dt.datetime.now(dt.UTC)
     return ScoreRead(**scored.as_dict(), scored_at=now, as_of=now)
 
@@ -94,8 +110,8 @@ def _get(request: Request, session: Session, entity_type: EntityType, entity_id:
         raise ApiError(422, "use either as_of (a past score) or fresh=true (a score now), not both",
                        type_="/problems/validation")
     if fresh:
-        model = _model(entity_type)  # before the features: no model, no work
-        return _score_now(entity_type, entity_id, _features_now(request, session, entity_type, entity_id), model)
+        model = _model(session, entity_type)  # before the features: no model, no work
+        return _score_now(model, entity_type, entity_id, _features_now(request, session, entity_type, entity_id))
     if as_of is not None:
         row = scores.as_of(session, entity_type, entity_id, as_of)
         if row is None:
@@ -131,21 +147,31 @@ def lead_scores_batch(body: LeadBatchRequest, session: SessionDep) -> LeadBatchR
     return LeadBatchRead(data=data, missing=[i for i in ids if i not in found])
 
 
+@router.post("/accounts:batch", response_model=AccountBatchRead,
+             summary="Published churn risks of up to 1,000 accounts")
+def account_scores_batch(body: AccountBatchRequest, session: SessionDep) -> AccountBatchRead:
+    ids = list(dict.fromkeys(body.company_ids))
+    found = scores.current_many(session, "account", ids)
+    data = [AccountScoreItem(company_id=i, **_read(found[i]).model_dump()) for i in ids if i in found]
+    return AccountBatchRead(data=data, missing=[i for i in ids if i not in found])
+
+
 @router.post("/leads/{contact_id}:what-if", response_model=WhatIfRead,
              summary="The score if some feature values were different, and the change")
 def lead_what_if(contact_id: uuid.UUID, body: WhatIfRequest, session: SessionDep) -> WhatIfRead:
-    model = _model("lead")
-    bundle = model.bundle
-    unknown = sorted(set(body.features) - set(bundle.features))
+    model = _model(session, "lead")
+    known = features_of(model)
+    categorical = model.bundle.categorical if isinstance(model, LoadedModel) else {}
+    unknown = sorted(set(body.features) - set(known))
     if unknown:
-        raise ApiError(422, f"unknown feature(s) {', '.join(unknown)}; the model uses: {', '.join(bundle.features)}",
+        raise ApiError(422, f"unknown feature(s) {', '.join(unknown)}; the model uses: {', '.join(known)}",
                        type_="/problems/validation")
     for name, value in body.features.items():
-        if value is not None and name not in bundle.categorical and isinstance(value, str):
+        if value is not None and name not in categorical and isinstance(value, str):
             raise ApiError(422, f"{name} takes a number, not {value!r}", type_="/problems/validation")
     features = _features(session, "lead", contact_id)
-    baseline = _score_now("lead", contact_id, features)
-    changed = _score_now("lead", contact_id, {**features, **body.features})
+    baseline = _score_now(model, "lead", contact_id, features)
+    changed = _score_now(model, "lead", contact_id, {**features, **body.features})
     return WhatIfRead(**changed.model_dump(), baseline=baseline, delta=changed.score - baseline.score,
                       delta_probability=round(changed.probability - baseline.probability, 6),
                       changed=body.features)

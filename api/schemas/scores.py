@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,9 @@ class Factor(BaseModel):
 class ModelRef(BaseModel):
     name: str
     version: str
+    kind: Literal["learned", "bg_nbd", "engagement"] = Field(
+        default="learned", description="learned: the pooled LightGBM champion; bg_nbd / engagement: the transparent "
+                                       "fallback fitted on this agency's own data (chosen per agency)")
 
 
 class ScoreRead(BaseModel):
@@ -47,6 +50,20 @@ class LeadBatchRequest(RequestModel):
 class LeadBatchRead(BaseModel):
     data: list[LeadScoreItem]
     missing: list[uuid.UUID] = Field(description="Requested ids without a score (unknown, not a lead, or unscored)")
+
+
+class AccountScoreItem(ScoreRead):
+    company_id: uuid.UUID
+
+
+class AccountBatchRequest(RequestModel):
+    company_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class AccountBatchRead(BaseModel):
+    data: list[AccountScoreItem]
+    missing: list[uuid.UUID] = Field(description="Requested ids without a score (unknown, not a customer account, "
+                                                 "or unscored)")
 
 
 class WhatIfRequest(RequestModel):
