@@ -16,14 +16,15 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 _STATIC_VERSION = str(int(max(p.stat().st_mtime for p in (Path(__file__).parent / "static").iterdir())))
 
 
-def money(value: float | Decimal | None, currency: str = "USD") -> str:
+def money(value: float | Decimal | None, currency: str = "USD", compact: bool = True) -> str:
+    """$12k in tables and tiles; `compact=False` keeps every unit ($1,240) where one amount stands alone."""
     if value is None:
         return "—"
     v = float(value)
     sign = "-" if v < 0 else ""
     v = abs(v)
     symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency, "")
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")) if compact else ():
         if v >= limit:
             return f"{sign}{symbol}{v / limit:.1f}{suffix}".replace(".0" + suffix, suffix)
     return f"{sign}{symbol}{v:,.0f}" + ("" if symbol else f" {currency}")

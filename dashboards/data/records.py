@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from crm.db.models import Company, Contact, Deal, PipelineStage, Task
 from dashboards.data.common import current_score, score_history, sentiment_weekly
+from dashboards.data.score_models import account_outlook, model_of
 
 ACTIVITY_LABELS = {
     "email_sent": "Email sent", "email_opened": "Email opened", "email_clicked": "Email link clicked",
@@ -61,9 +62,13 @@ _PENDING = {
 
 def score_card(session: Session, entity_type: str, entity_id: uuid.UUID) -> dict:
     """The score card's data: current score with reasons, its history, and whether the live refresher still
-    has changes of this entity waiting (the card then says "updating…" and the page keeps polling)."""
+    has changes of this entity waiting (the card then says "updating…" and the page keeps polling); the model
+    behind the score, and for an account in activity churn mode its lapsed/active state and expected orders."""
+    score = current_score(session, entity_type, entity_id)
     return {
-        "score": current_score(session, entity_type, entity_id),
+        "score": score,
+        "model": model_of(session, entity_type, score),
+        "outlook": account_outlook(session, entity_id, score) if entity_type == "account" else None,
         "history": score_history(session, entity_type, entity_id),
         "pending": session.execute(text(_PENDING[entity_type]), {"i": entity_id}).scalar_one(),
     }
