@@ -9,7 +9,8 @@ activities) in the writer's transaction. Consumers claim a tenant's rows inside 
 `skip locked` lets two consumers share a tenant's queue without waiting on each other.
 A claim takes both ends of a tenant's queue: half its newest rows, so a change just written never waits behind a
 backlog (a first run's bulk load queues every entity of the agency), and half its oldest, so the backlog drains
-and nothing starves.
+and nothing starves. The refresher also sweeps what arrived since its last look (`high_water`, `newer_than`)
+before each backlog batch, so a new change waits for one batch, not for a pass over every agency's backlog.
 A batch scoring pass, which scores every entity of a tenant, marks the snapshot it read (`mark_batch`) and then
 removes every queued refresh row it answered (`settle_batch`, migration 0012).
 Only `pending_tenants`, `total_depth` and `LiveListener` use the admin connection, and they read no tenant data
@@ -53,6 +54,12 @@ select tenant_id from t where tenant_id is not null
 # touched a contact in six statements (its row, deals, activities, notes, ...) costs one refresh, not six.
 _LOCK_NEWEST = "select {columns} from {table} order by id desc limit :n for update skip locked"
 _LOCK_OLDEST = "select {columns} from {table} order by id limit :n for update skip locked"
+_LOCK_NEWER = "select {columns} from {table} where id > :after order by id desc limit :n for update skip locked"
+# Each tenant's newest queued id, by one primary-key probe per tenant (admin connection, ids only).
+_HIGH_WATER = """
+select cast(x.tenant_id as text), (select max(q.id) from {table} q where q.tenant_id = x.tenant_id)
+  from unnest(cast(:tenants as uuid[])) as x(tenant_id)
+"""
 _DELETE_REFRESH = text("""
 with entities as (
   select distinct entity_type, entity_id from live_refresh_queue where id = any(cast(:ids as bigint[]))
@@ -87,10 +94,16 @@ def pending_tenants(queue: Queue) -> list[str]:
         return [str(r[0]) for r in conn.execute(text(_PENDING_TENANTS.format(table=TABLES[queue])))]
 
 
-def _lock_both_ends(session: Session, queue: Queue, columns: str, limit: int) -> list[Row]:
+def _lock_both_ends(session: Session, queue: Queue, columns: str, limit: int,
+                    newer_than: int | None = None) -> list[Row]:
     """Lock up to `limit` of the session tenant's queued rows, the newest half and the oldest half, in id order.
     A row this transaction already locked is not skipped by its own `skip locked`, so on a queue shorter
-    than `limit` the two halves overlap and together take every row."""
+    than `limit` the two halves overlap and together take every row. With `newer_than`: only rows queued after
+    that id, newest first (the refresher's sweep of what arrived since its last look)."""
+    if newer_than is not None:
+        rows = session.execute(text(_LOCK_NEWER.format(columns=columns, table=TABLES[queue])),
+                               {"n": limit, "after": newer_than}).all()
+        return sorted(rows, key=lambda r: r.id)
     newest = session.execute(text(_LOCK_NEWEST.format(columns=columns, table=TABLES[queue])),
                              {"n": (limit + 1) // 2}).all()
     oldest = session.execute(text(_LOCK_OLDEST.format(columns=columns, table=TABLES[queue])),
@@ -98,22 +111,31 @@ def _lock_both_ends(session: Session, queue: Queue, columns: str, limit: int) ->
     return sorted({r.id: r for r in [*newest, *oldest]}.values(), key=lambda r: r.id)
 
 
-def claim_refresh(session: Session, limit: int) -> list[Row]:
-    """Take up to `limit` of the session tenant's queued rows off the queue (its newest and its oldest), with
-    every other row queued for the same entities, in the caller's transaction (rows: id, entity_type,
-    entity_id, source_table, queued_at; in id order). An entity touched by several writes comes back once per
-    write: the caller refreshes each entity once."""
-    ids = [r.id for r in _lock_both_ends(session, "refresh", "id", limit)]
+def claim_refresh(session: Session, limit: int, newer_than: int | None = None) -> list[Row]:
+    """Take up to `limit` of the session tenant's queued rows off the queue (its newest and its oldest; with
+    `newer_than`, only rows after that id), with every other row queued for the same entities, in the caller's
+    transaction (rows: id, entity_type, entity_id, source_table, queued_at; in id order). An entity touched
+    by several writes comes back once per write: the caller refreshes each entity once."""
+    ids = [r.id for r in _lock_both_ends(session, "refresh", "id", limit, newer_than)]
     if not ids:
         return []
     return sorted(session.execute(_DELETE_REFRESH, {"ids": ids}).all(), key=lambda r: r.id)
 
 
-def claim_index(session: Session, limit: int) -> list[Row]:
-    """Lock up to `limit` of the session tenant's index rows, its newest and its oldest (id, source_type,
-    source_id, queued_at; in id order) without removing them: call `forget_index` with their ids once the
-    passages are stored."""
-    return _lock_both_ends(session, "index", "id, source_type, source_id, queued_at", limit)
+def claim_index(session: Session, limit: int, newer_than: int | None = None) -> list[Row]:
+    """Lock up to `limit` of the session tenant's index rows, its newest and its oldest (with `newer_than`,
+    only rows after that id) (id, source_type, source_id, queued_at; in id order) without removing them:
+    call `forget_index` with their ids once the passages are stored."""
+    return _lock_both_ends(session, "index", "id, source_type, source_id, queued_at", limit, newer_than)
+
+
+def high_water(queue: Queue, tenant_ids: Sequence[str]) -> dict[str, int]:
+    """The newest queued id of each of these tenants (0 when none), admin connection: ids only."""
+    if not tenant_ids:
+        return {}
+    with admin_engine().connect() as conn:
+        rows = conn.execute(text(_HIGH_WATER.format(table=TABLES[queue])), {"tenants": list(tenant_ids)})
+        return {tenant: newest or 0 for tenant, newest in rows}
 
 
 def mark_batch(session: Session, entity_type: str, scored_at) -> None:

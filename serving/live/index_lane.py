@@ -65,10 +65,12 @@ def optimize() -> None:
         table.optimize()
 
 
-def index_tenant_queue(tenant_id: uuid.UUID | str, limit: int = 256, embed_fn: Embedder = embed) -> int:
-    """One batch of a tenant's index queue; returns the number of queue rows it consumed (0: nothing waiting)."""
+def index_tenant_queue(tenant_id: uuid.UUID | str, limit: int = 256, embed_fn: Embedder = embed,
+                       newer_than: int | None = None) -> int:
+    """One batch of a tenant's index queue (with `newer_than`: only rows queued after that id); returns the
+    number of queue rows it consumed (0: nothing waiting)."""
     with tenant_session(tenant_id) as session:
-        rows = live_queue.claim_index(session, limit)
+        rows = live_queue.claim_index(session, limit, newer_than)
         if not rows:
             return 0
         run = index_sources(session, {(r.source_type, str(r.source_id)) for r in rows}, embed_fn)

@@ -111,11 +111,12 @@ def refresh_entities(session: Session, queries: FeatureQueries, entity_type: Ent
 
 
 def refresh_tenant(tenant_id: uuid.UUID | str, queries: FeatureQueries, limit: int = 500,
-                   models: ChampionModels | None = None) -> RefreshBatch:
-    """Claim up to `limit` queued changes of one tenant and refresh what they touched, in one transaction."""
+                   models: ChampionModels | None = None, newer_than: int | None = None) -> RefreshBatch:
+    """Claim up to `limit` queued changes of one tenant (with `newer_than`: only those queued after that id)
+    and refresh what they touched, in one transaction."""
     batch = RefreshBatch(str(tenant_id))
     with tenant_session(tenant_id) as session:
-        rows = claim_refresh(session, limit)
+        rows = claim_refresh(session, limit, newer_than)
         if not rows:
             return batch
         batch.claimed = len(rows)

@@ -7,7 +7,10 @@ They run in separate threads because their costs differ by orders of magnitude: 
 every note for embedding (minutes), and that backlog must never hold a score back by more than one batch.
 
 Each pass takes one batch of each waiting tenant in turn, so a tenant with a large backlog cannot starve the
-others. When a pass finds nothing, the lane sleeps until a `NOTIFY crm_live` (sent by the queue triggers at
+others. Before each of those backlog batches the lane sweeps every waiting tenant for rows queued since its
+last look (per-tenant high-water ids, `FRESH_LIMIT` newest rows each): a change written while every agency
+has a backlog (a bulk import, a demo's first run) waits for one backlog batch, not for a pass over them all.
+When a pass finds nothing, the lane sleeps until a `NOTIFY crm_live` (sent by the queue triggers at
 commit) or `poll_seconds`, whichever comes first. A tenant whose batch fails is logged and left alone for a
 while (its rows stay queued: the claim rolled back with the work), never stopping the other tenants.
 """
@@ -33,6 +36,7 @@ QUEUE_OF: dict[str, live_queue.Queue] = {"score": "refresh", "index": "index"}
 MAX_RETRY_SECONDS = 60.0
 WAKE_CHECK_SECONDS = 1.0   # how soon a waiting lane notices `stop`
 INDEX_NICE = 10            # the index lane's nice value: background work
+FRESH_LIMIT: dict[str, int] = {"score": 100, "index": 32}   # rows per tenant per sweep of new arrivals
 
 
 @dataclass
@@ -64,51 +68,69 @@ class Refresher:
         self.first_retry_seconds = first_retry_seconds   # doubled per failure in a row, up to MAX_RETRY_SECONDS
         self._retry_at: dict[tuple[Lane, str], float] = {}
         self._failures: dict[tuple[Lane, str], int] = {}
-        self._index_batch_fn: Callable[[str, int], int] | None = None
+        self._index_batch_fn: Callable[..., int] | None = None
+        self._seen: dict[tuple[Lane, str], int] = {}   # per lane and tenant: the newest queue id already swept
 
     # ---- one batch of one tenant ----------------------------------------------------------------------------
 
-    def _score_batch(self, tenant_id: str, report: PassReport) -> int:
+    def _score_batch(self, tenant_id: str, report: PassReport, limit: int | None = None,
+                     newer_than: int | None = None) -> int:
         from serving.live.refresh import refresh_tenant
 
-        batch = refresh_tenant(tenant_id, self.queries, self.score_batch)
+        batch = refresh_tenant(tenant_id, self.queries, limit or self.score_batch, newer_than=newer_than)
         report.refreshed += batch.leads.computed + batch.accounts.computed
         report.scored += batch.scored
         report.lags += batch.lags
         return batch.claimed
 
-    def _index_batch(self, tenant_id: str, report: PassReport) -> int:
+    def _index_batch(self, tenant_id: str, report: PassReport, limit: int | None = None,
+                     newer_than: int | None = None) -> int:
         if self._index_batch_fn is None:
             from serving.live.index_lane import index_tenant_queue
 
             self._index_batch_fn = index_tenant_queue
-        return self._index_batch_fn(tenant_id, self.index_batch)
+        return self._index_batch_fn(tenant_id, limit or self.index_batch, newer_than=newer_than)
+
+    def _attempt(self, lane: Lane, tenant_id: str, report: PassReport, skip_failing: bool, **batch) -> None:
+        """One batch of one tenant; a failure is logged and the tenant backs off (its rows stay queued)."""
+        key = (lane, tenant_id)
+        if skip_failing and self._retry_at.get(key, 0.0) > time.monotonic():
+            return
+        work = self._score_batch if lane == "score" else self._index_batch
+        try:
+            claimed = work(tenant_id, report, **batch)
+        except Exception:
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            wait = min(MAX_RETRY_SECONDS, self.first_retry_seconds * 2.0 ** (failures - 1))
+            self._retry_at[key] = time.monotonic() + wait
+            report.failed.add(tenant_id)
+            log.exception("%s lane: tenant %s failed (attempt %d); its rows stay queued, retry in %.0fs",
+                          lane, tenant_id, failures, wait)
+            return
+        self._failures.pop(key, None)
+        self._retry_at.pop(key, None)
+        if claimed:
+            report.claimed += claimed
+            report.tenants.add(tenant_id)
+
+    def _sweep(self, lane: Lane, report: PassReport, skip_failing: bool) -> None:
+        """What arrived since the last look, newest first, for every tenant whose queue grew (tenants are listed
+        anew: one with nothing queued when the pass began may have a change now)."""
+        tenants = live_queue.pending_tenants(QUEUE_OF[lane])
+        for tenant_id, newest in live_queue.high_water(QUEUE_OF[lane], tenants).items():
+            seen = self._seen.get((lane, tenant_id), 0)
+            if newest > seen:
+                self._attempt(lane, tenant_id, report, skip_failing, limit=FRESH_LIMIT[lane], newer_than=seen)
+                self._seen[(lane, tenant_id)] = newest   # the rest of a bulk arrival is backlog now
 
     def one_pass(self, lane: Lane, skip_failing: bool = True) -> PassReport:
         """One batch of every tenant with rows waiting in the lane's queue (failing ones skipped until their
-        retry time)."""
+        retry time), each preceded by a sweep of every tenant's new arrivals."""
         report = PassReport(lane)
-        work = self._score_batch if lane == "score" else self._index_batch
         for tenant_id in live_queue.pending_tenants(QUEUE_OF[lane]):
-            key = (lane, tenant_id)
-            if skip_failing and self._retry_at.get(key, 0.0) > time.monotonic():
-                continue
-            try:
-                claimed = work(tenant_id, report)
-            except Exception:
-                failures = self._failures.get(key, 0) + 1
-                self._failures[key] = failures
-                wait = min(MAX_RETRY_SECONDS, self.first_retry_seconds * 2.0 ** (failures - 1))
-                self._retry_at[key] = time.monotonic() + wait
-                report.failed.add(tenant_id)
-                log.exception("%s lane: tenant %s failed (attempt %d); its rows stay queued, retry in %.0fs",
-                              lane, tenant_id, failures, wait)
-                continue
-            self._failures.pop(key, None)
-            self._retry_at.pop(key, None)
-            if claimed:
-                report.claimed += claimed
-                report.tenants.add(tenant_id)
+            self._sweep(lane, report, skip_failing)
+            self._attempt(lane, tenant_id, report, skip_failing)
         if report.claimed and self.on_report is not None:
             try:
                 self.on_report(report)

@@ -71,10 +71,10 @@ class _FailsFor(Refresher):
         super().__init__(queries, **kw)
         self.failing = failing
 
-    def _score_batch(self, tenant_id, report):
+    def _score_batch(self, tenant_id, report, **batch):
         if tenant_id == self.failing:
             raise RuntimeError("this tenant's refresh broke")
-        return super()._score_batch(tenant_id, report)
+        return super()._score_batch(tenant_id, report, **batch)
 
 
 def test_one_tenants_failure_leaves_its_rows_and_never_stops_the_others(queries):
@@ -117,3 +117,33 @@ def test_percentile():
     assert percentile([], 0.5) is None and percentile([3.0], 0.95) == 3.0
     assert percentile([float(i) for i in range(1, 101)], 0.5) == pytest.approx(50.5)
     assert percentile([float(i) for i in range(1, 101)], 0.95) == pytest.approx(95.05)
+
+
+def _backlog(tenant_id: str, companies: int) -> None:
+    with tenant_session(tenant_id) as s:   # a bulk import: every row queued in one statement
+        s.execute(text("insert into companies (tenant_id, name) select app_tenant_id(), 'bulk ' || g "
+                       "from generate_series(1, :n) g"), {"n": companies})
+
+
+class _WritesAfterItsFirstBacklogBatch(Refresher):
+    """A user writes to the agency whose backlog batch the pass just took: without a sweep that change would
+    wait for the next pass over every agency's backlog."""
+
+    written: tuple[str, uuid.UUID] | None = None
+
+    def _score_batch(self, tenant_id, report, **batch):
+        claimed = super()._score_batch(tenant_id, report, **batch)
+        if batch.get("newer_than") is None and self.written is None:
+            self.written = (tenant_id, _lead_with_note(tenant_id))
+        return claimed
+
+
+def test_a_change_written_during_every_agencys_backlog_waits_for_one_batch_not_for_the_backlogs(queries):
+    tenants = [make_tenant(f"Backlog {n}")["tenant_id"] for n in "AB"]
+    for tenant_id in tenants:
+        _backlog(tenant_id, 400)
+    refresher = _WritesAfterItsFirstBacklogBatch(queries, score_batch=20)
+    refresher.one_pass("score")
+    tenant_id, lead = refresher.written
+    assert _features_of(tenant_id, lead) is not None   # refreshed by the sweep before the next agency's batch
+    assert _waiting(tenant_id)["refresh"] > 200 and all(_waiting(t)["refresh"] > 200 for t in tenants)
