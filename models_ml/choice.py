@@ -45,6 +45,7 @@ MIN_ROWS = 30
 HORIZON_DAYS = 90.0
 BG_NBD_COLUMNS = ("order_days_lifetime", "days_since_first_order", "days_since_last_order")
 TIER_SHARES = (0.10, 0.20, 0.30)
+NAMES = {"bg_nbd": "BG/NBD", "engagement": "the engagement model"}   # in the reasons people read
 
 
 @dataclass
@@ -134,10 +135,11 @@ def choose_for_tenant(entity_type: str, cfg: TrainConfig, now_frame: pl.DataFram
         return ModelChoice(entity_type, "learned", "contractual churn: the learned model (a contract's end has no "
                                                    "classic purchase-model fallback)")
     kind = "bg_nbd" if entity_type == "account" else "engagement"
+    name = NAMES[kind]
     try:
         params = _fit_fallback(entity_type, now_frame, rows, cfg.label)
     except ValueError as exc:
-        return ModelChoice(entity_type, "learned", f"{kind} cannot be fitted on this agency's data: {exc}")
+        return ModelChoice(entity_type, "learned", f"{name} cannot be fitted on this agency's data: {exc}")
     evaluation = _eval_rows(rows, cfg.label)
     y = evaluation[cfg.label].cast(pl.Int8).to_numpy() if evaluation.height else np.array([], dtype=np.int8)
     comparison: dict[str, Any] = {"rows": int(evaluation.height), "positives": int(y.sum()),
@@ -148,7 +150,7 @@ def choose_for_tenant(entity_type: str, cfg: TrainConfig, now_frame: pl.DataFram
         comparison[f"{kind}_roc_auc"] = None
         comparison["note"] = str(exc)
     if learned is None:
-        return ModelChoice(entity_type, kind, f"no learned {cfg.model_name} model yet: {kind} fitted on this "
+        return ModelChoice(entity_type, kind, f"no learned {cfg.model_name} model yet: {name} fitted on this "
                                               "agency's own data", params, comparison)
     comparison["learned_version"] = learned.version
     comparison["learned_roc_auc"] = _auc(y, learned.predict(evaluation)) if evaluation.height else None
@@ -156,12 +158,12 @@ def choose_for_tenant(entity_type: str, cfg: TrainConfig, now_frame: pl.DataFram
     if ours is None:
         return ModelChoice(entity_type, kind, f"the learned model cannot be checked on this agency's own data "
                                               f"({evaluation.height} labelled rows, {int(y.sum())} positive): "
-                                              f"{kind} fitted on it", params, comparison)
+                                              f"{name} fitted on it", params, comparison)
     if theirs is not None and theirs > ours:
-        return ModelChoice(entity_type, kind, f"{kind} ranks this agency's newest labelled month-ends better than "
+        return ModelChoice(entity_type, kind, f"{name} ranks this agency's newest labelled month-ends better than "
                                               f"learned v{learned.version} (ROC AUC {theirs:.3f} > {ours:.3f})",
                            params, comparison)
-    versus = f" >= {kind} {theirs:.3f}" if theirs is not None else ""
+    versus = f" >= {name} {theirs:.3f}" if theirs is not None else ""
     return ModelChoice(entity_type, "learned", f"learned v{learned.version} ROC AUC {ours:.3f}{versus} on this "
                                                "agency's newest labelled month-ends", params, comparison)
 

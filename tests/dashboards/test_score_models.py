@@ -26,7 +26,7 @@ from tests.models_ml.test_btyd import CDNOW, simulate
 from tests.serving.rag_factory import TenantData
 
 BG_NBD_WORDS = "BG/NBD (fitted on this agency's orders)"
-BG_NBD_REASON = "no learned churn_risk model yet: bg_nbd fitted on this agency's own data"
+BG_NBD_REASON = "no learned churn_risk model yet: BG/NBD fitted on this agency's own data"
 LAPSED = "Lapsed — no order in 90 days"
 FACTORS = [{"feature": "days_since_last_order", "value": 120.0, "impact": 31.0, "text": "Last order 120 days ago: +31"}]
 
@@ -144,8 +144,8 @@ def test_contractual_accounts_and_leads_name_their_model_without_an_order_outloo
     ann = data.contact("ann@acme.test", acme, "Ann")
     with tenant_session(tenant["tenant_id"]) as s:
         tenant_models.record(s, ModelChoice("account", "learned", "contractual churn: the learned model"))
-        tenant_models.record(s, ModelChoice("lead", "engagement", "no learned lead_score model yet: engagement "
-                                                                  "fitted on this agency's own data"))
+        tenant_models.record(s, ModelChoice("lead", "engagement", "no learned lead_score model yet: the engagement "
+                                                                  "model fitted on this agency's own data"))
     publish_score(tenant["tenant_id"], "account", acme, "learned", "3", account_features(True, 310.0))
     publish_score(tenant["tenant_id"], "lead", ann, "engagement", "engagement@2026-05-01T02:00Z")
     login(client, tenant["admin_email"], tenant["password"])
@@ -156,7 +156,8 @@ def test_contractual_accounts_and_leads_name_their_model_without_an_order_outloo
     assert "data-customer-state" not in page and "Expected next 90 days" not in page
 
     card = html.unescape(client.get(f"/contacts/{ann}/score-card").text)
-    assert "Engagement model (this agency's leads)" in card and "engagement fitted on this agency's own data" in card
+    assert "Engagement model (this agency's leads)" in card
+    assert "the engagement model fitted on this agency's own data" in card
     leads = html.unescape(client.get("/leads").text)
     assert "Scored by Engagement model (this agency's leads)" in leads
     assert 'title="Engagement model (this agency\'s leads)"' in leads   # each row's score names its model
