@@ -26,7 +26,13 @@ TEMPLATES: list[tuple[str, str]] = [
     # the marts look back 180 days (dbt/macros/features.sql): a missing value means none in that window
     (r"^days_since_last_activity$", "Last activity {v} day{s} ago|No activity in the last 180 days"),
     (r"^days_since_last_reply$", "Last replied {v} day{s} ago|No reply in the last 180 days"),
-    (r"^days_since_last_order$", "Last order {v} day{s} ago|No order in the last 180 days"),
+    (r"^days_since_last_order$", "Last order {v} day{s} ago|No order yet"),
+    (r"^days_since_first_order$", "First order {v} day{s} ago|No order yet"),
+    (r"^order_days_lifetime$", "Ordered on {v} day{s} in all"),
+    (r"^spend_lifetime$", "Spent {v} in all"),
+    (r"^spend_(?P<n>\d+)d$", "Spent {v} in the last {n} days"),
+    (r"^spend_prior_90d$", "Spent {v} in the 90 days before those"),
+    (r"^avg_order_value$", "Average order worth {v}|No priced order yet"),
     (r"^days_since_created$", "In the CRM for {v} day{s}"),
     (r"^days_as_customer$", "Customer for {v} day{s}"),
     (r"^email_reply_rate_(?P<n>\d+)d$", "Replied to {pct} of emails in the last {n} days|No emails sent yet"),
@@ -101,6 +107,8 @@ def describe(name: str, value: object) -> str:
 def _bool_phrase(name: str, value: object) -> str | None:
     if name == "has_company":
         return "Linked to a company" if value else "Not linked to a company"
+    if name == "is_lapsed" and value is not None:
+        return "Lapsed: no order in the last 90 days" if value else "Ordered in the last 90 days"
     return None
 
 

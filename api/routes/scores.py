@@ -28,6 +28,7 @@ from api.schemas.scores import (
     LeadBatchRead,
     LeadBatchRequest,
     LeadScoreItem,
+    ModelRef,
     ScoreRead,
     WhatIfRead,
     WhatIfRequest,
@@ -55,7 +56,7 @@ POPULATIONS = {"lead": "an open lead", "account": "a customer account"}
 def _read(row: Any) -> ScoreRead:
     # every published score is computed from features as of its scoring instant (live refresh and batch alike)
     return ScoreRead(score=row.score, probability=row.probability, tier=row.tier.strip(), factors=row.factors,
-                     model={"name": row.model_name, "version": row.model_version, "kind": row.model_kind},
+                     model=ModelRef.of(row.model_name, row.model_version, row.model_kind),
                      scored_at=row.scored_at, as_of=row.scored_at)
 
 
@@ -89,7 +90,8 @@ def _score_now(model: Scorer, entity_type: str, entity_id: uuid.UUID, features: 
         (scored,) = score_with(model, entity_type, pl.DataFrame([{**features, key: str(entity_id)}],
                                                                  infer_schema_length=None))
     now = dt.datetime.now(dt.UTC)
-    return ScoreRead(**scored.as_dict(), scored_at=now, as_of=now)
+    return ScoreRead(**{**scored.as_dict(), "model": ModelRef.of(scored.model_name, scored.model_version,
+                                                                 scored.model_kind)}, scored_at=now, as_of=now)
 
 
 def _features_now(request: Request, session: Session, entity_type: EntityType, entity_id: uuid.UUID) -> dict:

@@ -33,7 +33,8 @@ def test_lead_score_with_factors_history_and_fresh(api, tenant, tmp_path):
     body = r.json()
     assert set(body) == {"score", "probability", "tier", "factors", "model", "scored_at", "as_of"}
     assert 0 <= body["score"] <= 100 and body["tier"] in "ABCD"
-    assert body["model"] == {"name": "lead_score", "version": champions().get("lead_score").version, "kind": "learned"}
+    assert body["model"] == {"name": "lead_score", "version": champions().get("lead_score").version, "kind": "learned",
+                             "method": "lightgbm"}
     assert body["factors"] and set(body["factors"][0]) == {"feature", "value", "impact", "text"}
     assert body["scored_at"].startswith("2026-11-20")
 
