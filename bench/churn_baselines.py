@@ -20,7 +20,6 @@ generator's own probabilities are printed as the bound. Nothing is asserted: eve
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import os
 import shutil
@@ -28,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_io import quiet_fd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,21 +50,6 @@ select cast(a.tenant_id as varchar) as tenant_id, cast(coalesce(a.company_id, c.
   left join staging.stg_crm__contacts as c on c.tenant_id = a.tenant_id and c.contact_id = a.contact_id
  where a.activity_type = 'order' and coalesce(a.company_id, c.company_id) is not null
 """
-
-
-@contextlib.contextmanager
-def quiet_fd(fd: int, path: Path):
-    """What anything in this process (dbt's subprocess too) writes to `fd` goes to `path` meanwhile."""
-    sys.stdout.flush()
-    saved = os.dup(fd)
-    with path.open("ab") as target:
-        os.dup2(target.fileno(), fd)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            os.dup2(saved, fd)
-            os.close(saved)
 
 
 def load_and_run(size: str, home: Path) -> None:

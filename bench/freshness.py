@@ -12,13 +12,13 @@ Event-to-score latency = from the API's 2xx to the first moment a poll (every `-
 one whose refresh included the event). The insight index fills in the background meanwhile (the demo's notes),
 as on a first run; its queue depth is printed. Nothing is asserted: every figure is printed.
 
-    .venv/bin/python bench/freshness.py [--size small|medium] [--events 120] [--interval 0.5] [--bulk-touch] [--home DIR]
+    .venv/bin/python bench/freshness.py [--size small|medium] [--events 120] [--interval 0.5] [--bulk-touch]
+                                        [--home DIR] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import os
 import random
@@ -33,6 +33,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench_io import quiet_fd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -68,21 +70,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU of a live process (Linux /proc), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-@contextlib.contextmanager
-def quiet_fd(fd: int, path: Path):
-    """Send what anything in this process (or its children) writes to `fd` into `path` meanwhile."""
-    sys.stdout.flush()
-    saved = os.dup(fd)
-    with path.open("ab") as target:
-        os.dup2(target.fileno(), fd)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            os.dup2(saved, fd)
-            os.close(saved)
 
 
 def free_port() -> int:
