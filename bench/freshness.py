@@ -9,8 +9,10 @@ In a fresh CRM_HOME (own embedded PostgreSQL):
   rewritten first, so the events arrive behind a refresh backlog of the whole demo.
 Event-to-score latency = from the API's 2xx to the first moment a poll (every `--poll` s) sees the entity's
 `scores.scored_at` newer than the request AND no change of it waiting in live_refresh_queue (so the score read is
-one whose refresh included the event). The insight index fills in the background meanwhile (the demo's notes),
-as on a first run; its queue depth is printed. Nothing is asserted: every figure is printed.
+one whose refresh included the event). Events with text (replies, calls, tickets) also time event-to-passage:
+from the 2xx to the first look (every 0.5 s) that finds the activity's passage in LanceDB. The insight index
+fills in the background meanwhile (the demo's notes), as on a first run; its queue depth is printed. Nothing is
+asserted: every figure is printed.
 
     .venv/bin/python bench/freshness.py [--size small|medium] [--events 120] [--interval 0.5] [--bulk-touch]
                                         [--home DIR] [--keep]
@@ -44,6 +46,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 LEAD_EVENTS = ("email_replied", "email_opened", "web_visit", "form_submit", "meeting", "call")
+TEXT_EVENTS = ("email_replied", "call", "support_ticket")
+TEXTS = ("They asked for a quote for the spring campaign.", "Unhappy with the last report, wants a call.",
+         "Budget approved, send the contract.", "Comparing us with two other agencies this month.")
 ACCOUNT_EVENTS = ("order", "support_ticket", "meeting", "call")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -64,6 +69,8 @@ class Sent:
     requested_at: dt.datetime      # before the request left: a score newer than this may include the event
     acked: float                   # perf_counter at the 2xx
     latency: float | None = None
+    activity_id: str | None = None  # events with text: the activity whose passage the index lane writes
+    index_latency: float | None = None
 
 
 def cpu_seconds(pid: int) -> float:
@@ -149,6 +156,24 @@ def poll_until_scored(pending: list[Sent], done: threading.Event, every: float) 
             time.sleep(every)
 
 
+def poll_until_indexed(pending: list[Sent], done: threading.Event, every: float) -> None:
+    """Record each text event's index latency the first time its activity has a passage in LanceDB (the
+    refresher's index lane writes them; this process reads the same table, newest version each look)."""
+    from serving.rag.store import open_table
+
+    table = None
+    while not (done.is_set() and all(s.index_latency is not None for s in pending if s.activity_id)):
+        waiting = {s.activity_id: s for s in pending if s.activity_id and s.index_latency is None}
+        table = table or open_table()
+        if waiting and table is not None:
+            table.checkout_latest()
+            ids = ", ".join(f"'{i}'" for i in waiting)
+            found = table.search().where(f"source_id in ({ids})").select(["source_id"]).limit(len(waiting) * 8)
+            for source_id in {row["source_id"] for row in found.to_list()}:
+                waiting[source_id].index_latency = time.perf_counter() - waiting[source_id].acked
+        time.sleep(every)
+
+
 def send_events(url: str, keys: dict[str, str], targets: list, count: int, interval: float,
                 rng: random.Random) -> list[Sent]:
     import httpx
@@ -157,6 +182,8 @@ def send_events(url: str, keys: dict[str, str], targets: list, count: int, inter
     done = threading.Event()
     poller = threading.Thread(target=poll_until_scored, args=(pending, done, ARGS.poll), daemon=True)
     poller.start()
+    indexer = threading.Thread(target=poll_until_indexed, args=(pending, done, 0.5), daemon=True)
+    indexer.start()
     with httpx.Client(base_url=f"{url}/api/v1", timeout=30) as client:
         for n in range(count):
             tenant_id, entity_type, entity_id = targets[n % len(targets)]
@@ -165,22 +192,29 @@ def send_events(url: str, keys: dict[str, str], targets: list, count: int, inter
             requested_at = dt.datetime.now(dt.UTC)
             event = {"type": kind, "occurred_at": (requested_at - dt.timedelta(seconds=1)).isoformat(),
                      "external_id": f"bench-{n}-{rng.getrandbits(32):08x}", "source": "bench", **ref}
+            if kind in TEXT_EVENTS:   # a reply or a call summary: a passage for the insight index too
+                event["body"] = f"Bench {n}: {rng.choice(TEXTS)}"
             response = client.post("/events", json={"events": [event]},
                                    headers={"Authorization": f"Bearer {keys[tenant_id]}"})
             acked = time.perf_counter()
             if response.status_code != 200 or response.json()["accepted"] != 1:
                 print(f"  event {n} not accepted: {response.status_code} {response.text[:200]}", flush=True)
             else:
-                pending.append(Sent(tenant_id, entity_type, entity_id, requested_at, acked))
+                activity = response.json()["results"][0]["activity_id"] if "body" in event else None
+                pending.append(Sent(tenant_id, entity_type, entity_id, requested_at, acked, activity_id=activity))
             time.sleep(max(0.0, interval * rng.uniform(0.5, 1.5) - (time.perf_counter() - acked)))
     deadline = time.perf_counter() + ARGS.timeout
-    while any(s.latency is None for s in pending) and time.perf_counter() < deadline:
+    while (any(s.latency is None or (s.activity_id and s.index_latency is None) for s in pending)
+           and time.perf_counter() < deadline):
         time.sleep(0.2)
-    done.set()
     for s in pending:   # unseen within the timeout: counted as missed, not as a latency
         if s.latency is None:
             s.latency = float("nan")
+        if s.activity_id and s.index_latency is None:
+            s.index_latency = float("nan")
+    done.set()
     poller.join(5)
+    indexer.join(5)
     return pending
 
 
@@ -271,6 +305,12 @@ def run(size: str, home: Path, rng: random.Random) -> None:
                              ("live: event-to-score p95", quantile(latencies, 0.95)),
                              ("live: event-to-score max", latencies[-1])):
             print(f"{label:34}{value:>10.2f}{value / pipeline_s:>14.4f}")
+    texts = sorted(s.index_latency for s in sent if s.activity_id and s.index_latency == s.index_latency)
+    unindexed = sum(1 for s in sent if s.activity_id) - len(texts)
+    if texts:
+        print(f"\ninsight index, {len(texts)} events with text ({unindexed} not indexed within {ARGS.timeout:.0f} s): "
+              f"event-to-passage p50 {quantile(texts, 0.5):.2f} s, p95 {quantile(texts, 0.95):.2f} s, "
+              f"max {texts[-1]:.2f} s")
     print(f"\nrefresher CPU while the events ran: {cpu_used:.1f} s over {wall:.1f} s wall "
           f"({100 * cpu_used / wall:.0f}% of one core, both lanes)")
 
