@@ -51,6 +51,12 @@ final as (
         sum(case when age_days <= 90 then 1 else 0 end) as activities_90d,
         min(age_days) as days_since_last_activity,
         min(case when activity_type = 'email_replied' then age_days end) as days_since_last_reply,
+        max(case when activity_type = 'email_replied' then age_days end) as days_since_first_reply_180d,
+        -- the entity's own answers (replies, visits, forms, meetings) in the last 30 days and the 30 before
+        sum(case when activity_type in ('email_replied', 'web_visit', 'form_submit', 'meeting')
+                 and age_days <= 30 then 1 else 0 end) as engagement_30d,
+        sum(case when activity_type in ('email_replied', 'web_visit', 'form_submit', 'meeting')
+                 and age_days > 30 and age_days <= 60 then 1 else 0 end) as engagement_prior_30d,
         min(case when activity_type = 'order' then age_days end) as days_since_last_order
     from windowed
     group by tenant_id, {{ entity_column }}, as_of_date
@@ -93,11 +99,57 @@ final as (
         max(age_days) as days_since_first_order,
         min(age_days) as days_since_last_order,
         sum(case when age_days <= 90 then 1 else 0 end) as orders_last_90d,
+        count(*) as orders_lifetime,
         coalesce(sum(amount), 0) as spend_lifetime,
         coalesce(sum(case when age_days <= 90 then amount end), 0) as spend_90d,
         coalesce(sum(case when age_days > 90 and age_days <= 180 then amount end), 0) as spend_prior_90d,
         avg(amount) as avg_order_value
     from before_as_of
+    group by tenant_id, {{ entity_column }}, as_of_date
+)
+
+select * from final
+{% endmacro %}
+
+{#- Closed deals of one entity (contact_id or company_id) before each as_of, over the whole history: how many
+    were won and lost, how recently, how many in the last 180 days and what the lost ones were worth. A lost
+    deal is often followed by a cool-off in which the buyer does not come back; an account that loses its
+    expansion deals is cooling. -#}
+{% macro deal_history_features(entity_column) %}
+with deals as (
+    select * from {{ ref('stg_crm__deals') }}
+    where deal_status in ('won', 'lost') and closed_at is not null and {{ entity_column }} is not null
+    {{- live_entities([entity_column]) }}
+),
+as_of_dates as (select * from {{ ref('int_as_of_dates') }}),
+
+closed_before as (
+    select
+        d.tenant_id,
+        d.{{ entity_column }},
+        a.as_of_date,
+        d.deal_status,
+        d.amount,
+        {{ days_between('d.closed_at', 'a.as_of_at') }} as age_days
+    from deals as d
+    inner join as_of_dates as a
+        on d.closed_at < a.as_of_at
+),
+
+final as (
+    select
+        tenant_id,
+        {{ entity_column }},
+        as_of_date,
+        sum(case when deal_status = 'won' then 1 else 0 end) as won_deals_lifetime,
+        sum(case when deal_status = 'lost' then 1 else 0 end) as lost_deals_lifetime,
+        sum(case when deal_status = 'won' and age_days <= 180 then 1 else 0 end) as won_deals_180d,
+        sum(case when deal_status = 'lost' and age_days <= 180 then 1 else 0 end) as lost_deals_180d,
+        min(case when deal_status = 'won' then age_days end) as days_since_last_won_deal,
+        min(case when deal_status = 'lost' then age_days end) as days_since_last_lost_deal,
+        -- what a lost deal was worth says what the buyer can spend when it comes back
+        avg(case when deal_status = 'lost' then amount end) as lost_deal_amount_avg
+    from closed_before
     group by tenant_id, {{ entity_column }}, as_of_date
 )
 

@@ -7,6 +7,7 @@ activity as (select * from {{ ref('int_contacts_activity_windows') }}),
 sentiment as (select * from {{ ref('int_contacts_sentiment_windows') }}),
 campaigns as (select * from {{ ref('int_contacts_campaign_touches') }}),
 open_deals as (select * from {{ ref('int_deals_open_at_as_of') }}),
+deal_history as (select * from {{ ref('int_contacts_deal_history') }}),
 
 open_deals_by_contact as (
     select
@@ -48,6 +49,14 @@ final as (
         {{ ratio('a.emails_opened_90d', 'a.emails_sent_90d') }} as email_open_rate_90d,
         a.days_since_last_activity,
         a.days_since_last_reply,
+        a.days_since_first_reply_180d,
+        -- engagement trend: the last 30 days against the 30 before (negative = cooling)
+        coalesce(a.engagement_30d, 0) as engagement_30d,
+        coalesce(a.engagement_30d, 0) - coalesce(a.engagement_prior_30d, 0) as engagement_trend_30d,
+        -- the deals this lead has lost: a recent loss means a cool-off before any new deal
+        coalesce(h.lost_deals_lifetime, 0) as lost_deals,
+        h.days_since_last_lost_deal,
+        h.lost_deal_amount_avg,
         coalesce(m.campaigns_total, 0) as campaigns_total,
         coalesce(m.campaigns_90d, 0) as campaigns_90d,
         coalesce(d.open_deals, 0) as open_deals,
@@ -71,6 +80,8 @@ final as (
         on m.tenant_id = l.tenant_id and m.contact_id = l.contact_id and m.as_of_date = l.as_of_date
     left join open_deals_by_contact as d
         on d.tenant_id = l.tenant_id and d.contact_id = l.contact_id and d.as_of_date = l.as_of_date
+    left join deal_history as h
+        on h.tenant_id = l.tenant_id and h.contact_id = l.contact_id and h.as_of_date = l.as_of_date
 )
 
 select * from final
