@@ -37,6 +37,9 @@ MAX_RETRY_SECONDS = 60.0
 WAKE_CHECK_SECONDS = 1.0   # how soon a waiting lane notices `stop`
 INDEX_NICE = 10            # the index lane's nice value: background work
 FRESH_LIMIT: dict[str, int] = {"score": 100, "index": 32}   # rows per tenant per sweep of new arrivals
+# A new change waits for at most about one backlog batch (the sweeps run between them). Embedding is the slow
+# part: 256 texts a batch kept a new note out of the index for ~1 minute behind a first run's backlog.
+SCORE_BATCH, INDEX_BATCH = 500, 64
 
 
 @dataclass
@@ -60,7 +63,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 class Refresher:
-    def __init__(self, queries: FeatureQueries, score_batch: int = 500, index_batch: int = 256,
+    def __init__(self, queries: FeatureQueries, score_batch: int = SCORE_BATCH, index_batch: int = INDEX_BATCH,
                  poll_seconds: float = 5.0, on_report: Callable[[PassReport], None] | None = None,
                  first_retry_seconds: float = 2.0):
         self.queries, self.score_batch, self.index_batch = queries, score_batch, index_batch
