@@ -39,6 +39,8 @@ TOP_REASONS = 5
 
 def engagement_terms(frame: pl.DataFrame) -> np.ndarray:
     """The model's inputs (rows x COLUMNS): log1p counts and recency freshness; absent reads as none."""
+    if frame.height == 0:   # an agency with no leads yet (a literal column would make one row)
+        return np.zeros((0, len(COLUMNS)))
     exprs = []
     for name in COUNT_COLUMNS:
         value = pl.col(name).cast(pl.Float64) if name in frame.columns else pl.lit(None, dtype=pl.Float64)

@@ -121,7 +121,7 @@ def _fit_fallback(entity_type: str, now_frame: pl.DataFrame, rows: pl.DataFrame,
                                   "horizon_days": HORIZON_DAYS}
     else:
         engagement: EngagementModel = fit_engagement(rows, label)
-        points = 100.0 * engagement.predict_proba(now_frame) if now_frame.height else np.array([50.0])
+        points = 100.0 * engagement.predict_proba(now_frame)
         params = {"model": engagement.to_dict(), "fitted_on": engagement.kind,
                   "labelled_rows": engagement.positives + engagement.negatives}
     params["tiers"] = tier_thresholds(points, TIER_SHARES) if len(points) else {}

@@ -58,3 +58,9 @@ def test_no_champion_means_the_fallback_and_contractual_churn_means_learned():
     kept = choose_for_tenant("account", churn_config(), accounts, accounts, None, "contractual")
     assert kept.kind == "learned" and "contractual" in kept.reason and kept.params == {}
     assert np.isfinite(chosen.params["model"]["intercept"])
+
+
+def test_an_agency_with_no_leads_yet_gets_the_engagement_prior_not_an_error(learned_lead):
+    empty = _agency(9, size=10).clear()
+    chosen = choose_for_tenant("lead", lead_config(), empty, empty, learned_lead, "contractual")
+    assert chosen.kind == "engagement" and chosen.params["fitted_on"] == "prior" and chosen.params["tiers"] == {}
