@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import polars as pl
 from scipy.integrate import quad
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
@@ -172,13 +173,17 @@ class BgNbd:
 
 # A first order placed this instant has T = 0, which BG/NBD cannot take: an hour old is the same customer.
 MIN_AGE_DAYS = 1 / 24
+HORIZON_DAYS = 90.0   # the churn question the fallback answers: no order in the next 90 days
+# The account feature columns (marts.account_features and its live form) a customer's history is read from.
+FEATURE_COLUMNS = ("order_days_lifetime", "days_since_first_order", "days_since_last_order")
 
 
-def histories_from_features(order_days, days_since_first, days_since_last) -> tuple[np.ndarray, ...]:
-    """(x, t_x, T, has_history) from the account feature columns `order_days_lifetime`, `days_since_first_order`
-    and `days_since_last_order` (NaN or None = no order): x = order days - 1, t_x = first to last order,
-    T = age. Rows without an order get a first order an hour ago and has_history False."""
-    days, first, last = (np.asarray(v, dtype=np.float64) for v in (order_days, days_since_first, days_since_last))
+def histories_of(frame: pl.DataFrame) -> tuple[np.ndarray, ...]:
+    """(x, t_x, T, has_history) from the account feature columns (null or NaN = no order): x = order days - 1,
+    t_x = first to last order, T = age, in days. Rows without an order get a first order an hour ago and
+    has_history False."""
+    days, first, last = (frame[c].cast(pl.Float64).fill_nan(None).fill_null(np.nan).to_numpy()
+                         for c in FEATURE_COLUMNS)
     has = np.isfinite(first) & np.isfinite(last) & (np.nan_to_num(days) >= 1)
     age = np.where(has, np.maximum(np.nan_to_num(first), MIN_AGE_DAYS), MIN_AGE_DAYS)
     recency = np.where(has, np.clip(np.nan_to_num(first) - np.nan_to_num(last), 0.0, None), 0.0)

@@ -26,7 +26,7 @@ from sklearn.metrics import roc_auc_score
 from sqlalchemy import text
 
 from crm import tenant_models
-from crm.btyd import BgNbd, histories_from_features
+from crm.btyd import HORIZON_DAYS, BgNbd, histories_of
 from crm.db.engine import tenant_session
 from crm.engagement_model import EngagementModel
 from crm.live_features import FeatureQueries, compute
@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 _CHURN_MODE = text("select churn_mode from tenants where id = app_tenant_id()")
 EVAL_PERIODS = 2
 MIN_ROWS = 30
-HORIZON_DAYS = 90.0
-BG_NBD_COLUMNS = ("order_days_lifetime", "days_since_first_order", "days_since_last_order")
 TIER_SHARES = (0.10, 0.20, 0.30)
 NAMES = {"bg_nbd": "BG/NBD", "engagement": "the engagement model"}   # in the reasons people read
 
@@ -68,17 +66,14 @@ class ChoiceRun:
     choices: dict[str, ModelChoice] = field(default_factory=dict)
 
 
-def _column(frame: pl.DataFrame, name: str) -> np.ndarray:
-    return frame[name].cast(pl.Float64).fill_nan(None).fill_null(np.nan).to_numpy()
-
-
 def _bg_nbd_histories(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x, t_x, T, has = histories_from_features(*(_column(frame, c) for c in BG_NBD_COLUMNS))
+    """The histories of customers who have ordered (what BG/NBD is fitted on)."""
+    x, t_x, T, has = histories_of(frame)
     return x[has], t_x[has], T[has]
 
 
 def _bg_nbd_points(model: BgNbd, frame: pl.DataFrame) -> np.ndarray:
-    x, t_x, T, _ = histories_from_features(*(_column(frame, c) for c in BG_NBD_COLUMNS))
+    x, t_x, T, _ = histories_of(frame)
     return 100.0 * model.p_no_purchase(HORIZON_DAYS, x, t_x, T)
 
 

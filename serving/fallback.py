@@ -15,23 +15,18 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm.btyd import MIN_AGE_DAYS, BgNbd, histories_from_features
+from crm.btyd import FEATURE_COLUMNS as BG_NBD_COLUMNS
+from crm.btyd import HORIZON_DAYS, MIN_AGE_DAYS, BgNbd, histories_of
 from crm.engagement_model import COLUMNS as ENGAGEMENT_COLUMNS
 from crm.engagement_model import EngagementModel
 from crm.tenant_models import ModelChoice
 from serving.explain import sentence
 from serving.scoring import TOP_FACTORS, Score, tiers_of
 
-HORIZON_DAYS = 90.0
-BG_NBD_COLUMNS = ("order_days_lifetime", "days_since_first_order", "days_since_last_order")
-
 
 def bg_nbd_inputs(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x, t_x, T) in days from the account feature columns (crm.btyd.histories_from_features)."""
-    def column(name: str) -> np.ndarray:
-        return frame[name].cast(pl.Float64).fill_nan(None).fill_null(np.nan).to_numpy()
-
-    x, t_x, T, _ = histories_from_features(*(column(c) for c in BG_NBD_COLUMNS))
+    """(x, t_x, T) in days from the account feature columns (crm.btyd.histories_of)."""
+    x, t_x, T, _ = histories_of(frame)
     return x, t_x, T
 
 
