@@ -8,9 +8,9 @@ $CRM_HOME/logs/refresher.log.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -53,15 +53,29 @@ def refresher(
             emit_json(worker.drain())
             return
         stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())   # from here on SIGTERM stops the lanes
         if parent_pid is not None:
             threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True,
                              name="refresher-parent-watch").start()
         log.info("refresher running (lanes: %s); log: %s", ", ".join(worker.lanes()), log_path)
-        with contextlib.suppress(KeyboardInterrupt):   # Ctrl-C: the lanes are stopped, a normal exit
-            worker.run(stop)
+        stopped = worker.run(stop)
         log.info("refresher stopped")
     finally:
         reporter.close()
+    if not stopped:
+        _exit_without_shutdown()
+
+
+def _exit_without_shutdown() -> None:
+    """A lane still inside native code (torch) would abort the interpreter's shutdown ("terminate called
+    without an active exception", exit -6): release what a normal exit releases, then leave at once."""
+    from crm.db.embedded import release_embedded_servers
+    from crm.db.engine import dispose_engines
+
+    dispose_engines()
+    release_embedded_servers()
+    logging.shutdown()
+    os._exit(0)
 
 
 def _one_core_for_embedding() -> None:

@@ -13,14 +13,16 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from typing import TypedDict
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from crm import live_queue
 from crm.db.engine import admin_engine, session_tenant, tenant_session
-from serving.embeddings import embed
+from serving.embeddings import BATCH_SIZE, embed
 from serving.rag.indexer import Embedder, index_sources
 from serving.rag.store import open_table, tenant_filter
 
@@ -57,6 +59,24 @@ class _Optimizer:
 
 
 _optimizer = _Optimizer()
+
+
+class LaneStopped(Exception):
+    """The refresher is stopping in the middle of an embedding batch: the batch rolls back, its rows stay queued."""
+
+
+def stoppable(embed_fn: Embedder, stop: threading.Event) -> Embedder:
+    """`embed_fn` in slices of one encode batch, giving up between slices once `stop` is set: a first run's
+    backlog batch embeds for seconds to minutes, and a process must not exit while a thread is inside torch
+    (its native thread pool aborts the interpreter's shutdown)."""
+    def embed_until_stopped(texts: Sequence[str]) -> np.ndarray:
+        parts = []
+        for start in range(0, len(texts), BATCH_SIZE):
+            if stop.is_set():
+                raise LaneStopped
+            parts.append(embed_fn(texts[start:start + BATCH_SIZE]))
+        return np.concatenate(parts) if parts else embed_fn([])
+    return embed_until_stopped
 
 
 def optimize() -> None:

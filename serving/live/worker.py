@@ -72,6 +72,8 @@ class Refresher:
         self._retry_at: dict[tuple[Lane, str], float] = {}
         self._failures: dict[tuple[Lane, str], int] = {}
         self._index_batch_fn: Callable[..., int] | None = None
+        self._embed_fn = None
+        self._stop = threading.Event()   # set by `run`'s caller: an index batch gives up between encode slices
         self._seen: dict[tuple[Lane, str], int] = {}   # per lane and tenant: the newest queue id already swept
 
     # ---- one batch of one tenant ----------------------------------------------------------------------------
@@ -89,10 +91,13 @@ class Refresher:
     def _index_batch(self, tenant_id: str, report: PassReport, limit: int | None = None,
                      newer_than: int | None = None) -> int:
         if self._index_batch_fn is None:
-            from serving.live.index_lane import index_tenant_queue
+            from serving.embeddings import embed
+            from serving.live.index_lane import index_tenant_queue, stoppable
 
             self._index_batch_fn = index_tenant_queue
-        return self._index_batch_fn(tenant_id, limit or self.index_batch, newer_than=newer_than)
+            self._embed_fn = stoppable(embed, self._stop)
+        return self._index_batch_fn(tenant_id, limit or self.index_batch, embed_fn=self._embed_fn,
+                                    newer_than=newer_than)
 
     def _attempt(self, lane: Lane, tenant_id: str, report: PassReport, skip_failing: bool, **batch) -> None:
         """One batch of one tenant; a failure is logged and the tenant backs off (its rows stay queued)."""
@@ -102,7 +107,11 @@ class Refresher:
         work = self._score_batch if lane == "score" else self._index_batch
         try:
             claimed = work(tenant_id, report, **batch)
-        except Exception:
+        except Exception as error:
+            if self._stop.is_set():   # stopping mid-batch: rolled back and still queued, not a failure
+                log.info("%s lane: stopped in the middle of tenant %s's batch (%s); its rows stay queued",
+                         lane, tenant_id, type(error).__name__)
+                return
             failures = self._failures.get(key, 0) + 1
             self._failures[key] = failures
             wait = min(MAX_RETRY_SECONDS, self.first_retry_seconds * 2.0 ** (failures - 1))
@@ -179,8 +188,11 @@ class Refresher:
     def lanes(self) -> list[Lane]:
         return ["score", "index"]
 
-    def run(self, stop: threading.Event, join_grace: float = 10.0) -> None:
-        """Both lanes until `stop` is set (or this thread is interrupted: SIGTERM, Ctrl-C)."""
+    def run(self, stop: threading.Event, join_grace: float = 30.0) -> bool:
+        """Both lanes until `stop` is set (or this thread is interrupted: SIGTERM, Ctrl-C). True when both lanes
+        have stopped; False when one was still inside a batch after `join_grace` seconds (the caller must
+        then end the process without the interpreter's shutdown, see `app.cli.refresher`)."""
+        self._stop = stop
         threads = [threading.Thread(target=self.lane_loop, args=(lane, stop), name=f"refresher-{lane}", daemon=True)
                    for lane in self.lanes()]
         for thread in threads:
@@ -188,13 +200,19 @@ class Refresher:
         try:
             while not stop.is_set() and any(t.is_alive() for t in threads):
                 stop.wait(WAKE_CHECK_SECONDS)
-        finally:
-            stop.set()
-            # a lane in the middle of a batch finishes it; one that does not within the grace is abandoned,
-            # and its open transaction rolls back when the process exits (its rows stay queued)
-            deadline = time.monotonic() + join_grace
-            for thread in threads:
-                thread.join(max(0.0, deadline - time.monotonic()))
+        except KeyboardInterrupt:   # Ctrl-C: stop the lanes like `stop` would
+            pass
+        stop.set()
+        # a score batch in flight finishes (under a second), an index batch gives up at its next encode slice;
+        # one still running after the grace is abandoned, and its open transaction rolls back when the process
+        # exits (its rows stay queued)
+        deadline = time.monotonic() + join_grace
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [t.name for t in threads if t.is_alive()]
+        if stuck:
+            log.warning("%s still inside a batch after %.0fs: abandoned", ", ".join(stuck), join_grace)
+        return not stuck
 
     def drain(self) -> dict:
         """Both lanes until their queues are empty (a failing tenant is tried once); the summary of it all."""

@@ -113,6 +113,48 @@ def test_run_wakes_on_a_committed_write_and_stops_on_request(queries):
     assert not [t for t in threading.enumerate() if t.name.startswith("refresher-")]
 
 
+def test_stopping_inside_an_index_backlog_gives_up_at_the_next_encode_slice_and_keeps_its_rows(queries,
+                                                                                                 monkeypatch):
+    """A process must not exit while a lane is inside torch (exit -6 at interpreter shutdown): `stop` ends an
+    embedding batch between encode slices, the batch rolls back and its notes stay queued for the next run."""
+    import serving.embeddings as embeddings
+
+    tenant = make_tenant("Stop mid-embed")["tenant_id"]
+    drain(queries)
+    sentences = " ".join(f"On call {i} they asked about reporting dashboards for the {i}th region." for i in range(12))
+    with tenant_session(tenant) as s:
+        contact = contacts.create(s, ContactCreate(email=f"{uuid.uuid4().hex[:8]}@example.com"))
+        for _ in range(40):
+            notes.create(s, NoteCreate(body=sentences, contact_id=contact.id))
+    queued = _waiting(tenant)["index"]
+    real_embed, slices, inside = embeddings.embed, [], threading.Event()
+
+    def observed(texts, *args, **kwargs):   # the real encoder, watched
+        slices.append(len(texts))
+        inside.set()
+        return real_embed(texts, *args, **kwargs)
+
+    monkeypatch.setattr(embeddings, "embed", observed)
+    stop, result = threading.Event(), {}
+    refresher = Refresher(queries, poll_seconds=600)
+    runner = threading.Thread(target=lambda: result.update(stopped=refresher.run(stop, join_grace=60)))
+    runner.start()
+    try:
+        assert inside.wait(120), "the index lane never embedded"
+    finally:
+        stop.set()
+        runner.join(90)
+    assert result == {"stopped": True} and not runner.is_alive()
+    from serving.live.worker import FRESH_LIMIT
+    from serving.rag.chunking import chunk_text
+
+    first_batch = FRESH_LIMIT["index"] * len(chunk_text(sentences))   # the sweep's batch of the newest notes
+    assert first_batch > embeddings.BATCH_SIZE and sum(slices) < first_batch   # given up part way
+    assert _waiting(tenant)["index"] == queued   # rolled back: nothing taken off the queue
+    drain(queries)
+    assert _waiting(tenant)["index"] == 0
+
+
 def test_percentile():
     assert percentile([], 0.5) is None and percentile([3.0], 0.95) == 3.0
     assert percentile([float(i) for i in range(1, 101)], 0.5) == pytest.approx(50.5)
