@@ -16,11 +16,13 @@ import argparse
 import json
 import os
 import random
+import sys
 from pathlib import Path
 
 # bench/ is first on sys.path when a bench script runs; no bench script is named like a package of the
 # product (`api`, `serving`, ...), which it would hide from every other one
-from api_throughput import _free_port, _postgres_pids, _serve, _wait_up, measure
+import bench_servers as srv
+import wrk_runner
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,39 +53,39 @@ def main() -> None:
     home = args.home.resolve()
     key, ids = scored_leads(home)
     env = {**os.environ, "CRM_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    app_port, bare_port = _free_port(), _free_port()
-    real = _serve("app.web:app", app_port, env, ROOT)
-    bare = _serve("bare_app:app", bare_port, env, ROOT / "bench")
+    app_port, bare_port = srv.free_port(), srv.free_port()
+    uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
+    real = srv.start([*uvicorn, "app.web:app", "--port", str(app_port)], env, Path(os.devnull))
+    bare = srv.start([*uvicorn, "bare_app:app", "--port", str(bare_port), "--app-dir", str(ROOT / "bench")], env,
+                     Path(os.devnull))
     try:
         app_base, bare_base = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}"
-        _wait_up(f"{app_base}/healthz", real, timeout=180)
-        _wait_up(f"{bare_base}/api/v1/contacts", bare)
-        headers = {"Authorization": f"Bearer {key}"}
+        srv.wait_up(f"{app_base}/healthz", real, timeout=180)
+        srv.wait_up(f"{bare_base}/healthz", bare)
         rng = random.Random(7)
+        sample = [rng.choice(ids) for _ in range(wrk_runner.MAX_ENTRIES)]
         scenarios = {
-            "GET /scores/leads/{id}": lambda: (f"/api/v1/scores/leads/{rng.choice(ids)}", None),
-            "GET ...?fresh=true": lambda: (f"/api/v1/scores/leads/{rng.choice(ids)}", {"fresh": "true"}),
+            "GET /scores/leads/{id}": [(f"/api/v1/scores/leads/{i}", key) for i in sample],
+            "GET ...?fresh=true": [(f"/api/v1/scores/leads/{i}?fresh=true", key) for i in sample],
         }
         print(f"{len(ids)} scored leads; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores\n")
-        header = (f"{'endpoint':<24}{'clients':>8} | {'API rps':>8}{'p50 ms':>8}{'p95 ms':>8} | "
-                  f"{'bare rps':>9}{'p50 ms':>8}{'p95 ms':>8} | {'p95 ratio':>9}")
+        header = (f"{'endpoint':<24}{'clients':>8} | {'API rps':>8}{'p50 ms':>8}{'p99 ms':>8} | "
+                  f"{'bare rps':>9}{'p50 ms':>8}{'p99 ms':>8} | {'p99 ratio':>9}")
         print(header)
         print("-" * len(header))
-        for name, make in scenarios.items():
+        for name, entries in scenarios.items():
             for conc in args.concurrency:
-                a = measure(app_base, headers, make, conc, args.seconds, lambda: [real.pid, *_postgres_pids(home)])
-                b = measure(bare_base, headers, make, conc, args.seconds, lambda: [bare.pid])
-                flag = f"  ({a['errors']} API errors)" if a["errors"] else ""
-                print(f"{name:<24}{conc:>8} | {a['rps']:>8.0f}{a['p50']:>8.1f}{a['p95']:>8.1f} | "
-                      f"{b['rps']:>9.0f}{b['p50']:>8.1f}{b['p95']:>8.1f} | {a['p95'] / b['p95']:>8.2f}x{flag}",
+                wrk_runner.run(app_base, entries, conc, 1)   # warm-up: connections, caches, pool
+                a = wrk_runner.run(app_base, entries, conc, args.seconds)
+                b = wrk_runner.run(bare_base, entries, conc, args.seconds)
+                errors = a["non_2xx"] + a["socket_errors"]
+                flag = f"  ({errors} API errors)" if errors else ""
+                print(f"{name:<24}{conc:>8} | {a['rps']:>8.0f}{a['p50']:>8.1f}{a['p99']:>8.1f} | "
+                      f"{b['rps']:>9.0f}{b['p50']:>8.1f}{b['p99']:>8.1f} | {a['p99'] / b['p99']:>8.2f}x{flag}",
                       flush=True)
     finally:
         for proc in (real, bare):
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except Exception:
-                proc.kill()
+            srv.stop(proc)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,255 @@
+"""The API at the product's scale, beside a bare endpoint served the same way, in one run on one machine.
+
+Run: .venv/bin/python bench/load.py [--only table|crowd|fair] [--seconds 60] [--connections 10000] [--rate 1000]
+                                   [--workers 2] [--demo small|medium|large] [--table-connections 16 64]
+
+In a scratch CRM_HOME (removed at exit) it seeds agencies (companies, contacts, deals, API keys, a published
+lead score per contact), starts the real server exactly as users do (`crm serve --workers N`, live refresher
+on) and the bare FastAPI app (bench/bare_app.py) under uvicorn with the same worker count (httptools, uvloop,
+no access log), then:
+  table  wrk, closed loop, at 16 and 64 connections: req/s, p50, p99, ratios to the bare endpoint, non-2xx
+         answers and server CPU per request (app workers + PostgreSQL, from /proc). The per-key and per-tenant
+         rate limits are lifted for the table only: it measures the hot path, not the limiter.
+  crowd  bench/open_loop.py: 10,000 kept-alive connections offering 1,000 req/s in total at constant pacing
+         (latency from each request's scheduled instant), 70% reads, 20% lead scores, 10% writes, spread over
+         10 agencies x 10 keys, default rate limits on; the same crowd against the bare app as the baseline.
+  fair   agency A floods (wrk, one key, as fast as it can) while agency B offers a steady open-loop load:
+         B's p95 alone and under the flood, and how A was answered (429s).
+Client and servers share the machine's cores; the load average is printed before each part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import bench_servers as srv
+import load_report as report
+import open_loop
+import wrk_runner
+from load_mix import AgencyIds, CrowdMix, list_path
+from load_seed import SIZES, Agency, read_cursors, seed
+
+ROOT = Path(__file__).resolve().parent.parent
+UNLIMITED = {"CRM_RATE_KEY_PER_S": "1000000", "CRM_RATE_TENANT_PER_S": "1000000"}
+
+
+class Servers:
+    """The real server and the bare app of this run; everything they started is stopped at exit."""
+
+    def __init__(self, home: Path, workers: int, keep_alive: float) -> None:
+        self.home, self.workers, self.keep_alive = home, workers, keep_alive
+        self.real = self.bare = None
+        self.real_port = self.bare_port = 0
+
+    def start_real(self, unlimited: bool) -> str:
+        self.stop_real()
+        env = {k: v for k, v in os.environ.items() if k not in UNLIMITED} | {"CRM_HOME": str(self.home)}
+        env |= UNLIMITED if unlimited else {}
+        self.real_port = srv.free_port()
+        self.real = srv.start([str(ROOT / ".venv/bin/crm"), "serve", "--port", str(self.real_port),
+                               "--workers", str(self.workers)], env, self.home / "logs" / "serve.log")
+        srv.wait_up(f"{self.real_url}/healthz", self.real, timeout=180)
+        return self.real_url
+
+    def start_bare(self) -> str:
+        self.bare_port = srv.free_port()
+        self.bare = srv.start([sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(ROOT / "bench"),
+                               "--host", "127.0.0.1", "--port", str(self.bare_port), "--workers", str(self.workers),
+                               "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning",
+                               "--timeout-keep-alive", f"{self.keep_alive:g}"],
+                              dict(os.environ), self.home / "logs" / "bare.log")
+        srv.wait_up(f"{self.bare_url}/healthz", self.bare)
+        return self.bare_url
+
+    @property
+    def real_url(self) -> str:
+        return f"http://127.0.0.1:{self.real_port}"
+
+    @property
+    def bare_url(self) -> str:
+        return f"http://127.0.0.1:{self.bare_port}"
+
+    def real_cpu(self) -> srv.CpuSample:
+        return srv.cpu_sample(self.real.pid, self.home)
+
+    def bare_cpu(self) -> srv.CpuSample:
+        return srv.cpu_sample(self.bare.pid, None)
+
+    def stop_real(self) -> None:
+        if self.real is not None:
+            srv.stop(self.real)
+            self.real = None
+
+    def stop(self) -> None:
+        self.stop_real()
+        if self.bare is not None:
+            srv.stop(self.bare)
+            self.bare = None
+
+
+def table_entries(agencies: list[Agency], rng: random.Random) -> dict[str, list[tuple[str, str | None]]]:
+    def sample(make) -> list[tuple[str, str | None]]:
+        out = []
+        for _ in range(wrk_runner.MAX_ENTRIES):
+            a = rng.choice(agencies)
+            out.append((make(a), rng.choice(a.keys)))
+        return out
+
+    return {
+        "GET /api/v1/contacts/{id}": sample(lambda a: f"/api/v1/contacts/{rng.choice(a.contacts)}"),
+        "GET /api/v1/contacts?limit=50": sample(lambda a: list_path(rng.choice(a.cursors))),
+        "GET /api/v1/scores/leads/{id}": sample(lambda a: f"/api/v1/scores/leads/{rng.choice(a.contacts)}"),
+        "GET /healthz": [("/healthz", None)],
+    }
+
+
+def measure_wrk(url: str, entries, connections: int, seconds: float, warmup: float, cpu) -> dict:
+    wrk_runner.run(url, entries, connections, warmup)
+    before = cpu()
+    result = wrk_runner.run(url, entries, connections, seconds)
+    used = cpu() - before
+    n = max(result["requests"], 1)
+    return result | {"cpu_ms": (used.app + used.postgres) * 1000 / n, "refresher_ms": used.refresher * 1000 / n}
+
+
+def run_table(servers: Servers, agencies: list[Agency], args) -> list[dict]:
+    report.part(f"table: wrk, closed loop, {args.table_seconds:g} s per row after {args.warmup_table:g} s warm-up; "
+                "per-key and per-tenant rate limits lifted (CRM_RATE_KEY_PER_S / CRM_RATE_TENANT_PER_S = 1e6)")
+    entries = table_entries(agencies, random.Random(7))
+    bare_entries = [(path, None) for path, _ in entries["GET /api/v1/contacts/{id}"]]
+    rows = []
+    report.table_header()
+    for conns in args.table_connections:
+        bare = measure_wrk(servers.bare_url, bare_entries, conns, args.table_seconds, args.warmup_table,
+                           servers.bare_cpu)
+        rows.append(report.table_row("bare JSON (GET /api/v1/contacts/{id})", conns, bare, bare))
+        for name, ent in entries.items():
+            real = measure_wrk(servers.real_url, ent, conns, args.table_seconds, args.warmup_table, servers.real_cpu)
+            rows.append(report.table_row(name, conns, real, bare))
+    return rows
+
+
+def run_crowd(url: str, agencies: list[Agency], args, cpu, label: str) -> dict:
+    mix = CrowdMix(tuple(AgencyIds.of(a) for a in agencies))
+    host, port = url.removeprefix("http://").split(":")
+    samples: dict = {}
+    report.part(f"crowd against {label}: {args.connections:,} connections, {args.rate:,.0f} req/s offered for "
+                f"{args.seconds:g} s after {args.warmup:g} s warm-up, {args.clients} client processes")
+    t = time.monotonic()
+    fig = open_loop.run(host, int(port), mix, args.connections, args.rate, args.seconds, warmup=args.warmup,
+                        processes=args.clients, timeout=args.timeout,
+                        on_ready=lambda n: print(f"  {n:,} connections open after {time.monotonic() - t:.1f} s",
+                                                 flush=True),
+                        on_window=lambda edge: samples.__setitem__(edge, cpu()))
+    return report.crowd(fig, args.seconds, samples["end"] - samples["start"], label)
+
+
+def run_fair(servers: Servers, agencies: list[Agency], args) -> dict:
+    a, b = agencies[0], agencies[1]
+    b_mix = CrowdMix((AgencyIds.of(b),))
+    seconds = args.fair_seconds
+    report.part(f"fair share: agency B offers {args.fair_rate:g} req/s (open loop, {args.fair_connections} "
+                f"connections, the crowd's mix) for {seconds:g} s alone, then while agency A floods with wrk "
+                f"({args.flood_connections} connections, one key, GET contacts by id); default rate limits")
+    port = servers.real_port
+
+    def b_run() -> open_loop.Figures:
+        return open_loop.run("127.0.0.1", port, b_mix, args.fair_connections, args.fair_rate, seconds, warmup=2,
+                             processes=1, timeout=args.timeout)
+
+    idle = b_run()
+    flood_entries = [(f"/api/v1/contacts/{c}", a.keys[0]) for c in a.contacts[:wrk_runner.MAX_ENTRIES]]
+    flood = wrk_runner.start(servers.real_url, flood_entries, args.flood_connections, seconds + 10,
+                             count_statuses=True)
+    try:
+        time.sleep(2)
+        loaded = b_run()
+    finally:
+        flood_result = wrk_runner.finish(flood)
+    return report.fair(idle, loaded, flood_result)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--only", choices=("table", "crowd", "fair"), action="append",
+                   help="run only this part (repeatable); default: all three")
+    p.add_argument("--demo", choices=tuple(SIZES), default="small",
+                   help="seed size: contacts per agency " + ", ".join(f"{k} {v:,}" for k, v in SIZES.items()))
+    p.add_argument("--agencies", type=int, default=10)
+    p.add_argument("--keys", type=int, default=10, help="API keys per agency")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="server worker processes (both apps)")
+    p.add_argument("--seconds", type=float, default=60, help="the crowd's measured seconds")
+    p.add_argument("--warmup", type=float, default=5, help="the crowd's warm-up seconds")
+    p.add_argument("--connections", type=int, default=10_000, help="the crowd's open connections")
+    p.add_argument("--rate", type=float, default=1000, help="the crowd's offered requests per second in total")
+    p.add_argument("--clients", type=int, default=os.cpu_count() or 2, help="the crowd's client processes")
+    p.add_argument("--timeout", type=float, default=30, help="a crowd request unanswered this long is a timeout")
+    p.add_argument("--no-crowd-baseline", action="store_true", help="skip the crowd against the bare app")
+    p.add_argument("--table-connections", type=int, nargs="+", default=[16, 64])
+    p.add_argument("--table-seconds", type=float, default=5)
+    p.add_argument("--warmup-table", type=float, default=2)
+    p.add_argument("--fair-seconds", type=float, default=20)
+    p.add_argument("--fair-rate", type=float, default=50)
+    p.add_argument("--fair-connections", type=int, default=50)
+    p.add_argument("--flood-connections", type=int, default=64)
+    p.add_argument("--keep-alive", type=float, default=5,
+                   help="the bare app's --timeout-keep-alive: keep it equal to what `crm serve` uses")
+    args = p.parse_args()
+    parts = args.only or ["table", "crowd", "fair"]
+
+    from crm.db.embedded import stop_on_sigterm
+
+    stop_on_sigterm()   # SIGTERM exits normally: the finally below and pgserver's exit hook still run
+    print(f"machine: {srv.machine_facts()}", flush=True)
+    home = Path(tempfile.mkdtemp(prefix="crm-load-"))
+    # registered before PostgreSQL starts, so it runs after pgserver's own exit hook has stopped the server
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    os.environ["CRM_HOME"] = str(home)
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    servers = Servers(home, args.workers, args.keep_alive)
+    results: dict = {"parts": parts, "workers": args.workers}
+    try:
+        t = time.perf_counter()
+        agencies = seed(args.agencies, SIZES[args.demo], args.keys, random.Random(11))
+        print(f"seeded {args.agencies} agencies x {SIZES[args.demo]:,} contacts ({SIZES[args.demo] // 10:,} "
+              f"companies, {SIZES[args.demo] // 4:,} deals, a lead score per contact, {args.keys} API keys) in "
+              f"{time.perf_counter() - t:.0f} s; scratch CRM_HOME {home}", flush=True)
+        servers.start_bare()
+        servers.start_real(unlimited="table" in parts)
+        read_cursors(servers.real_url, agencies)
+        print(f"servers up: `crm serve --workers {args.workers}` (with its refresher) and the bare app, "
+              f"{args.workers} workers each", flush=True)
+        if "table" in parts:
+            results["table"] = run_table(servers, agencies, args)
+        if "crowd" in parts or "fair" in parts:
+            if "table" in parts:
+                servers.start_real(unlimited=False)   # default rate limits from here on
+            report.server_limits(servers.real.pid, args.connections)
+        if "crowd" in parts:
+            results["crowd"] = run_crowd(servers.real_url, agencies, args, servers.real_cpu, "the CRM")
+            if not args.no_crowd_baseline:
+                results["crowd_bare"] = run_crowd(servers.bare_url, agencies, args, servers.bare_cpu, "the bare app")
+        if "fair" in parts:
+            results["fair"] = run_fair(servers, agencies, args)
+        report.summary(results, srv.machine_facts())
+    except BaseException:
+        for name in ("serve.log", "bare.log"):
+            log = home / "logs" / name
+            if log.exists():
+                print(f"--- last lines of {name} ---\n" + "\n".join(log.read_text().splitlines()[-30:]),
+                      file=sys.stderr)
+        raise
+    finally:
+        servers.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""How bench/load.py prints its parts and the summary block (README-ready lines)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import bench_servers as srv
+from open_loop import Figures, error_kinds, percentile
+
+_TABLE = (f"{'endpoint':<38}{'conns':>6}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>9}{'x bare':>8}{'p99/bare':>9}"
+          f"{'non-2xx':>8}{'CPU ms/req':>11}")
+
+
+def part(title: str) -> None:
+    print(f"\n== {title}\n   load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
+
+
+def table_header() -> None:
+    print(_TABLE + "\n" + "-" * len(_TABLE), flush=True)
+
+
+def table_row(name: str, conns: int, r: dict, bare: dict) -> dict:
+    ratio, p99_ratio = r["rps"] / bare["rps"], r["p99"] / bare["p99"]
+    errors = r["non_2xx"] + r["socket_errors"]
+    print(f"{name:<38}{conns:>6}{r['rps']:>8.0f}{r['p50']:>8.1f}{r['p99']:>9.1f}{ratio:>7.2f}x{p99_ratio:>8.1f}x"
+          f"{errors:>8}{r['cpu_ms']:>11.2f}", flush=True)
+    return {"endpoint": name, "conns": conns, "rps": r["rps"], "p50": r["p50"], "p99": r["p99"], "ratio": ratio,
+            "p99_ratio": p99_ratio, "errors": errors, "cpu_ms": r["cpu_ms"]}
+
+
+def server_limits(server_pid: int, connections: int) -> None:
+    """The open-file limit of the server's processes: each kept-alive connection holds one."""
+    limits = set()
+    for pid in srv.descendants(server_pid):
+        try:
+            line = next(x for x in Path(f"/proc/{pid}/limits").read_text().splitlines()
+                        if x.startswith("Max open files"))
+            limits.add(int(line.split()[3]))
+        except (OSError, StopIteration, ValueError):
+            continue
+    low = min(limits) if limits else 0
+    warn = "" if low > connections + 1000 else f"  (below {connections:,} connections + margin: expect failures)"
+    print(f"server processes' open-file limit (soft): {low:,}{warn}", flush=True)
+
+
+def crowd(fig: Figures, seconds: float, cpu: srv.CpuSample, label: str) -> dict:
+    answered = sum(fig.statuses.values())
+    ok = sum(n for c, n in fig.statuses.items() if 200 <= c < 300)
+    n = max(fig.scheduled, 1)
+    lat = fig.latencies_ms
+    held = fig.held or [0]
+    out = {"label": label, "offered": fig.scheduled / seconds, "served": ok / seconds, "served_share": ok / n,
+           "p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99),
+           "max": max(lat, default=float("nan")), "errors": error_kinds(fig), "opened": fig.opened,
+           "held_min": min(held), "held_mean": sum(held) / len(held), "reconnects": fig.reconnects,
+           "cpu_ms": (cpu.app + cpu.postgres) * 1000 / max(answered, 1),
+           "refresher_ms": cpu.refresher * 1000 / max(answered, 1), "lag_p99": percentile(fig.lag_ms, 99)}
+    print(f"  offered {out['offered']:,.0f} req/s, served (2xx) {out['served']:,.0f} req/s = "
+          f"{out['served_share']:.1%} of {fig.scheduled:,} requests\n"
+          f"  latency from the scheduled instant: p50 {out['p50']:,.0f} ms, p95 {out['p95']:,.0f} ms, "
+          f"p99 {out['p99']:,.0f} ms, max {out['max']:,.0f} ms\n"
+          f"  errors: {', '.join(f'{k} {v:,}' for k, v in out['errors'].items())}\n"
+          f"  connections: {fig.opened:,} opened, held during the window min {out['held_min']:,} / mean "
+          f"{out['held_mean']:,.0f}; reopened after the server closed them: {fig.reconnects:,}\n"
+          f"  server CPU per answered request (window start to last answer): {out['cpu_ms']:.2f} ms "
+          "(app + PostgreSQL)"
+          + (f", refresher {out['refresher_ms']:.2f} ms" if cpu.refresher else "")
+          + f"; the generator's own lag p99 {out['lag_p99']:,.0f} ms", flush=True)
+    kinds = "  p95 by kind (2xx): " + ", ".join(f"{k} {percentile(v, 95):,.0f} ms ({len(v):,})"
+                                                for k, v in sorted(fig.by_kind.items()))
+    print(kinds, flush=True)
+    return out
+
+
+def fair(idle: Figures, loaded: Figures, flood: dict) -> dict:
+    b_idle, b_loaded = percentile(idle.latencies_ms, 95), percentile(loaded.latencies_ms, 95)
+    out = {"b_idle_p95": b_idle, "b_flood_p95": b_loaded, "ratio": b_loaded / b_idle,
+           "b_errors": error_kinds(loaded), "a_rps": flood["rps"], "a_statuses": flood["statuses"],
+           "a_429": flood["statuses"].get(429, 0), "a_requests": flood["requests"]}
+    print(f"  B p95 idle {b_idle:,.0f} ms, under flood {b_loaded:,.0f} ms ({out['ratio']:.2f}x)\n"
+          f"  B errors under flood: {', '.join(f'{k} {v:,}' for k, v in out['b_errors'].items())}\n"
+          f"  A sent {flood['requests']:,} requests ({flood['rps']:,.0f} req/s): "
+          + ", ".join(f"{code} x {n:,}" for code, n in sorted(flood["statuses"].items())), flush=True)
+    return out
+
+
+def summary(results: dict, machine: str) -> None:
+    lines = [f"Machine: {machine} (after the run); `crm serve --workers {results['workers']}`, load generators on "
+             "the same cores."]
+    for row in results.get("table", []):
+        lines.append(f"- {row['endpoint']} @ {row['conns']} conns: {row['rps']:,.0f} req/s ({row['ratio']:.2f}x bare),"
+                     f" p99 {row['p99']:,.0f} ms ({row['p99_ratio']:.1f}x bare), {row['cpu_ms']:.2f} ms CPU/req")
+    for key in ("crowd", "crowd_bare"):
+        if c := results.get(key):
+            errors = sum(c["errors"].values())
+            lines.append(f"- Crowd vs {c['label']}: {c['opened']:,} connections, {c['offered']:,.0f} req/s offered, "
+                         f"{c['served_share']:.1%} served, p50 {c['p50']:,.0f} ms, p95 {c['p95']:,.0f} ms, "
+                         f"p99 {c['p99']:,.0f} ms, {errors:,} errors, {c['cpu_ms']:.2f} ms CPU/req")
+    if f := results.get("fair"):
+        lines.append(f"- Fair share: B p95 idle {f['b_idle_p95']:,.0f} ms, under A's flood {f['b_flood_p95']:,.0f} ms "
+                     f"({f['ratio']:.2f}x); A answered 429 {f['a_429']:,} of {f['a_requests']:,} times")
+    print("\n== summary\n" + "\n".join(lines), flush=True)
