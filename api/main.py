@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
+from api.observability.install import install_observability
 from api.openapi import install_openapi
 from api.routes import access as access_routes
 from api.routes import activities, campaigns, companies, contacts, deals, health, notes, pipelines, tasks
@@ -47,6 +48,8 @@ def create_app() -> FastAPI:
     # CSP, nosniff, frame and referrer policies on every response; it wraps the whole middleware stack when
     # that is built (first request), so middleware added later (the dashboard's) is inside it too
     install_security_headers(app)
+    # request id, access log line and metrics: outermost, so it times and counts every answer, 500s included
+    install_observability(app)
     return app
 
 

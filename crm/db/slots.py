@@ -30,15 +30,31 @@ def _semaphore() -> asyncio.Semaphore:
     return slots
 
 
+_waiting = 0   # requests of this process queued for a slot (all its event loops), for /metrics
+
+
+def waiting() -> int:
+    return _waiting
+
+
 async def db_slot() -> AsyncIterator[None]:
     """A FastAPI dependency (with yield): the slot is held until the dependency exits."""
-    async with _semaphore():
+    global _waiting
+    slots = _semaphore()
+    _waiting += 1
+    try:
+        await slots.acquire()
+    finally:
+        _waiting -= 1
+    try:
         previous = _held.get()
         _held.set(True)
         try:
             yield
         finally:
             _held.set(previous)   # not reset(token): the exit may run in another copy of the context
+    finally:
+        slots.release()
 
 
 def held() -> bool:
