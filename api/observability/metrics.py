@@ -71,9 +71,11 @@ class ProcessGauges:
     def __init__(self) -> None:
         self.in_flight = 0
         self.sampled_at = 0.0
+        self.sampled_idle = False
 
     def sample(self) -> None:
         self.sampled_at = time.monotonic()
+        self.sampled_idle = self.in_flight == 0
         IN_FLIGHT.set(self.in_flight)
         SLOT_WAITING.set(slots.waiting())
         for name, (in_use, size, waiting) in _pools.items():
@@ -83,8 +85,9 @@ class ProcessGauges:
                 POOL_WAITING.labels(name).set(waiting())
 
     def request_ended(self) -> None:
-        """Sample when the worker goes idle (so an idle worker shows its true zeros), else once a second."""
-        if self.in_flight == 0 or time.monotonic() - self.sampled_at >= SAMPLE_EVERY:
+        """Sample when the worker goes idle (so an idle worker shows its true zeros) unless the last sample was
+        already taken idle, and else once a second."""
+        if (self.in_flight == 0 and not self.sampled_idle) or time.monotonic() - self.sampled_at >= SAMPLE_EVERY:
             self.sample()
 
 
