@@ -133,7 +133,14 @@ class _Conn(asyncio.Protocol):
         if self.answer is not None and not self.answer.done():
             self.answer.set_exception(exc)
 
+    @property
+    def usable(self) -> bool:
+        # a transport closed by the peer is closing before connection_lost reaches us
+        return self.open and not self.transport.is_closing()
+
     def send(self, data: bytes) -> asyncio.Future:
+        if not self.usable:
+            raise _Closed()
         self.answer = asyncio.get_running_loop().create_future()
         self.transport.write(data)
         return self.answer
@@ -173,7 +180,7 @@ class _Client:
             self.loop.create_task(self.connect())
 
     def _release(self, conn: _Conn) -> None:
-        if not conn.open:
+        if not conn.usable:
             return
         while self.waiting:
             waiter = self.waiting.popleft()
@@ -185,7 +192,7 @@ class _Client:
     async def _take(self) -> _Conn:
         while self.idle:
             conn = self.idle.popleft()
-            if conn.open:
+            if conn.usable:
                 return conn
         waiter = self.loop.create_future()
         self.waiting.append(waiter)
@@ -207,7 +214,7 @@ class _Client:
                 self._release(conn)
                 error = None
                 break
-            except _Closed:
+            except (_Closed, OSError, RuntimeError):   # RuntimeError: uvloop's write on a closed transport
                 error = "closed"
             except TimeoutError:
                 error = "timeout"
