@@ -158,14 +158,16 @@ class _Client:
         self.stopping = False
         self._gate = asyncio.Semaphore(CONNECT_AT_ONCE)
 
+    async def _open(self) -> _Conn:
+        async with self._gate:
+            _, conn = await self.loop.create_connection(lambda: _Conn(self._lost), self.spec.host, self.spec.port)
+        self.conns.add(conn)
+        return conn
+
     async def connect(self, counted: bool = True) -> None:
         for attempt in range(3):
             try:
-                async with self._gate:
-                    _, conn = await self.loop.create_connection(lambda: _Conn(self._lost), self.spec.host,
-                                                                self.spec.port)
-                self.conns.add(conn)
-                self._release(conn)
+                self._release(await self._open())
                 return
             except OSError:
                 await asyncio.sleep(0.2 * (attempt + 1))
@@ -174,7 +176,7 @@ class _Client:
 
     def _lost(self, conn: _Conn) -> None:
         self.conns.discard(conn)
-        if not self.stopping:
+        if not self.stopping and len(self.conns) < self.spec.connections:
             if self.measuring:
                 self.fig.reconnects += 1
             self.loop.create_task(self.connect())
@@ -206,10 +208,15 @@ class _Client:
     async def request(self, due: float, measured: bool, kind: str, data: bytes) -> None:
         deadline = due + self.spec.timeout
         status, error = None, None
-        for _ in range(2):   # a kept-alive connection the server closed just as we sent: once more, as clients do
+        for attempt in range(3):
+            # the server closed a kept-alive connection just as we sent: again, as HTTP clients do, the last
+            # time on a connection of its own (so "closed" means a fresh connection was dropped mid-request)
             conn = None
             try:
-                conn = await asyncio.wait_for(self._take(), deadline - self.loop.time())
+                if attempt < 2:
+                    conn = await asyncio.wait_for(self._take(), deadline - self.loop.time())
+                else:
+                    conn = await asyncio.wait_for(self._open(), deadline - self.loop.time())
                 status = await asyncio.wait_for(conn.send(data), deadline - self.loop.time())
                 self._release(conn)
                 error = None
@@ -236,7 +243,7 @@ class _Client:
 
     async def run(self, t0: float) -> None:
         rng = random.Random(self.spec.seed)
-        tasks = []
+        tasks: set[asyncio.Task] = set()
         sampler = self.loop.create_task(self._sample(t0 + self.spec.warmup, t0 + self.spec.warmup + self.spec.seconds))
         for due, measured in schedule(t0, self.spec.rate, self.spec.phase, self.spec.warmup, self.spec.seconds):
             if due > self.loop.time():
@@ -247,9 +254,9 @@ class _Client:
                 self.fig.scheduled += 1
                 self.fig.lag_ms.append((self.loop.time() - due) * 1000)
             kind, data = self.spec.factory(rng)
-            tasks.append(self.loop.create_task(self.request(due, measured, kind, data)))
-            if len(tasks) > 4096:
-                tasks = [t for t in tasks if not t.done()]
+            task = self.loop.create_task(self.request(due, measured, kind, data))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
         await asyncio.gather(*tasks)
         await sampler
         self.stopping = True
