@@ -91,7 +91,7 @@ def summary(results: dict, machine: str) -> None:
     for row in results.get("table", []):
         lines.append(f"- {row['endpoint']} @ {row['conns']} conns: {row['rps']:,.0f} req/s ({row['ratio']:.2f}x bare),"
                      f" p99 {row['p99']:,.0f} ms ({row['p99_ratio']:.1f}x bare), {row['cpu_ms']:.2f} ms CPU/req")
-    for key in ("crowd", "crowd_bare"):
+    for key in ("crowd_bare", "crowd"):
         if c := results.get(key):
             errors = sum(c["errors"].values())
             lines.append(f"- Crowd vs {c['label']}: {c['opened']:,} connections, {c['offered']:,.0f} req/s offered, "

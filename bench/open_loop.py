@@ -216,7 +216,11 @@ class _Client:
                 if attempt < 2:
                     conn = await asyncio.wait_for(self._take(), deadline - self.loop.time())
                 else:
-                    conn = await asyncio.wait_for(self._open(), deadline - self.loop.time())
+                    try:
+                        conn = await asyncio.wait_for(self._open(), deadline - self.loop.time())
+                    except OSError:
+                        error = "connect"
+                        break
                 status = await asyncio.wait_for(conn.send(data), deadline - self.loop.time())
                 self._release(conn)
                 error = None
