@@ -1,7 +1,8 @@
-"""Dependency aliases: who is calling (Principal), their tenant's session, write access."""
+"""Dependency aliases: who is calling (Principal), their tenant's session, write access, one-trip reads."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
@@ -10,11 +11,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api import admission
 from api.errors import ApiError
+from crm.db import one_trip
 from crm.db.engine import tenant_session
 from crm.db.slots import db_slot, held_slot
 from crm.security import WRITE_ROLES
-from crm.tenancy import Principal, authenticate_api_key
+from crm.tenancy import Principal
 
 _bearer = HTTPBearer(auto_error=False)
 T = TypeVar("T")
@@ -22,12 +25,14 @@ T = TypeVar("T")
 
 def current_principal(request: Request,
                       creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
-    """API clients send `Authorization: Bearer <key>`; dashboard users carry a signed session cookie."""
+    """API clients send `Authorization: Bearer <key>` (admitted: api.admission); dashboard users carry a
+    signed session cookie."""
     if creds is not None:
-        principal = authenticate_api_key(creds.credentials)
-        if principal is None:
-            raise ApiError(401, "the API key is not valid (unknown or revoked)", type_="/problems/unauthorized")
-        return principal
+        return admission.admit(request.scope, creds.credentials)
+    return _session_principal(request)
+
+
+def _session_principal(request: Request) -> Principal:
     principal = getattr(request.state, "principal", None)
     if principal is None:
         raise ApiError(401, "missing credentials: send 'Authorization: Bearer <api_key>'",
@@ -36,6 +41,38 @@ def current_principal(request: Request,
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def current_caller(request: Request,
+                         creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> one_trip.Caller:
+    """Who is calling, for a one-trip read: an API key still to be admitted (by the read's own round trip),
+    or the dashboard session's tenant. Nothing here touches the database."""
+    if creds is not None:
+        return one_trip.KeyCaller.of(creds.credentials)
+    return one_trip.TenantCaller(_session_principal(request).tenant_id)
+
+
+CallerDep = Annotated[one_trip.Caller, Depends(current_caller)]
+
+
+async def principal_of(request: Request, caller: one_trip.Caller) -> Principal:
+    """The caller admitted on its own (a one-trip route whose request turns out to need a session)."""
+    if isinstance(caller, one_trip.KeyCaller):
+        return await run_in_threadpool(admission.admit_hash, request.scope, caller.key_hash)
+    return _session_principal(request)
+
+
+async def read_in_one_trip(request: Request, caller: one_trip.Caller,
+                           *statements: one_trip.Statement) -> list[list[dict]]:
+    """`statements` in the caller's tenant, admission included, in one round trip (crm.db.one_trip); their rows."""
+    try:
+        pool = getattr(request.app.state, "one_trip_pools", {}).get(asyncio.get_running_loop())
+        granted, results = await one_trip.run(pool, caller, statements)
+    except (one_trip.Unauthorized, one_trip.RateLimited) as exc:
+        raise admission.refusal(exc) from exc
+    if granted is not None:
+        admission.admitted(request.scope, granted)
+    return results
 
 
 def tenant_db(principal: CurrentPrincipal,

@@ -10,6 +10,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from crm.db.slots import Overloaded
 from crm.problems import problem  # the one renderer, shared with the dashboard's CSRF refusal
 from crm.services.errors import Conflict, DomainError, Invalid, NotFound, from_integrity_error
 
@@ -31,6 +32,7 @@ def not_found(kind: str, id_: object) -> ApiError:
 # transaction because of a concurrent one. Nothing was written, so the client may simply retry.
 _RETRYABLE_SQLSTATES = {"40P01", "40001", "55P03"}
 RETRY_AFTER_SECONDS = "1"
+OVERLOAD_RETRY_AFTER = "1"
 
 
 def retry_problem(detail: str) -> JSONResponse:
@@ -81,6 +83,12 @@ def install_error_handlers(app: FastAPI) -> None:
         loc = first["loc"][1:] if first["loc"][:1] == ["body"] else first["loc"]   # (a field may be named body)
         where = ".".join(str(p) for p in loc) or "request"
         return problem(422, f"{where}: {first['msg']}", "/problems/validation", errors=errors)
+
+    @app.exception_handler(Overloaded)
+    async def _overloaded(_: Request, exc: Overloaded):
+        # answered within CRM_QUEUE_TIMEOUT instead of letting the client time out
+        return problem(503, f"the server is at capacity ({exc}): retry shortly", "/problems/overloaded",
+                       headers={"Retry-After": OVERLOAD_RETRY_AFTER})
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError):

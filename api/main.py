@@ -3,8 +3,13 @@
 It mounts nothing from other packages: the web app that adds the dashboard is app/web.py.
 """
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, FastAPI
 
+from api.admission import RateLimitHeaders
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
@@ -22,6 +27,28 @@ from api.security_headers import install_security_headers
 API_PREFIX = "/api/v1"
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The one-trip read pool lives in the server's event loop (per loop: test clients run apps in loops of
+    their own), opened by the loop's first read and closed at shutdown."""
+    from api.observability.metrics import register_pool
+    from crm.db.one_trip import LazyPool
+
+    pools = app.state.one_trip_pools = getattr(app.state, "one_trip_pools", {})
+    loop = asyncio.get_running_loop()
+    lazy = pools[loop] = LazyPool()
+
+    def stats() -> dict:
+        return lazy.pool.get_stats() if lazy.pool is not None else {}
+
+    register_pool("one_trip", in_use=lambda: stats().get("pool_size", 0) - stats().get("pool_available", 0),
+                  size=lambda: lazy.pool.max_size if lazy.pool is not None else 0,
+                  waiting=lambda: stats().get("requests_waiting", 0))
+    try:
+        yield
+    finally:
+        await pools.pop(loop).close()
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="Intelligence CRM API",
@@ -29,10 +56,12 @@ def create_app() -> FastAPI:
         description="Multi-tenant CRM for marketing agencies. Authenticate with `Authorization: Bearer <api_key>`.",
         docs_url=None,  # served by install_docs from local assets, not a CDN
         redoc_url=None,
+        lifespan=lifespan,
     )
     install_error_handlers(app)
     install_openapi(app)  # every route's error statuses as problem+json
     app.add_middleware(BodyLimit)
+    app.add_middleware(RateLimitHeaders)
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (companies, contacts, pipelines, deals, activities, notes, tasks, campaigns):
         v1.include_router(module.router)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
@@ -29,7 +30,12 @@ def etag(session: Session, model: type, id_: uuid.UUID) -> str | None:
     row = session.execute(select(literal_column("xmin::text"), model.updated_at).where(model.id == id_)).first()
     if row is None:
         return None
-    digest = hashlib.sha256(f"{model.__tablename__}:{id_}:{row[0]}:{row[1].isoformat()}".encode()).hexdigest()
+    return etag_of(model.__tablename__, id_, row[0], row[1])
+
+
+def etag_of(table: str, id_: uuid.UUID, xmin: str, updated_at: datetime) -> str:
+    """The tag of a row version read elsewhere (a one-trip read selects `xmin::text` beside the row)."""
+    digest = hashlib.sha256(f"{table}:{id_}:{xmin}:{updated_at.isoformat()}".encode()).hexdigest()
     return f'"{digest[:32]}"'
 
 

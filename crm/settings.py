@@ -38,6 +38,12 @@ class Settings(BaseSettings):
                                       "headers (from connection or request start) before closing the connection")
     crm_body_timeout: float = Field(default=30, gt=0, description="`crm serve`: seconds to receive a request's "
                                     "body after its headers before answering 408 and closing")
+    crm_rate_key_per_s: float = Field(default=100, gt=0, description="Requests per second one API key may make "
+                                      "(bursts of twice that); over it: 429 with Retry-After")
+    crm_rate_tenant_per_s: float = Field(default=1000, gt=0, description="Requests per second all of an agency's "
+                                         "API keys together may make (bursts of twice that)")
+    crm_queue_timeout: float = Field(default=5.0, gt=0, description="Seconds a request may wait for a database "
+                                     "slot before it is answered 503 with Retry-After (overload)")
 
     @property
     def session_secret(self) -> str:

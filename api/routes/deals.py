@@ -15,5 +15,8 @@ resource = Resource(
     create=DealCreate, update=DealUpdate, read=DealRead,
     search=("name",), filters=("company_id", "contact_id", "pipeline_id", "stage_id", "status", "owner_id"),
     to_read=_read,
+    nested={"stage_history": "select coalesce(json_agg(json_build_object('from_stage_id', h.from_stage_id, "
+                             "'to_stage_id', h.to_stage_id, 'changed_at', h.changed_at) order by h.changed_at), "
+                             "'[]') from deal_stage_history h where h.deal_id = deals.id"},
 )
 router = crud_router(resource)

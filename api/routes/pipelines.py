@@ -60,5 +60,8 @@ resource = Resource(
     create=PipelineCreate, update=PipelineUpdate, read=PipelineRead,
     search=("name",), filters=("is_default",),
     to_read=_read, extra_routes=[_stage_routes],
+    nested={"stages": "select coalesce(json_agg(json_build_object('id', s.id, 'name', s.name, 'position', s.position, "
+                      "'win_probability', s.win_probability, 'is_won', s.is_won, 'is_lost', s.is_lost) "
+                      "order by s.position), '[]') from pipeline_stages s where s.pipeline_id = pipelines.id"},
 )
 router = crud_router(resource)

@@ -15,11 +15,11 @@ import uuid
 from typing import Any
 
 import polars as pl
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from api.deps import SessionDep
+from api.deps import CallerDep, SessionDep, in_tenant_transaction, principal_of, read_in_one_trip
 from api.errors import ApiError
 from api.schemas.scores import (
     AccountBatchRead,
@@ -34,6 +34,7 @@ from api.schemas.scores import (
     WhatIfRequest,
 )
 from crm import live_features, scores
+from crm.db import one_trip
 from crm.live_features import ENTITY_KEYS, EntityType
 from serving.choice import MODEL_NAMES, Scorer, features_of, score_with, scorer_for
 from serving.models import LoadedModel, champions
@@ -54,10 +55,13 @@ POPULATIONS = {"lead": "an open lead", "account": "a customer account"}
 
 
 def _read(row: Any) -> ScoreRead:
+    """A published score row (a SQLAlchemy row or a one-trip dict) as the API's answer."""
+    row = getattr(row, "_mapping", row)
     # every published score is computed from features as of its scoring instant (live refresh and batch alike)
-    return ScoreRead(score=row.score, probability=row.probability, tier=row.tier.strip(), factors=row.factors,
-                     model=ModelRef.of(row.model_name, row.model_version, row.model_kind),
-                     scored_at=row.scored_at, as_of=row.scored_at)
+    return ScoreRead(score=row["score"], probability=row["probability"], tier=row["tier"].strip(),
+                     factors=row["factors"], model=ModelRef.of(row["model_name"], row["model_version"],
+                                                              row["model_kind"]),
+                     scored_at=row["scored_at"], as_of=row["scored_at"])
 
 
 def _not_scored(entity_type: str, entity_id: uuid.UUID, when: str = "") -> ApiError:
@@ -106,23 +110,33 @@ def _features_now(request: Request, session: Session, entity_type: EntityType, e
     return frame.row(0, named=True)
 
 
-def _get(request: Request, session: Session, entity_type: EntityType, entity_id: uuid.UUID, as_of: dt.date | None,
-         fresh: bool) -> ScoreRead:
-    if fresh and as_of is not None:
-        raise ApiError(422, "use either as_of (a past score) or fresh=true (a score now), not both",
-                       type_="/problems/validation")
+def _get_then(request: Request, session: Session, entity_type: EntityType, entity_id: uuid.UUID,
+              as_of: dt.date | None, fresh: bool) -> ScoreRead:
     if fresh:
         model = _model(session, entity_type)  # before the features: no model, no work
         return _score_now(model, entity_type, entity_id, _features_now(request, session, entity_type, entity_id))
-    if as_of is not None:
-        row = scores.as_of(session, entity_type, entity_id, as_of)
-        if row is None:
-            raise _not_scored(entity_type, entity_id, f" on or before {as_of}")
-        return _read(row)
-    row = scores.current(session, entity_type, entity_id)
+    row = scores.as_of(session, entity_type, entity_id, as_of)
     if row is None:
-        raise _not_scored(entity_type, entity_id)
+        raise _not_scored(entity_type, entity_id, f" on or before {as_of}")
     return _read(row)
+
+
+async def _get(request: Request, caller: one_trip.Caller, entity_type: EntityType, entity_id: uuid.UUID,
+               as_of: dt.date | None, fresh: bool) -> Response:
+    if fresh and as_of is not None:
+        raise ApiError(422, "use either as_of (a past score) or fresh=true (a score now), not both",
+                       type_="/problems/validation")
+    if fresh or as_of is not None:   # the published score of a past day, or a score computed now: a session's work
+        principal = await principal_of(request, caller)
+        read = await in_tenant_transaction(principal, lambda session: _get_then(request, session, entity_type,
+                                                                               entity_id, as_of, fresh))
+    else:   # the hot path: the current published score, in one round trip
+        (rows,) = await read_in_one_trip(request, caller,
+                                         one_trip.Statement.of(scores.current_query(entity_type, entity_id)))
+        if not rows:
+            raise _not_scored(entity_type, entity_id)
+        read = _read(rows[0])
+    return Response(ScoreRead.__pydantic_serializer__.to_json(read), media_type="application/json")
 
 
 AsOf = Query(None, description="Answer from score history: the score as it stood at the end of this date (UTC)")
@@ -130,15 +144,15 @@ Fresh = Query(False, description="Compute the features as of this request and sc
 
 
 @router.get("/leads/{contact_id:segment}", response_model=ScoreRead, summary="A lead's conversion score with reasons")
-def lead_score(contact_id: uuid.UUID, request: Request, session: SessionDep, as_of: dt.date | None = AsOf,
-               fresh: bool = Fresh) -> ScoreRead:
-    return _get(request, session, "lead", contact_id, as_of, fresh)
+async def lead_score(contact_id: uuid.UUID, request: Request, caller: CallerDep, as_of: dt.date | None = AsOf,
+                     fresh: bool = Fresh) -> ScoreRead:
+    return await _get(request, caller, "lead", contact_id, as_of, fresh)
 
 
 @router.get("/accounts/{company_id:segment}", response_model=ScoreRead, summary="An account's churn risk with reasons")
-def account_score(company_id: uuid.UUID, request: Request, session: SessionDep, as_of: dt.date | None = AsOf,
-                  fresh: bool = Fresh) -> ScoreRead:
-    return _get(request, session, "account", company_id, as_of, fresh)
+async def account_score(company_id: uuid.UUID, request: Request, caller: CallerDep,
+                        as_of: dt.date | None = AsOf, fresh: bool = Fresh) -> ScoreRead:
+    return await _get(request, caller, "account", company_id, as_of, fresh)
 
 
 @router.post("/leads:batch", response_model=LeadBatchRead, summary="Published scores of up to 1,000 leads")

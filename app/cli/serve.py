@@ -1,5 +1,12 @@
-"""`crm serve`: the API and the dashboard in one process."""
+"""`crm serve`: the API and the dashboard, in N worker processes (default: one per core), and the refresher.
 
+Workers share nothing but PostgreSQL: rate limits, login lockout and sessions live there, so any worker
+may answer any request. Each worker has its own pools; /metrics adds them up (Prometheus multiprocess files
+under $CRM_HOME/metrics/port-<port>, emptied here before the workers start).
+"""
+
+import os
+import resource
 from typing import Annotated
 
 import typer
@@ -8,27 +15,44 @@ import typer
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: one per core)", min=1)] = None,
     no_refresher: Annotated[bool, typer.Option("--no-refresher", help="Do not start `crm refresher` beside the "
                                                "server (scores then move only when the pipeline runs)")] = False,
 ) -> None:
     """Serve the REST API (/api/v1, docs at /docs) and the dashboard (/), with the live refresher beside it."""
     import uvicorn
 
+    from api.observability.access_log import uvicorn_log_config
+    from api.observability.multiprocess import metrics_dir, prepare_multiprocess
     from app.cli.children import stop_child
     from app.cli.refresher import start_child
     from crm.db.embedded import stop_on_sigterm
     from crm.db.migrate import migrate
+    from crm.settings import get_settings
     from crm.state import ensure_home
 
     stop_on_sigterm()
     ensure_home()
     migrate()
-    typer.echo(f"Intelligence CRM on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", err=True)
+    workers = workers or os.cpu_count() or 1
+    _open_file_limit()
+    # before any worker imports the app: its metrics then write to files every worker's /metrics adds up
+    prepare_multiprocess(metrics_dir(get_settings().home, port))
+    typer.echo(f"Intelligence CRM on http://{host}:{port}  (API docs: http://{host}:{port}/docs), "
+               f"{workers} worker(s)", err=True)
     child = None if no_refresher else start_child()
     try:
-        # deadlines for slow clients' headers and bodies (uvicorn alone bounds only keep-alive idleness)
-        uvicorn.run("app.web:app", host=host, port=port, workers=workers, log_level="info",
-                    http="app.cli.http_protocol:SlowClientGuard")
+        # deadlines for slow clients' headers and bodies (uvicorn alone bounds only keep-alive idleness);
+        # one JSON access line per request from the app (api.observability) instead of uvicorn's
+        uvicorn.run("app.web:app", host=host, port=port, workers=workers, log_config=uvicorn_log_config(),
+                    access_log=False, http="app.cli.http_protocol:SlowClientGuard", backlog=4096)
     finally:
         stop_child(child)
+
+
+def _open_file_limit() -> None:
+    """Every kept-alive client holds a file descriptor: raise the soft limit to the hard one (10,000 idle
+    connections must not exhaust a default of 1,024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -16,6 +16,13 @@ import weakref
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 
+from crm.settings import get_settings
+
+
+class Overloaded(Exception):
+    """No database slot or connection within CRM_QUEUE_TIMEOUT: past capacity (the API answers 503)."""
+
+
 DB_SLOTS = 20   # below app_engine's pool of 10 + 20 overflow, leaving connections for authentication
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 # True in the code a slot covers (the endpoint, its sync dependencies and threads copy this context).
@@ -43,7 +50,9 @@ async def db_slot() -> AsyncIterator[None]:
     slots = _semaphore()
     _waiting += 1
     try:
-        await slots.acquire()
+        await asyncio.wait_for(slots.acquire(), get_settings().crm_queue_timeout)
+    except TimeoutError:
+        raise Overloaded(f"no database slot within {get_settings().crm_queue_timeout:g} s") from None
     finally:
         _waiting -= 1
     try:

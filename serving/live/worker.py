@@ -188,7 +188,7 @@ class Refresher:
     def lanes(self) -> list[Lane]:
         return ["score", "index"]
 
-    def run(self, stop: threading.Event, join_grace: float = 30.0) -> bool:
+    def run(self, stop: threading.Event, join_grace: float = 10.0) -> bool:
         """Both lanes until `stop` is set (or this thread is interrupted: SIGTERM, Ctrl-C). True when both lanes
         have stopped; False when one was still inside a batch after `join_grace` seconds (the caller must
         then end the process without the interpreter's shutdown, see `app.cli.refresher`)."""

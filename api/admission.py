@@ -1,0 +1,79 @@
+"""Who gets in, and how fast: API-key authentication with per-key and per-agency rate limits, overload refusal.
+
+Every API-key request is admitted by PostgreSQL (`api_admit`, migration 0015), so the limits hold across all
+worker processes of `crm serve` and revoking a key takes effect on the very next request. Hot reads are
+admitted in the same round trip as their read (`crm.db.one_trip`); other routes admit in a short transaction
+of their own before the request's tenant transaction (`admit`). Dashboard users, authenticated by their
+session cookie, are not rate limited.
+
+- unknown or revoked key: 401;
+- a bucket empty: 429 with `Retry-After` (seconds) and `RateLimit-Limit` / `RateLimit-Remaining`;
+- no database connection within CRM_QUEUE_TIMEOUT: 503 with `Retry-After`, instead of a client timeout.
+Admitted responses carry `RateLimit-Limit` and `RateLimit-Remaining` of the key.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import ApiError
+from crm.db import one_trip
+from crm.db.engine import app_engine
+from crm.security import hash_api_key
+from crm.tenancy import Principal
+
+
+def refusal(exc: Exception) -> ApiError:
+    """The API's answer to a refusal of `crm.db.one_trip` (re-raises anything else)."""
+    if isinstance(exc, one_trip.Unauthorized):
+        return ApiError(401, "the API key is not valid (unknown or revoked)", type_="/problems/unauthorized")
+    if isinstance(exc, one_trip.RateLimited):
+        return ApiError(429, str(exc), type_="/problems/rate-limited",
+                        headers={"Retry-After": str(exc.retry_after), "RateLimit-Limit": f"{exc.limit:g}",
+                                 "RateLimit-Remaining": "0"})
+    raise exc   # Overloaded included: api.errors answers it 503 wherever it comes from
+
+
+def admitted(scope: Scope, admission: one_trip.Admission) -> Principal:
+    """Record an admission on the request (its principal for logs and metrics, its rate headers)."""
+    principal = Principal(tenant_id=admission.tenant_id, role=admission.role, api_key_id=admission.api_key_id)
+    state = scope.setdefault("state", {})
+    state["principal"] = principal
+    state["rate_headers"] = [(b"ratelimit-limit", str(admission.rate_limit).encode()),
+                             (b"ratelimit-remaining", str(max(admission.rate_remaining, 0)).encode())]
+    return principal
+
+
+def admit(scope: Scope, api_key: str) -> Principal:
+    """Admit an API key in a transaction of its own (routes that keep a synchronous session)."""
+    return admit_hash(scope, hash_api_key(api_key))
+
+
+def admit_hash(scope: Scope, key_hash: str) -> Principal:
+    try:
+        with app_engine().begin() as conn:
+            admission = one_trip.admit_sync(conn, key_hash)
+    except (one_trip.Unauthorized, one_trip.RateLimited) as exc:
+        raise refusal(exc) from exc
+    return admitted(scope, admission)
+
+
+class RateLimitHeaders:
+    """Pure ASGI: adds the admission's RateLimit-* headers to the response of an admitted request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_rate(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = scope.get("state", {}).get("rate_headers")
+                if extra:
+                    message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_rate)
