@@ -200,6 +200,7 @@ def main() -> None:
     p.add_argument("--fair-rate", type=float, default=50)
     p.add_argument("--fair-connections", type=int, default=50)
     p.add_argument("--flood-connections", type=int, default=64)
+    p.add_argument("--keep-logs", type=Path, help="copy the servers' logs (and the refresher's) here at exit")
     p.add_argument("--keep-alive", type=float, default=5,
                    help="the bare app's --timeout-keep-alive: keep it equal to what `crm serve` uses")
     args = p.parse_args()
@@ -252,6 +253,8 @@ def main() -> None:
         raise
     finally:
         servers.stop()
+        if args.keep_logs:
+            shutil.copytree(home / "logs", args.keep_logs, dirs_exist_ok=True)
 
 
 if __name__ == "__main__":

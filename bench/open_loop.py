@@ -191,11 +191,29 @@ class _Client:
                 return
         self.idle.append(conn)
 
-    async def _take(self) -> _Conn:
+    def _idle_conn(self) -> _Conn | None:
         while self.idle:
             conn = self.idle.popleft()
             if conn.usable:
                 return conn
+        return None
+
+    async def _answer(self, answer: asyncio.Future, deadline: float) -> int:
+        # a timer rather than asyncio.wait_for, which costs a task per request: the generator's CPU is the
+        # machine's too, and its lag would count against the server
+        def expire() -> None:
+            if not answer.done():
+                answer.set_exception(TimeoutError())
+
+        timer = self.loop.call_at(deadline, expire)
+        try:
+            return await answer
+        finally:
+            timer.cancel()
+
+    async def _take(self) -> _Conn:
+        if conn := self._idle_conn():
+            return conn
         waiter = self.loop.create_future()
         self.waiting.append(waiter)
         try:
@@ -214,14 +232,14 @@ class _Client:
             conn = None
             try:
                 if attempt < 2:
-                    conn = await asyncio.wait_for(self._take(), deadline - self.loop.time())
+                    conn = self._idle_conn() or await asyncio.wait_for(self._take(), deadline - self.loop.time())
                 else:
                     try:
                         conn = await asyncio.wait_for(self._open(), deadline - self.loop.time())
                     except OSError:
                         error = "connect"
                         break
-                status = await asyncio.wait_for(conn.send(data), deadline - self.loop.time())
+                status = await self._answer(conn.send(data), deadline)
                 self._release(conn)
                 error = None
                 break
