@@ -8,8 +8,8 @@ Rules kept here, whoever calls:
 - a workspace always keeps one active admin: the last one cannot be demoted or deactivated (Conflict);
 - revoking the key the caller is using needs `confirm_self=True`, so a script cannot lock itself out
   by a wrong id; rotating it is allowed, since the new key comes back in the same answer;
-- changes take effect at once: keys are checked in the database on every request (no cache), and the
-  dashboard re-reads its user on every request.
+- changes take effect at once: a revoked key stops in the worker that revoked it at once and in every other
+  within a second (crm.db.one_trip leases), and the dashboard re-reads its user on every request.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from crm.db import one_trip
 from crm.db.engine import app_engine, tenant_session
 from crm.db.models import ApiKey, User
 from crm.security import ROLES, hash_password, hash_token, new_api_key
@@ -117,7 +118,8 @@ def create_api_key(session: Session, tenant_id: uuid.UUID, role: str = "member",
 
 def revoke_api_key(session: Session, key_id: uuid.UUID, calling_key_id: uuid.UUID | None = None,
                    confirm_self: bool = False) -> ApiKey:
-    """Revoke at once (authentication reads revoked_at on every request); revoking twice is harmless."""
+    """Revoke: the key stops at once in this process and within `one_trip.LEASE_SECONDS` in every other
+    worker (each spends a lease of admitted requests for at most that long); revoking twice is harmless."""
     key = get_api_key(session, key_id)
     if key.id == calling_key_id and not confirm_self:
         raise Conflict("this is the API key you are calling with: revoking it ends your access through it at "
@@ -125,7 +127,13 @@ def revoke_api_key(session: Session, key_id: uuid.UUID, calling_key_id: uuid.UUI
     if key.revoked_at is None:
         key.revoked_at = _now(session)
         session.flush()
+        _forget_lease_on_commit(session, key.key_hash)
     return key
+
+
+def _forget_lease_on_commit(session: Session, key_hash: str) -> None:
+    # after the commit: forgotten earlier, a request in between could lease the still-valid key again
+    event.listen(session, "after_commit", lambda _: one_trip.forget_key(key_hash), once=True)
 
 
 def rotate_api_key(session: Session, key_id: uuid.UUID) -> IssuedKey:
@@ -135,6 +143,7 @@ def rotate_api_key(session: Session, key_id: uuid.UUID) -> IssuedKey:
         raise Conflict(f"API key {key_id} is revoked: create a new key instead of rotating it")
     old.revoked_at = _now(session)
     session.flush()
+    _forget_lease_on_commit(session, old.key_hash)
     return create_api_key(session, old.tenant_id, old.role, old.name)
 
 

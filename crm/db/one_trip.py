@@ -1,30 +1,31 @@
-"""One network round trip per API read: admission, tenant scope, the read and its commit in one pipeline.
+"""One network round trip per API read: the tenant scope, the read and its commit in one message.
 
 A read by an API key used to cost two transactions and five or six round trips (authenticate; begin, set the
-tenant, select, select the ETag, commit) plus a thread-pool hop for each. Here the request's whole dialogue
-with PostgreSQL is one libpq pipeline on an async connection, sent in one flush and answered in one:
+tenant, select, select the ETag, commit) plus a thread-pool hop for each. Here a read is one simple-protocol
+message on an async connection:
 
-    select * from api_admit(key_hash, key_rate, tenant_rate)   -- its own transaction: auth + rate limits
-    begin
-    select api_scope(key_hash)        -- app.tenant_id := the key's tenant, for this transaction only
-    <the read>                        -- under forced RLS, as the app role
-    commit
+    select set_config('app.tenant_id', '<tenant>', true); <the read>
 
-If admission fails (unknown or revoked key, an empty bucket) PostgreSQL skips everything after it up to the
-pipeline's sync, so a refused request costs no read. The tenant is never taken from the request: the
-database derives it from the key inside the transaction (migration 0015). A dashboard session, already
-authenticated by its cookie, sends `set_config('app.tenant_id', ...)` in place of `api_scope` and skips
-admission (interactive users are not rate limited).
+PostgreSQL runs the statements of one message as one implicit transaction, so the tenant setting is local to
+it, exactly as `SET LOCAL` in `crm.db.engine.tenant_session`, and the read runs under forced RLS as the app
+role. Values are bound client-side by psycopg (quoted and escaped as literals), never formatted by us.
 
-The pool lives in the event loop of the server (opened by the app's lifespan); code running without one
-(a test client used without its context) gets a connection of its own for the request.
+Admission (who the key is, rate limits) is leased: `api_lease` (migration 0015) authenticates a key and hands
+this worker up to `lease_size(rate)` requests from the key's and the agency's token buckets in PostgreSQL;
+the worker spends them for at most LEASE_SECONDS, then asks again. So most requests cost PostgreSQL no
+admission, the buckets stay the one shared truth across worker processes (no token is spent twice), and a
+revoked key stops working within LEASE_SECONDS in every worker (at once in the worker that revoked it).
+A small rate (under 10 per second) leases one request at a time: its limit is exact.
+
+The pool lives in the event loop of the server (opened by its first read, closed by the app's lifespan);
+code running without one (a test client used without its context) gets a connection of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -43,11 +44,13 @@ from crm.db.slots import Overloaded
 from crm.settings import get_settings
 
 POOL_MIN, POOL_MAX = 2, 10   # per worker process; PostgreSQL on two cores does not gain from more
-_DIALECT = psycopg_dialect()
-# No automatic server-side prepares: when a pipeline is aborted by an error (a refused key, a bad value), a
-# PREPARE queued in it is skipped while psycopg records it as done, and the next use of that statement fails.
-CONNECTION = {"autocommit": True, "row_factory": dict_row, "prepare_threshold": None}
 MAX_WAITING = 2000           # requests queued for a connection beyond this are refused at once (503)
+LEASE_SECONDS = 1.0          # how long a worker spends a lease: the bound on a revoked key elsewhere
+MAX_LEASE = 100
+_DIALECT = psycopg_dialect()
+# Client-side binding: one message carries the scope and the read (several statements, simple protocol).
+CONNECTION = {"autocommit": True, "row_factory": dict_row, "cursor_factory": psycopg.AsyncClientCursor}
+_LEASE_SQL = "select * from api_lease(%s, %s, %s, %s)"
 
 
 class Unauthorized(Exception):
@@ -72,7 +75,7 @@ class Admission:
 
 @dataclass(frozen=True)
 class KeyCaller:
-    """An API key to admit and scope in the database (the hash only travels)."""
+    """An API key to admit (the hash only travels)."""
     key_hash: str
 
     @classmethod
@@ -103,6 +106,149 @@ class Statement:
         return cls(str(compiled), compiled.params)
 
 
+# ---- leases -------------------------------------------------------------------------------------------------
+
+def lease_size(rate: float) -> int:
+    """Requests a worker takes at once: a tenth of a second's worth, so unspent ones are few."""
+    return max(1, min(MAX_LEASE, int(rate * 0.1)))
+
+
+@dataclass
+class _Lease:
+    admission: Admission
+    left: int
+    until: float
+
+
+class Leases:
+    """This process's unspent leases by key hash (shared by the event loop and the sync routes' threads).
+
+    Requests that miss at the same moment must not each take a full lease (a burst of misses would drain the
+    bucket into leases nobody spends): while one lease of a key is being fetched, the others ask for one
+    request only, and whatever is granted adds to the key's lease."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_key: dict[str, _Lease] = {}
+        self._fetching: dict[str, int] = {}
+
+    def spend(self, key_hash: str) -> Admission | None:
+        with self._lock:
+            lease = self._by_key.get(key_hash)
+            if lease is None or lease.left < 1 or lease.until < time.monotonic():
+                self._by_key.pop(key_hash, None)
+                return None
+            lease.left -= 1
+            return lease.admission
+
+    def want(self, key_hash: str, size: int) -> int:
+        """How many requests to ask for now (call `fetched` after, whatever happened)."""
+        with self._lock:
+            busy = self._fetching.get(key_hash, 0)
+            self._fetching[key_hash] = busy + 1
+            return 1 if busy else size
+
+    def fetched(self, key_hash: str, admission: Admission | None = None, granted: int = 0) -> None:
+        with self._lock:
+            busy = self._fetching.pop(key_hash, 1) - 1
+            if busy:
+                self._fetching[key_hash] = busy
+            if granted > 1 and admission is not None:
+                lease = self._by_key.get(key_hash)
+                now = time.monotonic()
+                if lease is None or lease.until < now:
+                    self._by_key[key_hash] = _Lease(admission, granted - 1, now + LEASE_SECONDS)
+                else:
+                    lease.left += granted - 1
+
+    def forget(self, key_hash: str) -> None:
+        with self._lock:
+            self._by_key.pop(key_hash, None)
+
+
+leases = Leases()
+
+
+def forget_key(key_hash: str) -> None:
+    """A key revoked or rotated in this process stops here at once (other workers: within LEASE_SECONDS)."""
+    leases.forget(key_hash)
+
+
+def _lease_params(key_hash: str) -> tuple:
+    settings = get_settings()
+    key_rate, tenant_rate = settings.crm_rate_key_per_s, settings.crm_rate_tenant_per_s
+    return key_hash, leases.want(key_hash, lease_size(min(key_rate, tenant_rate))), key_rate, tenant_rate
+
+
+def _admission(row: Mapping[str, Any], kept: int) -> Admission:
+    return Admission(row["api_key_id"], row["tenant_id"], row["role"], row["rate_limit"],
+                     row["rate_remaining"] + kept)
+
+
+def _raise_refusal(exc: psycopg.Error) -> None:
+    state = exc.sqlstate
+    if state == "28000":
+        raise Unauthorized(str(exc.diag.message_primary)) from exc
+    if state == "CR429":
+        detail = json.loads(exc.diag.message_detail or "{}")
+        raise RateLimited(int(detail.get("retry_after", 1)), float(detail.get("limit", 0)),
+                          str(detail.get("scope", "key"))) from exc
+
+
+async def _admit(conn: psycopg.AsyncConnection, key_hash: str) -> Admission:
+    admission = leases.spend(key_hash)
+    if admission is not None:
+        return admission
+    params = _lease_params(key_hash)
+    try:
+        row = await (await conn.execute(_LEASE_SQL, params)).fetchone()
+    except psycopg.Error as exc:
+        return _refused(exc, key_hash)
+    except BaseException:   # cancelled (client gone), connection lost: nothing was leased
+        leases.fetched(key_hash)
+        raise
+    return _granted(row, key_hash)
+
+
+def admit_sync(conn, key_hash: str) -> Admission:
+    """The same admission for the routes that keep a synchronous session (writes, insights), on `conn` (a
+    SQLAlchemy connection) in a transaction of its own, before the request's tenant transaction."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    admission = leases.spend(key_hash)
+    if admission is not None:
+        return admission
+    key, want, key_rate, tenant_rate = _lease_params(key_hash)
+    try:
+        row = conn.execute(text("select * from api_lease(:h, :n, :k, :t)"),
+                           {"h": key, "n": want, "k": key_rate, "t": tenant_rate}).mappings().one()
+    except DBAPIError as exc:
+        if not isinstance(exc.orig, psycopg.Error):
+            leases.fetched(key_hash)
+            raise
+        return _refused(exc.orig, key_hash)
+    return _granted(row, key_hash)
+
+
+def _granted(row: Mapping[str, Any], key_hash: str) -> Admission:
+    admission = _admission(row, row["granted"] - 1)
+    leases.fetched(key_hash, admission, row["granted"])
+    return admission
+
+
+def _refused(exc: psycopg.Error, key_hash: str) -> Admission:
+    """Raise the refusal, unless a concurrent request's lease landed meanwhile: its spare requests count."""
+    leases.fetched(key_hash)
+    spare = leases.spend(key_hash) if exc.sqlstate == "CR429" else None
+    if spare is not None:
+        return spare
+    _raise_refusal(exc)
+    raise exc
+
+
+# ---- the round trip -------------------------------------------------------------------------------------------
+
 class LazyPool:
     """The pool of one event loop, opened by its first request (a server's lifespan may start before the
     database it will use is reachable, or without serving anything) and closed with the loop's lifespan."""
@@ -130,15 +276,14 @@ class LazyPool:
 
 async def run(pools: LazyPool | None, caller: Caller,
               statements: Sequence[Statement]) -> tuple[Admission | None, list[list[dict]]]:
-    """The caller admitted and scoped, then `statements` in one transaction; their rows, in order."""
-    timeout = get_settings().crm_queue_timeout
+    """The caller admitted, then `statements` in its tenant in one transaction; their rows, in order."""
     if pools is None:
         conn = await psycopg.AsyncConnection.connect(psycopg_conninfo(app_url()), **CONNECTION)
         async with conn:
             return await _dialogue(conn, caller, statements)
     pool = await pools.get()
     try:
-        async with pool.connection(timeout=timeout) as conn:
+        async with pool.connection(timeout=get_settings().crm_queue_timeout) as conn:
             return await _dialogue(conn, caller, statements)
     except (PoolTimeout, TooManyRequests) as exc:
         raise Overloaded(str(exc)) from exc
@@ -147,77 +292,20 @@ async def run(pools: LazyPool | None, caller: Caller,
 async def _dialogue(conn: psycopg.AsyncConnection, caller: Caller,
                     statements: Sequence[Statement]) -> tuple[Admission | None, list[list[dict]]]:
     started = time.perf_counter()
-    admit = conn.cursor()
-    cursors = [conn.cursor() for _ in statements]
-    refused: psycopg.Error | None = None
     try:
-        async with conn.pipeline() as pipeline:
-            try:
-                await _send(conn, admit, cursors, caller, statements)
-                await pipeline.sync()   # the one flush and the one wait for the answers
-            except psycopg.Error as exc:   # the first error, raised by whichever call received it
-                refused = exc
-                with contextlib.suppress(psycopg.Error):
-                    await pipeline.sync()   # what was skipped after it, up to the sync point
-        if refused is not None:
-            await _rollback(conn)
-            _raise_refusal(refused)
-            raise refused
+        admission = await _admit(conn, caller.key_hash) if isinstance(caller, KeyCaller) else None
+        tenant = admission.tenant_id if admission is not None else caller.tenant_id
+        cursor = conn.cursor()
+        # one message: the scope and every statement, one implicit transaction
+        sql = "; ".join(["select set_config('app.tenant_id', %(tenant__)s, true)", *(s.sql for s in statements)])
+        params: dict[str, Any] = {"tenant__": str(tenant)}
+        for statement in statements:
+            params.update(statement.params or {})
+        await cursor.execute(sql, params)
+        results = []
+        for _ in statements:
+            cursor.nextset()
+            results.append(await cursor.fetchall())
+        return admission, results
     finally:
         timing.record(time.perf_counter() - started)
-    admission = None
-    if isinstance(caller, KeyCaller):
-        row = await admit.fetchone()
-        admission = Admission(row["api_key_id"], row["tenant_id"], row["role"], row["rate_limit"],
-                              row["rate_remaining"])
-    return admission, [await c.fetchall() for c in cursors]
-
-
-async def _send(conn: psycopg.AsyncConnection, admit: psycopg.AsyncCursor, cursors: list[psycopg.AsyncCursor],
-                caller: Caller, statements: Sequence[Statement]) -> None:
-    settings = get_settings()
-    if isinstance(caller, KeyCaller):
-        await admit.execute("select * from api_admit(%s, %s, %s)",
-                            (caller.key_hash, settings.crm_rate_key_per_s, settings.crm_rate_tenant_per_s))
-    await conn.execute("begin")
-    if isinstance(caller, KeyCaller):
-        await conn.execute("select api_scope(%s)", (caller.key_hash,))
-    else:
-        await conn.execute("select set_config('app.tenant_id', %s, true)", (str(caller.tenant_id),))
-    for cursor, statement in zip(cursors, statements, strict=True):
-        await cursor.execute(statement.sql, statement.params)
-    await conn.execute("commit")
-
-
-async def _rollback(conn: psycopg.AsyncConnection) -> None:
-    # an error after `begin` leaves the transaction open and failed; one before it left nothing open
-    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        await asyncio.shield(conn.execute("rollback"))
-
-
-def _raise_refusal(exc: psycopg.Error) -> None:
-    state = exc.sqlstate
-    if state == "28000":
-        raise Unauthorized(str(exc.diag.message_primary)) from exc
-    if state == "CR429":
-        detail = json.loads(exc.diag.message_detail or "{}")
-        raise RateLimited(int(detail.get("retry_after", 1)), float(detail.get("limit", 0)),
-                          str(detail.get("scope", "key"))) from exc
-
-
-def admit_sync(conn, key_hash: str) -> Admission:
-    """The same admission for the routes that keep a synchronous session (writes, insights): its own
-    transaction on `conn` (a SQLAlchemy connection), before the request's tenant transaction."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
-
-    settings = get_settings()
-    try:
-        row = conn.execute(text("select * from api_admit(:h, :k, :t)"),
-                           {"h": key_hash, "k": settings.crm_rate_key_per_s,
-                            "t": settings.crm_rate_tenant_per_s}).one()
-    except DBAPIError as exc:
-        if isinstance(exc.orig, psycopg.Error):
-            _raise_refusal(exc.orig)
-        raise
-    return Admission(row.api_key_id, row.tenant_id, row.role, row.rate_limit, row.rate_remaining)

@@ -9,8 +9,8 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -19,8 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from app.web import app
+from crm import access
 from crm.db import one_trip, slots
-from crm.db.engine import admin_session
+from crm.db.engine import admin_session, tenant_session
 from crm.settings import get_settings
 from tests.api.conftest import API, Api, assert_problem
 from tests.conftest import make_tenant
@@ -142,11 +143,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_rate_limits_hold_across_the_worker_processes_of_crm_serve(crm_home):
-    """Two workers: were the buckets per process, each could grant a burst of its own."""
+def test_limits_and_revocation_hold_across_the_worker_processes_of_crm_serve(crm_home):
+    """Two workers, each spending leases of 2 admitted requests: were the buckets per process, each could
+    grant a burst of its own; a key revoked outside both stops in both within LEASE_SECONDS."""
     agency = make_tenant("Workers")
+    with tenant_session(agency["tenant_id"]) as s:
+        revoked = access.create_api_key(s, uuid.UUID(agency["tenant_id"]), "member", "to revoke")
     port = _free_port()
-    env = {**os.environ, "CRM_HOME": str(crm_home), "CRM_RATE_KEY_PER_S": "1"}
+    env = {**os.environ, "CRM_HOME": str(crm_home), "CRM_RATE_KEY_PER_S": "20"}   # bursts of 40, leases of 2
     proc = subprocess.Popen([sys.executable, "-m", "app.cli.main", "serve", "--port", str(port), "--workers", "2",
                              "--no-refresher"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -161,23 +165,26 @@ def test_rate_limits_hold_across_the_worker_processes_of_crm_serve(crm_home):
                 pass
             assert time.monotonic() < deadline, "crm serve did not come up"
             time.sleep(0.3)
-        statuses: list[int] = []
-        lock = threading.Lock()
 
-        def one() -> None:   # a new connection each: the kernel spreads them over both workers
-            status = httpx.get(f"{base}/api/v1/contacts?limit=1", headers=agency["headers"], timeout=30).status_code
-            with lock:
-                statuses.append(status)
+        def statuses(headers: dict, n: int) -> tuple[list[int], float]:
+            # a new connection each: the kernel spreads them over both workers
+            def one(_) -> int:
+                return httpx.get(f"{base}/api/v1/contacts?limit=1", headers=headers, timeout=60).status_code
+            started = time.monotonic()
+            with ThreadPoolExecutor(16) as pool:
+                got = list(pool.map(one, range(n)))
+            return got, time.monotonic() - started
 
-        started = time.monotonic()
-        threads = [threading.Thread(target=one) for _ in range(12)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.monotonic() - started
-        assert set(statuses) == {200, 429}
-        assert statuses.count(200) <= 2 + elapsed * 1.0 + 1
+        got, elapsed = statuses(agency["headers"], 300)
+        assert set(got) == {200, 429}
+        assert got.count(200) <= 40 + 20 * elapsed
+
+        secret = {"Authorization": f"Bearer {revoked.api_key}"}
+        assert set(statuses(secret, 20)[0]) == {200}   # both workers hold leases of this key now
+        with tenant_session(agency["tenant_id"]) as s:
+            access.revoke_api_key(s, revoked.row.id)
+        time.sleep(one_trip.LEASE_SECONDS)
+        assert set(statuses(secret, 20)[0]) == {401}
     finally:
         proc.terminate()
         try:

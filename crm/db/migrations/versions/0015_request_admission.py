@@ -1,4 +1,4 @@
-"""Request admission in PostgreSQL: API-key rate limits shared by every worker process, and a key-scoped tenant.
+"""Request admission in PostgreSQL: API-key rate limits shared by every worker process (leased token buckets).
 
 Revision ID: 0015
 
@@ -7,16 +7,14 @@ Revision ID: 0015
   crash empties the table, which only refills every bucket. It belongs to `crm_limits`, a role that owns
   nothing else, and is reached only through `rate_take` (running as that role); the app role has no
   privilege on it, and the key-auth role `crm_access` still writes nothing but `api_keys.last_used_at`.
-- `api_admit(key_hash, key_rate, tenant_rate)`: authenticates the key (stamping `last_used_at` at most once
-  a minute, as `auth_api_key` did), then takes one token from the key's bucket and, if granted, one from its
-  tenant's. Refill is continuous at `rate` per second up to a burst of twice the rate. It raises SQLSTATE
-  28000 for an unknown or revoked key and CR429 (DETAIL: JSON with retry_after, limit, scope) when a bucket
-  is empty, so a statement queued after it in the same pipeline is skipped. It commits on its own (it runs
-  outside the request's transaction): a bucket row is locked for microseconds, never for a request.
-- `api_scope(key_hash)`: sets `app.tenant_id` for the current transaction to the key's tenant (raising 28000
-  if the key was revoked meanwhile). The hot read path sends admission, `begin`, this, the read and `commit`
-  in one pipeline: one network round trip per request, the tenant taken from the credentials in the database
-  itself.
+- `api_lease(key_hash, want, key_rate, tenant_rate)`: authenticates the key (stamping `last_used_at` at most
+  once a minute, as `auth_api_key` does), then leases up to `want` requests from the key's bucket and as many
+  from its agency's (`rate_take`). Refill is continuous at `rate` per second up to a burst of twice the rate.
+  It raises SQLSTATE 28000 for an unknown or revoked key and CR429 (DETAIL: JSON with retry_after, limit,
+  scope) when a bucket has less than one token. A worker spends a lease locally for at most a second
+  (`crm.db.one_trip`), so most requests cost PostgreSQL no admission at all, while the buckets stay the one
+  shared truth: no worker can spend a token another worker spent. It runs in its own short transaction,
+  never inside a request's: a bucket row is locked for microseconds.
 """
 
 from __future__ import annotations
@@ -43,10 +41,11 @@ create unlogged table rate_buckets (
   primary key (scope, id)
 );
 
--- One token from one bucket, or none. The row lock makes concurrent requests of every worker take turns on
--- it for the microseconds of this function, each seeing the level the one before left.
-create function rate_take(p_scope text, p_id uuid, p_rate double precision,
-                          out granted boolean, out tokens double precision)
+-- Up to `p_want` tokens from one bucket (a worker leases a few at a time and spends them locally), or none.
+-- The row lock makes concurrent leases of every worker take turns on it for the microseconds of this
+-- function, each seeing the level the one before left.
+create function rate_take(p_scope text, p_id uuid, p_rate double precision, p_want integer,
+                          out taken integer, out tokens double precision)
 language plpgsql volatile security definer set search_path = public as $$
 declare
   v_now timestamptz := clock_timestamp();
@@ -58,20 +57,22 @@ begin
   select b.tokens, b.refilled_at into v_level, v_at from rate_buckets b
    where b.scope = p_scope and b.id = p_id for update;
   v_level := least(2 * p_rate, v_level + greatest(0, extract(epoch from v_now - v_at)) * p_rate);
-  granted := v_level >= 1;
-  tokens := case when granted then v_level - 1 else v_level end;
+  taken := least(p_want, floor(v_level))::integer;
+  tokens := v_level - taken;
   update rate_buckets b set tokens = rate_take.tokens, refilled_at = greatest(v_at, v_now)
    where b.scope = p_scope and b.id = p_id;
 end $$;
 
-create function api_admit(p_key_hash text, p_key_rate double precision, p_tenant_rate double precision)
-returns table (api_key_id uuid, tenant_id uuid, role text, rate_limit integer, rate_remaining integer)
+-- Authenticate a key and lease up to `p_want` requests from its bucket and its agency's.
+create function api_lease(p_key_hash text, p_want integer, p_key_rate double precision,
+                          p_tenant_rate double precision)
+returns table (api_key_id uuid, tenant_id uuid, role text, granted integer, rate_limit integer,
+               rate_remaining integer)
 language plpgsql volatile security definer set search_path = public as $$
 declare
   k record;
-  taken record;
-  v_scope text;
-  v_rate double precision;
+  from_key record;
+  from_tenant record;
 begin
   select a.id, a.tenant_id, a.role, a.last_used_at into k
     from api_keys a where a.key_hash = p_key_hash and a.revoked_at is null;
@@ -82,42 +83,36 @@ begin
     update api_keys set last_used_at = now()
      where id = (select a.id from api_keys a where a.id = k.id for update skip locked);
   end if;
-  foreach v_scope in array array['key', 'tenant'] loop
-    v_rate := case v_scope when 'key' then p_key_rate else p_tenant_rate end;
-    select * into taken from rate_take(v_scope, case v_scope when 'key' then k.id else k.tenant_id end, v_rate);
-    if not taken.granted then
-      raise exception 'rate limit of the %: % requests per second', case v_scope when 'key' then 'API key'
-                                                                         else 'agency' end, v_rate
-        using errcode = 'CR429',
-              detail = json_build_object('retry_after', greatest(1, ceil((1 - taken.tokens) / v_rate)),
-                                         'limit', v_rate, 'scope', v_scope)::text;
-    end if;
-    if v_scope = 'key' then
-      rate_limit := floor(p_key_rate);
-      rate_remaining := floor(taken.tokens);
-    end if;
-  end loop;
+  select * into from_key from rate_take('key', k.id, p_key_rate, p_want);
+  if from_key.taken < 1 then
+    raise exception 'rate limit of the API key: % requests per second', p_key_rate
+      using errcode = 'CR429', detail = json_build_object(
+        'retry_after', greatest(1, ceil((1 - from_key.tokens) / p_key_rate)), 'limit', p_key_rate,
+        'scope', 'key')::text;
+  end if;
+  select * into from_tenant from rate_take('tenant', k.tenant_id, p_tenant_rate, from_key.taken);
+  if from_tenant.taken < 1 then   -- raising rolls the key's tokens back too
+    raise exception 'rate limit of the agency: % requests per second', p_tenant_rate
+      using errcode = 'CR429', detail = json_build_object(
+        'retry_after', greatest(1, ceil((1 - from_tenant.tokens) / p_tenant_rate)), 'limit', p_tenant_rate,
+        'scope', 'tenant')::text;
+  end if;
+  if from_tenant.taken < from_key.taken then   -- the agency had fewer: the key keeps the difference
+    update rate_buckets b set tokens = b.tokens + (from_key.taken - from_tenant.taken)
+     where b.scope = 'key' and b.id = k.id;
+  end if;
   api_key_id := k.id;
   tenant_id := k.tenant_id;
   role := k.role;
+  granted := from_tenant.taken;
+  rate_limit := floor(p_key_rate);
+  rate_remaining := floor(from_key.tokens) + (from_key.taken - from_tenant.taken);
   return next;
-end $$;
-
-create function api_scope(p_key_hash text) returns void
-language plpgsql volatile security definer set search_path = public as $$
-declare
-  v_tenant uuid;
-begin
-  select a.tenant_id into v_tenant from api_keys a where a.key_hash = p_key_hash and a.revoked_at is null;
-  if not found then
-    raise exception 'the API key is not valid (unknown or revoked)' using errcode = '28000';
-  end if;
-  perform set_config('app.tenant_id', v_tenant::text, true);
 end $$;
 """
 
-FUNCTIONS = ("rate_take(text, uuid, double precision)", "api_admit(text, double precision, double precision)",
-             "api_scope(text)")
+FUNCTIONS = ("rate_take(text, uuid, double precision, integer)",
+             "api_lease(text, integer, double precision, double precision)")
 
 
 def upgrade() -> None:
