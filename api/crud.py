@@ -21,13 +21,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import Select, String, bindparam, cast, func, literal_column, select
+from sqlalchemy import Integer, Select, String, Uuid, and_, bindparam, cast, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from api.deps import CallerDep, SessionDep, WriterDep, read_in_one_trip
 from api.errors import ApiError, not_found
 from api.idempotency import IdempotencyDep
-from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, page, paginate
+from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from api.preconditions import check_if_match, etag, etag_of, lock_or_404
 from crm.db.one_trip import Statement
 from crm.ids import parse_uuid
@@ -83,22 +83,51 @@ def _read_columns(res: Resource) -> list:
             *(literal_column(f"({sql})").label(name) for name, sql in res.nested.items())]
 
 
-def list_statement(res: Resource, request: Request, limit: int, cursor: str | None,
-                   updated_since: datetime | None, q: str | None) -> Select:
+ListShape = tuple[tuple[str, ...], bool, bool, bool]   # filters given, updated_since, q, cursor
+
+
+def list_query(res: Resource, compiled: dict[ListShape, Statement], request: Request, limit: int, cursor: str | None,
+               updated_since: datetime | None, q: str | None) -> Statement:
+    """The page's statement: SQL compiled once per shape of the query (which filters, since, q, cursor are
+    given), values bound per request."""
     model = res.model
-    stmt = select(*_read_columns(res))
+    params: dict[str, Any] = {"limit_": limit + 1}
+    given = []
     for name in res.filters:
         value = request.query_params.get(name)
-        if value is None:
-            continue
-        stmt = stmt.where(getattr(model, name) == _filter_value(model, name, value))
+        if value is not None:
+            given.append(name)
+            params[f"f_{name}"] = _filter_value(model, name, value)
     if updated_since is not None:
-        stmt = stmt.where(model.updated_at >= updated_since)
+        params["since_"] = updated_since
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params["q_"] = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if cursor:
+        params["after_at"], params["after_id"] = decode_cursor(cursor)
+    shape = (tuple(given), updated_since is not None, bool(q), bool(cursor))
+    statement = compiled.get(shape)
+    if statement is None:
+        statement = compiled[shape] = Statement.of(_list_select(res, shape))
+    return Statement(statement.sql, {**statement.params, **params})   # its constants, then this request's values
+
+
+def _list_select(res: Resource, shape: ListShape) -> Select:
+    model = res.model
+    given, since, q, cursor = shape
+    stmt = select(*_read_columns(res))
+    for name in given:
+        column = getattr(model, name)
+        stmt = stmt.where(column == bindparam(f"f_{name}", type_=column.type))
+    if since:
+        stmt = stmt.where(model.updated_at >= bindparam("since_", type_=model.updated_at.type))
+    if q:
         text = func.concat_ws(" ", *[cast(getattr(model, c), String) for c in res.search])
-        stmt = stmt.where(text.ilike(pattern, escape="\\"))
-    return paginate(stmt, model, limit, cursor)
+        stmt = stmt.where(text.ilike(bindparam("q_", type_=String()), escape="\\"))
+    if cursor:   # keyset on (created_at, id), as api.pagination
+        after_at = bindparam("after_at", type_=model.created_at.type)
+        stmt = stmt.where(or_(model.created_at > after_at,
+                              and_(model.created_at == after_at, model.id > bindparam("after_id", type_=Uuid()))))
+    return stmt.order_by(model.created_at, model.id).limit(bindparam("limit_", type_=Integer()))
 
 
 def _json(read: type[BaseModel], row: dict) -> bytes:
@@ -121,6 +150,7 @@ def crud_router(res: Resource) -> APIRouter:
         return res.to_read(session, obj) if res.to_read else Read.model_validate(obj)
 
     filters_doc = ", ".join(f"`{f}`" for f in res.filters) or "none"
+    list_shapes: dict[ListShape, Statement] = {}
 
     @router.get("", summary=f"List {res.name}",
                 description=f"Keyset-paginated. Filters: {filters_doc}; `updated_since`; `q` searches "
@@ -130,8 +160,8 @@ def crud_router(res: Resource) -> APIRouter:
                     cursor: Annotated[str | None, Query(max_length=200)] = None,
                     updated_since: Timestamp | None = None,
                     q: Annotated[str | None, Query(max_length=200)] = None) -> dict:
-        stmt = list_statement(res, request, limit, cursor, updated_since, q)
-        (rows,) = await read_in_one_trip(request, caller, Statement.of(stmt))
+        query = list_query(res, list_shapes, request, limit, cursor, updated_since, q)
+        (rows,) = await read_in_one_trip(request, caller, query)
         rows, next_cursor = page([_Row(r) for r in rows], limit)
         body = b",".join(_json(Read, r.row) for r in rows)
         cursor_json = b"null" if next_cursor is None else f'"{next_cursor}"'.encode()

@@ -8,8 +8,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_
-
 from api.errors import ApiError
 from crm.ids import parse_uuid
 
@@ -29,14 +27,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise ApiError(400, "cursor is malformed: pass back the next_cursor of a previous page unchanged",
                        type_="/problems/bad-cursor") from exc
-
-
-def paginate(stmt: Select, model: Any, limit: int, cursor: str | None) -> Select:
-    if cursor:
-        created_at, id_ = decode_cursor(cursor)
-        stmt = stmt.where(or_(model.created_at > created_at,
-                              and_(model.created_at == created_at, model.id > id_)))
-    return stmt.order_by(model.created_at, model.id).limit(limit + 1)
 
 
 def page(rows: list[Any], limit: int) -> tuple[list[Any], str | None]:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, TextClause, Uuid, bindparam, text
+from sqlalchemy import Row, String, Uuid, bindparam, text
 from sqlalchemy.orm import Session
 
 ENTITY_TYPES = ("lead", "account")
@@ -26,16 +26,14 @@ TENANT_HISTORY_COLUMNS = ("entity_id", "score", "probability", "tier", "model_na
 # --- reads -------------------------------------------------------------------------------------------
 
 
-def current_query(entity_type: str, entity_id: uuid.UUID | str) -> TextClause:
-    """The statement reading the entity's current score (COLUMNS), zero or one row."""
-    return text(f"select {COLUMNS} from scores where tenant_id = app_tenant_id() "
-                "and entity_type = :e and entity_id = :i").bindparams(
-        bindparam("e", entity_type), bindparam("i", uuid.UUID(str(entity_id)), type_=Uuid()))
+# The entity's current score (COLUMNS), zero or one row; binds `e` (entity type) and `i` (entity id).
+CURRENT = text(f"select {COLUMNS} from scores where tenant_id = app_tenant_id() and entity_type = :e "
+               "and entity_id = :i").bindparams(bindparam("e", type_=String()), bindparam("i", type_=Uuid()))
 
 
 def current(session: Session, entity_type: str, entity_id: uuid.UUID | str) -> Row | None:
     """The entity's current score (COLUMNS), or None when it has none."""
-    return session.execute(current_query(entity_type, entity_id)).first()
+    return session.execute(CURRENT, {"e": entity_type, "i": uuid.UUID(str(entity_id))}).first()
 
 
 def current_many(session: Session, entity_type: str, entity_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row]:

@@ -132,13 +132,14 @@ async def _get(request: Request, caller: one_trip.Caller, entity_type: EntityTyp
                                                                                entity_id, as_of, fresh))
     else:   # the hot path: the current published score, in one round trip
         (rows,) = await read_in_one_trip(request, caller,
-                                         one_trip.Statement.of(scores.current_query(entity_type, entity_id)))
+                                         one_trip.Statement(_CURRENT.sql, {"e": entity_type, "i": entity_id}))
         if not rows:
             raise _not_scored(entity_type, entity_id)
         read = _read(rows[0])
     return Response(ScoreRead.__pydantic_serializer__.to_json(read), media_type="application/json")
 
 
+_CURRENT = one_trip.Statement.of(scores.CURRENT)   # compiled once
 AsOf = Query(None, description="Answer from score history: the score as it stood at the end of this date (UTC)")
 Fresh = Query(False, description="Compute the features as of this request and score them with the current champion")
 

@@ -15,6 +15,8 @@ Revision ID: 0015
   (`crm.db.one_trip`), so most requests cost PostgreSQL no admission at all, while the buckets stay the one
   shared truth: no worker can spend a token another worker spent. It runs in its own short transaction,
   never inside a request's: a bucket row is locked for microseconds.
+- `<resource>_page_idx (tenant_id, created_at, id)` on every resource the API lists: a page of the keyset
+  pagination is an index range scan of `limit + 1` rows instead of a sort of the agency's whole table.
 """
 
 from __future__ import annotations
@@ -111,12 +113,15 @@ begin
 end $$;
 """
 
+PAGED = ("companies", "contacts", "pipelines", "deals", "activities", "notes", "tasks", "campaigns")
 FUNCTIONS = ("rate_take(text, uuid, double precision, integer)",
              "api_lease(text, integer, double precision, double precision)")
 
 
 def upgrade() -> None:
     op.execute(DDL)
+    for table in PAGED:
+        op.execute(f"create index {table}_page_idx on {table} (tenant_id, created_at, id)")
     op.execute("alter table rate_buckets owner to crm_limits")
     op.execute("revoke all on rate_buckets from public")
     take, *api = FUNCTIONS
@@ -130,6 +135,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in PAGED:
+        op.execute(f"drop index if exists {table}_page_idx")
     for fn in FUNCTIONS[::-1]:
         op.execute(f"drop function if exists {fn}")
     op.execute("drop table if exists rate_buckets")
