@@ -2,11 +2,13 @@
 
 uvicorn bounds only the idle time between two requests (`timeout_keep_alive`, armed once a response is
 complete). A client that connects and then sends its headers or its body a byte at a time (slowloris)
-holds the connection forever, and enough of them exhaust the server's file descriptors. Here each request
-gets one deadline for its headers (from the connection, or from the first byte of a later request on a
-kept-alive one) and one for its body (from the end of the headers); a missed header deadline closes the
-connection, a missed body deadline answers 408 and closes it. Once a request is complete the clock stops:
-a slow *handler* is never cut short. Timeouts come from settings (CRM_HEADER_TIMEOUT, CRM_BODY_TIMEOUT).
+holds the connection forever, and enough of them exhaust the server's file descriptors. Here a new
+connection may stay silent as long as a kept-alive one (`timeout_keep_alive`: a crowd of users opens its
+connections before it needs them), each request gets one deadline for its headers from its first byte and
+one for its body from the end of the headers; a silent connection past its idle time or a missed header
+deadline closes the connection, a missed body deadline answers 408 and closes it. Once a request is
+complete the clock stops: a slow *handler* is never cut short. Timeouts come from settings
+(CRM_HEADER_TIMEOUT, CRM_BODY_TIMEOUT) and uvicorn's keep-alive timeout.
 
 uvicorn is given this class by import path (`http="app.cli.http_protocol:SlowClientGuard"`), which also
 works with several worker processes.
@@ -34,12 +36,14 @@ def _request_timeout_response(seconds: float) -> bytes:
 class SlowClientGuard(HttpToolsProtocol):
     header_timeout: float | None = None  # None: from settings; tests subclass with their own values
     body_timeout: float | None = None
+    idle_timeout: float | None = None    # None: uvicorn's timeout_keep_alive
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         settings = get_settings()
         self._header_limit = self.header_timeout or settings.crm_header_timeout
         self._body_limit = self.body_timeout or settings.crm_body_timeout
+        self._idle_limit = self.idle_timeout or self.timeout_keep_alive
         self._deadline: asyncio.TimerHandle | None = None
 
     def _arm(self, seconds: float, on_expiry: Callable[[], None]) -> None:
@@ -53,7 +57,7 @@ class SlowClientGuard(HttpToolsProtocol):
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(self._header_limit, self._headers_too_slow)
+        self._arm(self._idle_limit, self._headers_too_slow)   # silent: as idle as a kept-alive connection
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -61,8 +65,7 @@ class SlowClientGuard(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._deadline is None:  # a first request keeps the clock started when the connection was made
-            self._arm(self._header_limit, self._headers_too_slow)
+        self._arm(self._header_limit, self._headers_too_slow)   # from the request's first byte
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()

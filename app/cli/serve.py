@@ -45,9 +45,15 @@ def serve(
         # deadlines for slow clients' headers and bodies (uvicorn alone bounds only keep-alive idleness);
         # one JSON access line per request from the app (api.observability) instead of uvicorn's
         uvicorn.run("app.web:app", host=host, port=port, workers=workers, log_config=uvicorn_log_config(),
-                    access_log=False, http="app.cli.http_protocol:SlowClientGuard", backlog=4096)
+                    access_log=False, http="app.cli.http_protocol:SlowClientGuard", backlog=4096,
+                    timeout_keep_alive=KEEP_ALIVE_SECONDS)
     finally:
         stop_child(child)
+
+
+# A crowd of users keeps its connections open between requests seconds apart: closing them after uvicorn's
+# default 5 s makes every user reconnect for most requests.
+KEEP_ALIVE_SECONDS = 75
 
 
 def _open_file_limit() -> None:

@@ -22,6 +22,7 @@ UPPER_BOUND = 30  # seconds a test waits for the server to close; far above the 
 class QuickGuard(SlowClientGuard):
     header_timeout = 1.0
     body_timeout = 1.5
+    idle_timeout = 1.0
 
 
 @pytest.fixture(scope="module")
