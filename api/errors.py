@@ -64,10 +64,22 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+def problem_for(exc: Exception) -> JSONResponse | None:
+    """The answer to an error a hot read can raise (ApiError, Overloaded); None for any other."""
+    if isinstance(exc, ApiError):
+        return problem(exc.status, exc.detail, exc.type, headers=exc.headers, errors=exc.errors)
+    if isinstance(exc, Overloaded):
+        # answered within CRM_QUEUE_TIMEOUT instead of letting the client time out
+        return problem(503, f"the server is at capacity ({exc}): retry shortly", "/problems/overloaded",
+                       headers={"Retry-After": OVERLOAD_RETRY_AFTER})
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError):
-        return problem(exc.status, exc.detail, exc.type, headers=exc.headers, errors=exc.errors)
+    @app.exception_handler(Overloaded)
+    async def _api_error(_: Request, exc: Exception):
+        return problem_for(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
@@ -83,12 +95,6 @@ def install_error_handlers(app: FastAPI) -> None:
         loc = first["loc"][1:] if first["loc"][:1] == ["body"] else first["loc"]   # (a field may be named body)
         where = ".".join(str(p) for p in loc) or "request"
         return problem(422, f"{where}: {first['msg']}", "/problems/validation", errors=errors)
-
-    @app.exception_handler(Overloaded)
-    async def _overloaded(_: Request, exc: Overloaded):
-        # answered within CRM_QUEUE_TIMEOUT instead of letting the client time out
-        return problem(503, f"the server is at capacity ({exc}): retry shortly", "/problems/overloaded",
-                       headers={"Retry-After": OVERLOAD_RETRY_AFTER})
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError):

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from api.admission import RateLimitHeaders
 from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.fast_lane import FastLane
 from api.limits import BodyLimit
 from api.observability.install import install_observability
 from api.openapi import install_openapi
@@ -60,6 +61,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     install_openapi(app)  # every route's error statuses as problem+json
+    app.add_middleware(FastLane)   # innermost: the hot reads skip routing, inside every other middleware
     app.add_middleware(BodyLimit)
     app.add_middleware(RateLimitHeaders)
     v1 = APIRouter(prefix=API_PREFIX)

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.convertors import StringConvertor, register_url_convertor
 
+from api import fast_lane
 from api.deps import CallerDep, SessionDep, in_tenant_transaction, principal_of, read_in_one_trip
 from api.errors import ApiError
 from api.schemas.scores import (
@@ -150,10 +151,18 @@ async def lead_score(contact_id: uuid.UUID, request: Request, caller: CallerDep,
     return await _get(request, caller, "lead", contact_id, as_of, fresh)
 
 
+fast_lane.register("scores/leads", lambda request, caller, id_: _get(request, caller, "lead", id_, None, False),
+                   router.routes[-1])
+
+
 @router.get("/accounts/{company_id:segment}", response_model=ScoreRead, summary="An account's churn risk with reasons")
 async def account_score(company_id: uuid.UUID, request: Request, caller: CallerDep,
                         as_of: dt.date | None = AsOf, fresh: bool = Fresh) -> ScoreRead:
     return await _get(request, caller, "account", company_id, as_of, fresh)
+
+
+fast_lane.register("scores/accounts",
+                   lambda request, caller, id_: _get(request, caller, "account", id_, None, False), router.routes[-1])
 
 
 @router.post("/leads:batch", response_model=LeadBatchRead, summary="Published scores of up to 1,000 leads")

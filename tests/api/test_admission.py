@@ -176,8 +176,9 @@ def test_limits_and_revocation_hold_across_the_worker_processes_of_crm_serve(crm
             return got, time.monotonic() - started
 
         got, elapsed = statuses(agency["headers"], 300)
-        assert set(got) == {200, 429}
-        assert got.count(200) <= 40 + 20 * elapsed
+        assert set(got) <= {200, 429} and got.count(200) <= 40 + 20 * elapsed
+        if elapsed < (300 - 40) / 20:   # faster than the bucket refills: some were refused
+            assert 429 in got
 
         secret = {"Authorization": f"Bearer {revoked.api_key}"}
         assert set(statuses(secret, 20)[0]) == {200}   # both workers hold leases of this key now
