@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from api.admission import RateLimitHeaders
+from api.admission import InFlightLimit, RateLimitHeaders
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.fast_lane import FastLane
@@ -64,6 +64,7 @@ def create_app() -> FastAPI:
     app.add_middleware(FastLane)   # innermost: the hot reads skip routing, inside every other middleware
     app.add_middleware(BodyLimit)
     app.add_middleware(RateLimitHeaders)
+    app.add_middleware(InFlightLimit)   # sheds load before anything else of the API runs
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (companies, contacts, pipelines, deals, activities, notes, tasks, campaigns):
         v1.include_router(module.router)

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
                                       "(bursts of twice that); over it: 429 with Retry-After")
     crm_rate_tenant_per_s: float = Field(default=1000, gt=0, description="Requests per second all of an agency's "
                                          "API keys together may make (bursts of twice that)")
+    crm_max_in_flight: int = Field(default=100, gt=0, description="API requests one worker process handles at "
+                                   "once; one more is answered 503 with Retry-After at once (load shedding)")
     crm_queue_timeout: float = Field(default=5.0, gt=0, description="Seconds a request may wait for a database "
                                      "slot before it is answered 503 with Retry-After (overload)")
 

@@ -115,6 +115,29 @@ def test_a_request_that_cannot_get_a_database_slot_in_time_is_answered_503_with_
                 assert patch.result(60).status_code == 200
 
 
+def test_past_its_in_flight_bound_a_worker_answers_503_at_once(tenant, monkeypatch):
+    headers = tenant["headers"]
+    with TestClient(app) as client:
+        contact = client.post(f"{API}/contacts", json={"email": "held@example.com"}, headers=headers).json()
+        monkeypatch.setattr(get_settings(), "crm_max_in_flight", 1)
+        with admin_session() as lock:   # the PATCH waits on this row lock: one request in flight
+            lock.execute(text("select 1 from contacts where id = :i for update"), {"i": contact["id"]})
+            with ThreadPoolExecutor(1) as pool:
+                patch = pool.submit(client.patch, f"{API}/contacts/{contact['id']}", json={"title": "CMO"},
+                                    headers=headers)
+                deadline = time.monotonic() + 60
+                while not _backend_waiting_on_a_lock() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert _backend_waiting_on_a_lock(), "the PATCH never reached its row lock"
+                shed = client.get(f"{API}/contacts/{contact['id']}", headers=headers)
+                body = assert_problem(shed, 503)
+                assert body["type"] == "/problems/overloaded" and shed.headers["Retry-After"] == "1"
+                assert client.get("/healthz").status_code == 200   # not an API request: not shed
+                lock.rollback()
+                assert patch.result(60).status_code == 200
+        assert client.get(f"{API}/contacts/{contact['id']}", headers=headers).status_code == 200
+
+
 def test_the_one_trip_pool_refuses_instead_of_queueing_past_the_timeout(tenant, monkeypatch):
     monkeypatch.setattr(one_trip, "POOL_MIN", 1)
     monkeypatch.setattr(one_trip, "POOL_MAX", 1)
