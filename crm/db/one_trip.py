@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 import uuid
@@ -58,10 +59,11 @@ class Unauthorized(Exception):
 
 
 class RateLimited(Exception):
-    def __init__(self, retry_after: int, limit: float, scope: str):
+    def __init__(self, retry_after: int, limit: float, scope: str, wait: float = 0.0):
         who = "API key" if scope == "key" else "agency"
         super().__init__(f"rate limit of the {who}: {limit:g} requests per second; retry in {retry_after} s")
         self.retry_after, self.limit, self.scope = retry_after, limit, scope   # scope: 'key' | 'tenant'
+        self.wait = wait   # seconds until the bucket holds a token again (nobody else can add one sooner)
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,26 @@ class Leases:
         self._lock = threading.Lock()
         self._by_key: dict[str, _Lease] = {}
         self._fetching: dict[str, int] = {}
+        self._refused: dict[str, tuple[float, RateLimited]] = {}   # key hash -> (until, the refusal)
+
+    def refusal(self, key_hash: str) -> RateLimited | None:
+        """The key's last refusal while its bucket cannot have refilled yet: a flood is refused here, at no
+        cost to PostgreSQL (tokens only come back with time, so asking again before then is pointless)."""
+        with self._lock:
+            refused = self._refused.get(key_hash)
+            if refused is None:
+                return None
+            until, exc = refused
+            left = until - time.monotonic()
+            if left <= 0:
+                del self._refused[key_hash]
+                return None
+        return RateLimited(max(1, math.ceil(left)), exc.limit, exc.scope, left)
+
+    def refused(self, key_hash: str, exc: RateLimited) -> None:
+        if exc.wait > 0:
+            with self._lock:
+                self._refused[key_hash] = (time.monotonic() + exc.wait, exc)
 
     def spend(self, key_hash: str) -> Admission | None:
         with self._lock:
@@ -164,6 +186,7 @@ class Leases:
     def forget(self, key_hash: str) -> None:
         with self._lock:
             self._by_key.pop(key_hash, None)
+            self._refused.pop(key_hash, None)
 
 
 leases = Leases()
@@ -192,11 +215,11 @@ def _raise_refusal(exc: psycopg.Error) -> None:
     if state == "CR429":
         detail = json.loads(exc.diag.message_detail or "{}")
         raise RateLimited(int(detail.get("retry_after", 1)), float(detail.get("limit", 0)),
-                          str(detail.get("scope", "key"))) from exc
+                          str(detail.get("scope", "key")), float(detail.get("wait", 0))) from exc
 
 
 async def _admit(conn: psycopg.AsyncConnection, key_hash: str) -> Admission:
-    admission = leases.spend(key_hash)
+    admission = _spend(key_hash)
     if admission is not None:
         return admission
     params = _lease_params(key_hash)
@@ -216,7 +239,7 @@ def admit_sync(conn, key_hash: str) -> Admission:
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    admission = leases.spend(key_hash)
+    admission = _spend(key_hash)
     if admission is not None:
         return admission
     key, want, key_rate, tenant_rate = _lease_params(key_hash)
@@ -231,6 +254,14 @@ def admit_sync(conn, key_hash: str) -> Admission:
     return _granted(row, key_hash)
 
 
+def _spend(key_hash: str) -> Admission | None:
+    """A request of this worker's lease, or None (then ask PostgreSQL); raises a refusal still running."""
+    admission = leases.spend(key_hash)
+    if admission is None and (refusal := leases.refusal(key_hash)) is not None:
+        raise refusal
+    return admission
+
+
 def _granted(row: Mapping[str, Any], key_hash: str) -> Admission:
     admission = _admission(row, row["granted"] - 1)
     leases.fetched(key_hash, admission, row["granted"])
@@ -243,7 +274,11 @@ def _refused(exc: psycopg.Error, key_hash: str) -> Admission:
     spare = leases.spend(key_hash) if exc.sqlstate == "CR429" else None
     if spare is not None:
         return spare
-    _raise_refusal(exc)
+    try:
+        _raise_refusal(exc)
+    except RateLimited as refusal:
+        leases.refused(key_hash, refusal)
+        raise
     raise exc
 
 

@@ -72,6 +72,23 @@ def test_a_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not(api
     assert client.get(f"{API}/contacts/{contact['id']}", headers=sibling).status_code == 200
 
 
+def test_a_refused_key_is_refused_by_its_worker_until_its_bucket_can_have_refilled(api: Api, client, monkeypatch):
+    """A flood's 429s cost PostgreSQL nothing: the worker repeats the refusal until the refill instant."""
+    contact = api.contact("flood@example.com")
+    key_id, headers = _new_key(api)
+    monkeypatch.setattr(get_settings(), "crm_rate_key_per_s", 0.5)   # a burst of 1, then one every 2 s
+    path = f"{API}/contacts/{contact['id']}"
+    assert client.get(path, headers=headers).status_code == 200
+    assert_problem(client.get(path, headers=headers), 429)   # refused by PostgreSQL: no token
+    with admin_session() as s:   # the bucket refilled behind the worker's back
+        s.execute(text("update rate_buckets set tokens = 10 where scope = 'key' and id = :k"), {"k": key_id})
+    repeated = client.get(path, headers=headers)
+    assert_problem(repeated, 429)   # still refused: by the worker, which did not ask again
+    assert int(repeated.headers["Retry-After"]) >= 1
+    time.sleep(2.1)   # the instant a token could exist at 0.5/s has passed: the worker asks again
+    assert client.get(path, headers=headers).status_code == 200
+
+
 def test_an_agencys_keys_share_its_rate_and_another_agency_is_untouched(api: Api, other_api: Api, client,
                                                                         monkeypatch):
     contact, theirs = api.contact("shared@example.com"), other_api.contact("other@example.com")

@@ -10,11 +10,12 @@ Revision ID: 0015
 - `api_lease(key_hash, want, key_rate, tenant_rate)`: authenticates the key (stamping `last_used_at` at most
   once a minute, as `auth_api_key` does), then leases up to `want` requests from the key's bucket and as many
   from its agency's (`rate_take`). Refill is continuous at `rate` per second up to a burst of twice the rate.
-  It raises SQLSTATE 28000 for an unknown or revoked key and CR429 (DETAIL: JSON with retry_after, limit,
-  scope) when a bucket has less than one token. A worker spends a lease locally for at most a second
-  (`crm.db.one_trip`), so most requests cost PostgreSQL no admission at all, while the buckets stay the one
-  shared truth: no worker can spend a token another worker spent. It runs in its own short transaction,
-  never inside a request's: a bucket row is locked for microseconds.
+  It raises SQLSTATE 28000 for an unknown or revoked key and CR429 (DETAIL: JSON with retry_after, wait =
+  the exact seconds until a token, limit, scope) when a bucket has less than one token. A worker spends a
+  lease locally for at most a second (`crm.db.one_trip`), so most requests cost PostgreSQL no admission at
+  all, while the buckets stay the one shared truth: no worker can spend a token another worker spent; it
+  repeats a refusal itself until that instant. It runs in its own short transaction, never inside a
+  request's: a bucket row is locked for microseconds.
 - `<resource>_page_idx (tenant_id, created_at, id)` on every resource the API lists: a page of the keyset
   pagination is an index range scan of `limit + 1` rows instead of a sort of the agency's whole table.
 """
@@ -90,6 +91,7 @@ begin
     raise exception 'rate limit of the API key: % requests per second', p_key_rate
       using errcode = 'CR429', detail = json_build_object(
         'retry_after', greatest(1, ceil((1 - from_key.tokens) / p_key_rate)), 'limit', p_key_rate,
+        'wait', (1 - from_key.tokens) / p_key_rate,
         'scope', 'key')::text;
   end if;
   select * into from_tenant from rate_take('tenant', k.tenant_id, p_tenant_rate, from_key.taken);
@@ -97,6 +99,7 @@ begin
     raise exception 'rate limit of the agency: % requests per second', p_tenant_rate
       using errcode = 'CR429', detail = json_build_object(
         'retry_after', greatest(1, ceil((1 - from_tenant.tokens) / p_tenant_rate)), 'limit', p_tenant_rate,
+        'wait', (1 - from_tenant.tokens) / p_tenant_rate,
         'scope', 'tenant')::text;
   end if;
   if from_tenant.taken < from_key.taken then   -- the agency had fewer: the key keeps the difference
