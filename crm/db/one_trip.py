@@ -24,11 +24,15 @@ code running without one (a test client used without its context) gets a connect
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import json
 import math
+import re
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -330,12 +334,13 @@ async def _dialogue(conn: psycopg.AsyncConnection, caller: Caller,
     try:
         admission = await _admit(conn, caller.key_hash) if isinstance(caller, KeyCaller) else None
         tenant = admission.tenant_id if admission is not None else caller.tenant_id
-        cursor = conn.cursor()
+        prepared = [await _prepared(conn, s) for s in statements]
         # one message: the scope and every statement, one implicit transaction
-        sql = "; ".join(["select set_config('app.tenant_id', %(tenant__)s, true)", *(s.sql for s in statements)])
+        sql = "; ".join(["select set_config('app.tenant_id', %(tenant__)s, true)", *(p.execute_sql for p in prepared)])
         params: dict[str, Any] = {"tenant__": str(tenant)}
-        for statement in statements:
-            params.update(statement.params or {})
+        for statement, plan in zip(statements, prepared, strict=True):
+            params.update({alias: (statement.params or {})[name] for alias, name in plan.aliases.items()})
+        cursor = conn.cursor()
         await cursor.execute(sql, params)
         results = []
         for _ in statements:
@@ -344,3 +349,48 @@ async def _dialogue(conn: psycopg.AsyncConnection, caller: Caller,
         return admission, results
     finally:
         timing.record(time.perf_counter() - started)
+
+
+# ---- prepared statements --------------------------------------------------------------------------------------
+# Planning a read costs PostgreSQL more than running it (0.85 ms against 0.29 ms for a page of 50 under RLS).
+# The one message stays one message by EXECUTEing a statement PREPAREd once per connection: after a few
+# executions PostgreSQL keeps a generic plan (the tenant is a run-time value of app_tenant_id()).
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    name: str
+    prepare_sql: str               # PREPARE name AS <sql with $1..$n>
+    execute_sql: str               # EXECUTE name(%(a0)s, ...), bound client-side
+    aliases: dict[str, str]        # a0 -> the statement's own parameter name
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(sql: str) -> _Prepared:
+    order: list[str] = []
+
+    def number(match: re.Match) -> str:
+        if match.group(1) not in order:
+            order.append(match.group(1))
+        return f"${order.index(match.group(1)) + 1}"
+
+    body = _PLACEHOLDER.sub(number, sql).replace("%%", "%")
+    name = "crm_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+    aliases = {f"p{i}__{name}": param for i, param in enumerate(order)}
+    args = ", ".join(f"%({alias})s" for alias in aliases)
+    return _Prepared(name, f"prepare {name} as {body}", f"execute {name}({args})" if args else f"execute {name}",
+                     aliases)
+
+
+_prepared_on: weakref.WeakKeyDictionary[psycopg.AsyncConnection, set[str]] = weakref.WeakKeyDictionary()
+
+
+async def _prepared(conn: psycopg.AsyncConnection, statement: Statement) -> _Prepared:
+    plan = _plan(statement.sql)
+    done = _prepared_on.setdefault(conn, set())
+    if plan.name not in done:
+        await conn.execute(plan.prepare_sql)   # no parameters: psycopg sends it as it is
+        done.add(plan.name)
+    return plan
