@@ -1,17 +1,20 @@
-from fastapi import APIRouter
-from sqlalchemy import text
+import asyncio
+
+from fastapi import APIRouter, Request
 
 from api.errors import ApiError
-from crm.db.engine import app_engine
+from crm.db import one_trip
+from crm.db.slots import Overloaded
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Liveness and database reachability")
-def healthz() -> dict:
+async def healthz(request: Request) -> dict:
     try:
-        with app_engine().connect() as conn:
-            conn.execute(text("select 1"))
+        await one_trip.ping(getattr(request.app.state, "one_trip_pools", {}).get(asyncio.get_running_loop()))
+    except Overloaded:
+        raise
     except Exception as exc:  # any failure to reach the database means not healthy
         raise ApiError(503, f"database unreachable: {type(exc).__name__}") from exc
     return {"status": "ok"}

@@ -328,6 +328,20 @@ async def run(pools: LazyPool | None, caller: Caller,
         raise Overloaded(str(exc)) from exc
 
 
+async def ping(pools: LazyPool | None) -> None:
+    """PostgreSQL answers through this worker's pool (health checks)."""
+    if pools is None:
+        async with await psycopg.AsyncConnection.connect(psycopg_conninfo(app_url()), **CONNECTION) as conn:
+            await conn.execute("select 1")
+        return
+    pool = await pools.get()
+    try:
+        async with pool.connection(timeout=get_settings().crm_queue_timeout) as conn:
+            await conn.execute("select 1")
+    except (PoolTimeout, TooManyRequests) as exc:
+        raise Overloaded(str(exc)) from exc
+
+
 async def _dialogue(conn: psycopg.AsyncConnection, caller: Caller,
                     statements: Sequence[Statement]) -> tuple[Admission | None, list[list[dict]]]:
     started = time.perf_counter()

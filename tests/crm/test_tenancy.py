@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import create_engine
 
 from crm.db import engine as engine_mod
 from crm.settings import Settings
@@ -61,10 +60,10 @@ def test_healthz_is_503_when_the_database_is_unreachable(monkeypatch):
     from fastapi.testclient import TestClient
 
     from api.main import app
-    from api.routes import health
+    from crm.db import one_trip
 
-    dead = create_engine("postgresql+psycopg://crm_app:x@/postgres?host=/nonexistent-socket-dir")
-    monkeypatch.setattr(health, "app_engine", lambda: dead)
+    # a client used without its context has no pool: the check connects with this URL
+    monkeypatch.setattr(one_trip, "app_url", lambda: "postgresql+psycopg://crm_app:x@/postgres?host=/nonexistent-dir")
     r = TestClient(app).get("/healthz")
     assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
     assert "database unreachable" in r.json()["detail"]
