@@ -28,4 +28,6 @@ LOCAL_TABLES: dict[str, str] = {
     "public.alembic_version": "the schema version, read and written by migrations on the coordinator",
     "public.login_attempts": "throttles sign-ins per (email, client address) before any tenant is known; "
                              "reached only through `login_reserve` / `login_succeeded`",
+    "public.rate_buckets": "rate-limit token buckets by API key or tenant id (scope, id), written on every lease "
+                           "before a tenant transaction begins; reached only through `api_lease` / `rate_take`",
 }
