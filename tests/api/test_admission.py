@@ -5,6 +5,7 @@ worker processes of `crm serve` because they live in PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -110,26 +111,34 @@ def _backend_waiting_on_a_lock() -> bool:
                                    "and wait_event_type = 'Lock'")).scalar())
 
 
+@contextlib.contextmanager
+def _a_patch_waiting_on_a_row_lock(client: TestClient, contact: dict, headers: dict):
+    """A PATCH of `contact` in flight, holding its db slot while it waits on a row lock taken elsewhere;
+    released (and answered 200) when the block ends."""
+    with admin_session() as lock:
+        lock.execute(text("select 1 from contacts where id = :i for update"), {"i": contact["id"]})
+        with ThreadPoolExecutor(1) as pool:
+            patch = pool.submit(client.patch, f"{API}/contacts/{contact['id']}", json={"title": "CMO"},
+                                headers=headers)
+            deadline = time.monotonic() + 60
+            while not _backend_waiting_on_a_lock() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _backend_waiting_on_a_lock(), "the PATCH never reached its row lock"
+            yield
+            lock.rollback()   # the PATCH goes on
+            assert patch.result(60).status_code == 200
+
+
 def test_a_request_that_cannot_get_a_database_slot_in_time_is_answered_503_with_retry_after(tenant, monkeypatch):
     monkeypatch.setattr(slots, "DB_SLOTS", 1)   # the test client's new event loop gets a semaphore of one
     monkeypatch.setattr(get_settings(), "crm_queue_timeout", 0.5)
     headers = tenant["headers"]
     with TestClient(app) as client:
         contact = client.post(f"{API}/contacts", json={"email": "slow@example.com"}, headers=headers).json()
-        with admin_session() as lock:   # a long transaction elsewhere holds the row the PATCH must lock
-            lock.execute(text("select 1 from contacts where id = :i for update"), {"i": contact["id"]})
-            with ThreadPoolExecutor(1) as pool:
-                patch = pool.submit(client.patch, f"{API}/contacts/{contact['id']}", json={"title": "CMO"},
-                                    headers=headers)
-                deadline = time.monotonic() + 60
-                while not _backend_waiting_on_a_lock() and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                assert _backend_waiting_on_a_lock(), "the PATCH never reached its row lock"
-                refused = client.post(f"{API}/notes", json={"body": "queued"}, headers=headers)
-                body = assert_problem(refused, 503)
-                assert body["type"] == "/problems/overloaded" and refused.headers["Retry-After"] == "1"
-                lock.rollback()   # the PATCH goes on and holds nothing any more
-                assert patch.result(60).status_code == 200
+        with _a_patch_waiting_on_a_row_lock(client, contact, headers):
+            refused = client.post(f"{API}/notes", json={"body": "queued"}, headers=headers)
+            body = assert_problem(refused, 503)
+            assert body["type"] == "/problems/overloaded" and refused.headers["Retry-After"] == "1"
 
 
 def test_past_its_in_flight_bound_a_worker_answers_503_at_once(tenant, monkeypatch):
@@ -137,21 +146,11 @@ def test_past_its_in_flight_bound_a_worker_answers_503_at_once(tenant, monkeypat
     with TestClient(app) as client:
         contact = client.post(f"{API}/contacts", json={"email": "held@example.com"}, headers=headers).json()
         monkeypatch.setattr(get_settings(), "crm_max_in_flight", 1)
-        with admin_session() as lock:   # the PATCH waits on this row lock: one request in flight
-            lock.execute(text("select 1 from contacts where id = :i for update"), {"i": contact["id"]})
-            with ThreadPoolExecutor(1) as pool:
-                patch = pool.submit(client.patch, f"{API}/contacts/{contact['id']}", json={"title": "CMO"},
-                                    headers=headers)
-                deadline = time.monotonic() + 60
-                while not _backend_waiting_on_a_lock() and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                assert _backend_waiting_on_a_lock(), "the PATCH never reached its row lock"
-                shed = client.get(f"{API}/contacts/{contact['id']}", headers=headers)
-                body = assert_problem(shed, 503)
-                assert body["type"] == "/problems/overloaded" and shed.headers["Retry-After"] == "1"
-                assert client.get("/healthz").status_code == 200   # not an API request: not shed
-                lock.rollback()
-                assert patch.result(60).status_code == 200
+        with _a_patch_waiting_on_a_row_lock(client, contact, headers):   # one request in flight
+            shed = client.get(f"{API}/contacts/{contact['id']}", headers=headers)
+            body = assert_problem(shed, 503)
+            assert body["type"] == "/problems/overloaded" and shed.headers["Retry-After"] == "1"
+            assert client.get("/healthz").status_code == 200   # not an API request: not shed
         assert client.get(f"{API}/contacts/{contact['id']}", headers=headers).status_code == 200
 
 
