@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from app.cli.children import stop_child
 from app.web import app
 from crm import access
 from crm.db import one_trip, slots
@@ -226,9 +227,4 @@ def test_limits_and_revocation_hold_across_the_worker_processes_of_crm_serve(crm
         time.sleep(one_trip.LEASE_SECONDS)
         assert set(statuses(secret, 20)[0]) == {401}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_child(proc, grace=30)
