@@ -46,6 +46,19 @@ class Settings(BaseSettings):
                                    "once; one more is answered 503 with Retry-After at once (load shedding)")
     crm_queue_timeout: float = Field(default=5.0, gt=0, description="Seconds a request may wait for a database "
                                      "slot before it is answered 503 with Retry-After (overload)")
+    # outbound webhooks (crm.webhooks): the SSRF rule, retries and when a failing endpoint is switched off
+    crm_webhook_allow_private_targets: bool = Field(default=False, description="Allow webhook URLs whose host "
+                                                    "resolves to a loopback, private, link-local or otherwise "
+                                                    "non-public address (a receiver on this machine or LAN)")
+    crm_webhook_backoff_seconds: float = Field(default=30, gt=0, description="Wait before a failed delivery's "
+                                               "first retry; doubled at each further attempt (plus up to 10% "
+                                               "jitter)")
+    crm_webhook_max_attempts: int = Field(default=8, ge=1, description="Attempts of one delivery before it is "
+                                          "marked dead")
+    crm_webhook_disable_after: int = Field(default=20, ge=1, description="Failed delivery attempts in a row "
+                                           "after which a subscription is disabled (with its reason)")
+    crm_webhook_timeout_seconds: float = Field(default=10, gt=0, description="Seconds one delivery's HTTP call "
+                                               "may take (connect, send, answer)")
 
     @property
     def session_secret(self) -> str:

@@ -7,8 +7,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, Numeric, PrimaryKeyConstraint, String, Text, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import (BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, Numeric, PrimaryKeyConstraint,
+                        String, Text, text)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 
@@ -198,3 +199,66 @@ class Task(Distributed, Base):
     contact_id: Mapped[uuid.UUID | None]
     company_id: Mapped[uuid.UUID | None]
     deal_id: Mapped[uuid.UUID | None]
+
+
+# ---- slice B (issue 16): outbound webhooks, migration 0017 -------------------------------------------------------
+
+class WebhookSubscription(Distributed, Base):
+    __tablename__ = "webhook_subscriptions"
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    event_types: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{*}'"))
+    secret: Mapped[str] = mapped_column(Text)   # signs deliveries; shown by the API at creation / rotation only
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Distributed, Base):
+    __tablename__ = "webhook_deliveries"
+    subscription_id: Mapped[uuid.UUID]
+    event_type: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(Text, server_default="pending")   # pending|delivered|failed|dead
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(server_default=text("now()"))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+
+
+# ---- slice A (issue 16): audit log and record events (outbox), migration 0016 ------------------------------------
+
+class AuditEntry(Base):
+    """One recorded change, append-only for the application (written by crm.services.changes)."""
+    __tablename__ = "audit_log"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "id", name="audit_log_pkey"),)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigInteger, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    actor_type: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[uuid.UUID | None]
+    actor_label: Mapped[str] = mapped_column(Text, server_default="")
+    entity_type: Mapped[str] = mapped_column(Text)
+    entity_id: Mapped[uuid.UUID]
+    action: Mapped[str] = mapped_column(Text)
+    changes: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    request_id: Mapped[str | None] = mapped_column(Text)
+
+
+class RecordEventRow(Base):
+    """The outbox: record changes and AI signals waiting for their consumers (crm.events)."""
+    __tablename__ = "record_events"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "id", name="record_events_pkey"),)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigInteger, autoincrement=True)
+    event_type: Mapped[str] = mapped_column(Text)
+    entity_type: Mapped[str] = mapped_column(Text)
+    entity_id: Mapped[uuid.UUID]
+    changes: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    actor_type: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[uuid.UUID | None]
+    occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
