@@ -7,8 +7,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, Numeric, PrimaryKeyConstraint,
-                        String, Text, text)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -262,3 +273,52 @@ class RecordEventRow(Base):
     actor_type: Mapped[str] = mapped_column(Text)
     actor_id: Mapped[uuid.UUID | None]
     occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+# ---- slice C1 (issue 16): workflows, runs and step runs, migration 0018 -----------------------------------------
+
+class Workflow(Distributed, Base):
+    __tablename__ = "workflows"
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    definition: Mapped[dict[str, Any]]
+    template: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkflowRun(Base):
+    __tablename__ = "workflow_runs"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "id", name="workflow_runs_pkey"),)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    id: Mapped[uuid.UUID] = mapped_column(server_default=text("gen_random_uuid()"))
+    workflow_id: Mapped[uuid.UUID]
+    trigger_key: Mapped[str] = mapped_column(Text)
+    trigger: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    entity_type: Mapped[str | None] = mapped_column(Text)
+    entity_id: Mapped[uuid.UUID | None]
+    definition: Mapped[dict[str, Any]]   # the workflow's definition when the run was queued
+    status: Mapped[str] = mapped_column(Text, server_default="queued")   # queued|running|waiting|succeeded|failed
+    resume_at: Mapped[datetime | None]
+    current_step: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    queued_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:   # identity `id` alone, as for Distributed: session.get(WorkflowRun, id)
+        return {"primary_key": [cls.__table__.c.id]}
+
+
+class WorkflowStepRun(Base):
+    __tablename__ = "workflow_step_runs"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "run_id", "step_id", name="workflow_step_runs_pkey"),)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    run_id: Mapped[uuid.UUID]
+    step_id: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)   # running|waiting|succeeded|failed
+    input: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    output: Mapped[dict[str, Any] | None]
+    started_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
