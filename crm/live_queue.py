@@ -185,12 +185,14 @@ def notify(tenant_id: uuid.UUID | str) -> None:
 
 
 class LiveListener:
-    """A connection LISTENing on `crm_live`: `wait(timeout)` returns the tenant ids notified since the last
-    call, waiting up to `timeout` seconds for the first one. One per thread (a connection is not shared)."""
+    """A connection LISTENing on `crm_live` (or on the given channels: the workflow worker's `crm_events`):
+    `wait(timeout)` returns the tenant ids notified since the last call, waiting up to `timeout` seconds for
+    the first one. One per thread (a connection is not shared)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *channels: str) -> None:
         self._conn = psycopg.connect(psycopg_conninfo(admin_url()), autocommit=True)
-        self._conn.execute(f"listen {CHANNEL}")
+        for channel in channels or (CHANNEL,):
+            self._conn.execute(f"listen {channel}")
 
     def wait(self, timeout: float) -> set[str]:
         tenants = {n.payload for n in self._conn.notifies(timeout=timeout, stop_after=1)}
