@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 
@@ -212,6 +212,35 @@ class Task(Distributed, Base):
     deal_id: Mapped[uuid.UUID | None]
 
 
+# ---- slice B (issue 16): outbound webhooks, migration 0017 -------------------------------------------------------
+
+class WebhookSubscription(Distributed, Base):
+    __tablename__ = "webhook_subscriptions"
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    event_types: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{*}'"))
+    secret: Mapped[str] = mapped_column(Text)   # signs deliveries; shown by the API at creation / rotation only
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Distributed, Base):
+    __tablename__ = "webhook_deliveries"
+    subscription_id: Mapped[uuid.UUID]
+    event_type: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(Text, server_default="pending")   # pending|delivered|failed|dead
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(server_default=text("now()"))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+
+
 # ---- slice A (issue 16): audit log and record events (outbox), migration 0016 ------------------------------------
 
 class AuditEntry(Base):
@@ -244,3 +273,52 @@ class RecordEventRow(Base):
     actor_type: Mapped[str] = mapped_column(Text)
     actor_id: Mapped[uuid.UUID | None]
     occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+# ---- slice C1 (issue 16): workflows, runs and step runs, migration 0018 -----------------------------------------
+
+class Workflow(Distributed, Base):
+    __tablename__ = "workflows"
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    definition: Mapped[dict[str, Any]]
+    template: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkflowRun(Base):
+    __tablename__ = "workflow_runs"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "id", name="workflow_runs_pkey"),)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    id: Mapped[uuid.UUID] = mapped_column(server_default=text("gen_random_uuid()"))
+    workflow_id: Mapped[uuid.UUID]
+    trigger_key: Mapped[str] = mapped_column(Text)
+    trigger: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    entity_type: Mapped[str | None] = mapped_column(Text)
+    entity_id: Mapped[uuid.UUID | None]
+    definition: Mapped[dict[str, Any]]   # the workflow's definition when the run was queued
+    status: Mapped[str] = mapped_column(Text, server_default="queued")   # queued|running|waiting|succeeded|failed
+    resume_at: Mapped[datetime | None]
+    current_step: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    queued_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:   # identity `id` alone, as for Distributed: session.get(WorkflowRun, id)
+        return {"primary_key": [cls.__table__.c.id]}
+
+
+class WorkflowStepRun(Base):
+    __tablename__ = "workflow_step_runs"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "run_id", "step_id", name="workflow_step_runs_pkey"),)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    run_id: Mapped[uuid.UUID]
+    step_id: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)   # running|waiting|succeeded|failed
+    input: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    output: Mapped[dict[str, Any] | None]
+    started_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
