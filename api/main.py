@@ -23,6 +23,7 @@ from api.routes import imports as csv_imports
 from api.routes import insights as insights_routes
 from api.routes import scores as scores_routes
 from api.routes import tenant_settings as settings_routes
+from api.routes import webhooks as webhook_routes
 from api.security_headers import install_security_headers
 
 API_PREFIX = "/api/v1"
@@ -74,6 +75,7 @@ def create_app() -> FastAPI:
     v1.include_router(events_routes.router)  # POST /events: batches of activity events
     v1.include_router(access_routes.router)  # /api-keys, /users: admins manage their workspace's access
     v1.include_router(settings_routes.router)  # /tenant/settings: admins change the agency's churn mode
+    v1.include_router(webhook_routes.router)  # /webhooks: outbound subscriptions, delivery log, test ping
     app.include_router(v1)
     app.include_router(health.router)
     install_docs(app)  # /docs, /redoc from local assets

@@ -7,6 +7,7 @@
 - `delivery`: `deliver_due`, one pass of the worker across tenants (claim, commit, POST, record the outcome).
 """
 
+from crm.webhooks.delivery import deliver_due
 from crm.webhooks.outbox import enqueue
 
-__all__ = ["enqueue"]
+__all__ = ["deliver_due", "enqueue"]
