@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import Row, String, Uuid, bindparam, text
 from sqlalchemy.orm import Session
 
+from crm import events
+
 ENTITY_TYPES = ("lead", "account")
 COLUMNS = "score, probability, tier, factors, model_name, model_version, model_kind, scored_at"
 TENANT_HISTORY_COLUMNS = ("entity_id", "score", "probability", "tier", "model_name", "model_version", "scored_at")
@@ -135,8 +137,35 @@ def refresh(session: Session, entity_type: str, scores: list[dict], features: li
     _write(session, entity_type, scores, features)
 
 
+# A published score that moved is an AI signal (`crm.events`): workflows and webhooks act on it.
+SIGNALS = {"lead": ("lead_score.changed", "contact"), "account": ("churn_risk.changed", "company")}
+MOVED_POINTS = 1.0   # probability x 100: a move smaller than a point is noise, not news
+
+
+def announce_moves(session: Session, entity_type: str, scores: list[dict]) -> int:
+    """Before `scores` replace the current ones: one `lead_score.changed` / `churn_risk.changed` event per
+    entity whose probability moved by at least a point or whose tier changed (a first score moves from
+    nothing), `{"probability": [old, new], "tier": [old, new]}`. One read of the previous scores for all."""
+    event_type, label = SIGNALS[entity_type]
+    before = current_many(session, entity_type, [uuid.UUID(str(s["entity_id"])) for s in scores])
+    moved = 0
+    for score in scores:
+        entity_id = uuid.UUID(str(score["entity_id"]))
+        old = before.get(entity_id)
+        new_p, new_tier = float(score["probability"]), score["tier"]
+        if old is not None and old.tier == new_tier and \
+                round(abs(new_p - old.probability) * 100, 6) < MOVED_POINTS:
+            continue
+        events.emit(session, event_type, label, entity_id,
+                    {"probability": [None if old is None else old.probability, new_p],
+                     "tier": [None if old is None else old.tier, new_tier]})
+        moved += 1
+    return moved
+
+
 def _write(session: Session, entity_type: str, scores: list[dict], features: list[dict]) -> None:
     if scores:
+        announce_moves(session, entity_type, scores)
         rows = [{**s, "entity_type": entity_type} for s in scores]
         session.execute(_UPSERT, rows)
         session.execute(_HISTORY, rows)
