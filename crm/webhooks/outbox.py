@@ -51,8 +51,9 @@ def enqueue(session: Session, *, event_type: str, payload: dict, idempotency_key
     a workflow's `send_webhook` step and the test ping name their target; a disabled one keeps the delivery
     until it is enabled again). Returns the ids of the deliveries for this key, created now or by an earlier
     call with the same key, which creates nothing new."""
-    if not event_type or not idempotency_key:
-        raise Invalid("event_type" if not event_type else "idempotency_key", "must not be empty")
+    for name, value in (("event_type", event_type), ("idempotency_key", idempotency_key)):
+        if not value:
+            raise Invalid(name, f"{name} must not be empty")
     if len(idempotency_key) > MAX_KEY_LENGTH:
         raise Invalid("idempotency_key", f"must be at most {MAX_KEY_LENGTH} characters")
     params: dict = {"event_type": event_type, "key": idempotency_key, "payload": _json(payload)}
