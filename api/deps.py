@@ -17,6 +17,7 @@ from crm.db import one_trip
 from crm.db.engine import tenant_session
 from crm.db.slots import db_slot, held_slot
 from crm.security import WRITE_ROLES
+from crm.services.actor import set_actor
 from crm.tenancy import Principal
 
 _bearer = HTTPBearer(auto_error=False)
@@ -75,11 +76,18 @@ async def read_in_one_trip(request: Request, caller: one_trip.Caller,
     return results
 
 
-def tenant_db(principal: CurrentPrincipal,
+def request_id_of(request: Request) -> str | None:
+    """The request's id (the caller's X-Request-ID or a new one: api.observability), for the audit log."""
+    return request.scope.get("state", {}).get("request_id")
+
+
+def tenant_db(request: Request, principal: CurrentPrincipal,
               _slot: Annotated[None, Depends(db_slot, scope="function")]) -> Iterator[Session]:
     """The request's one tenant session: the tenant comes from the caller's credentials, never from input,
-    and everything below the route works in this session (crm.db.slots bounds how many are open)."""
+    and everything below the route works in this session (crm.db.slots bounds how many are open), in the
+    caller's name (the audit log's actor: the API key, or the dashboard's signed-in user)."""
     with tenant_session(principal.tenant_id) as session:
+        set_actor(session, principal.actor(), request_id=request_id_of(request))
         yield session
 
 
@@ -92,11 +100,12 @@ async def in_tenant_transaction(principal: Principal, work: Callable[..., T], *a
     transaction ends when `work` returns. For a route whose slow part needs no database (a chat model's
     answer): unlike SessionDep, the connection and the slot are not held while that part runs."""
     async with held_slot():
-        return await run_in_threadpool(_in_tenant_session, principal.tenant_id, work, *args)
+        return await run_in_threadpool(_in_tenant_session, principal, work, *args)
 
 
-def _in_tenant_session(tenant_id, work: Callable[..., T], *args: Any) -> T:
-    with tenant_session(tenant_id) as session:
+def _in_tenant_session(principal: Principal, work: Callable[..., T], *args: Any) -> T:
+    with tenant_session(principal.tenant_id) as session:
+        set_actor(session, principal.actor())
         return work(session, *args)
 
 

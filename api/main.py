@@ -18,12 +18,14 @@ from api.observability.install import install_observability
 from api.openapi import install_openapi
 from api.routes import access as access_routes
 from api.routes import activities, campaigns, companies, contacts, deals, health, notes, pipelines, tasks
+from api.routes import audit as audit_routes
 from api.routes import events as events_routes
 from api.routes import imports as csv_imports
 from api.routes import insights as insights_routes
 from api.routes import scores as scores_routes
 from api.routes import tenant_settings as settings_routes
 from api.routes import webhooks as webhook_routes
+from api.routes import workflows as workflow_routes
 from api.security_headers import install_security_headers
 
 API_PREFIX = "/api/v1"
@@ -76,6 +78,9 @@ def create_app() -> FastAPI:
     v1.include_router(access_routes.router)  # /api-keys, /users: admins manage their workspace's access
     v1.include_router(settings_routes.router)  # /tenant/settings: admins change the agency's churn mode
     v1.include_router(webhook_routes.router)  # /webhooks: outbound subscriptions, delivery log, test ping
+    v1.include_router(audit_routes.router)  # GET /audit: the agency's append-only audit log
+    v1.include_router(workflow_routes.router)  # /workflows: CRUD, templates, manual/webhook runs, history, report
+    v1.include_router(workflow_routes.runs_router)  # /workflow-runs/{id}: one run, step by step
     app.include_router(v1)
     app.include_router(health.router)
     install_docs(app)  # /docs, /redoc from local assets

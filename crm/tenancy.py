@@ -14,6 +14,7 @@ from crm.db.engine import admin_session, app_engine, set_tenant, tenant_session
 from crm.db.models import ApiKey, Tenant, User
 from crm.ids import InvalidId, parse_uuid
 from crm.security import ROLES, hash_api_key, hash_password, new_api_key, verify_password
+from crm.services.actor import Actor, set_actor
 from crm.services.changes import record
 
 # contractual: an account churns when its contract ends (companies.churned_at is set);
@@ -34,6 +35,13 @@ class Principal:
     user_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
     name: str = ""
+
+    def actor(self) -> Actor:
+        """Whom the audit log names for this caller's writes: the API key it authenticated with, else the
+        signed-in user."""
+        if self.api_key_id is not None:
+            return Actor("api_key", self.api_key_id, self.name or "API key")
+        return Actor("user", self.user_id, self.name)
 
 
 def _slugify(name: str) -> str:
@@ -109,6 +117,7 @@ def set_churn_mode(tenant_id: uuid.UUID | str, churn_mode: str) -> dict:
     except InvalidId as exc:
         raise TenancyError(f"{tenant_id!r} is not a tenant id (a UUID)") from exc
     with tenant_session(tid) as s:
+        set_actor(s, Actor("system", None, "operator (crm tenant set-churn-mode)"))
         if s.execute(select(Tenant.id)).first() is None:
             raise TenancyError(f"no tenant with id {tid}")
         return update_tenant_settings(s, churn_mode=churn_mode)

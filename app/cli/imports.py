@@ -32,11 +32,12 @@ def import_file(
     """
     from app.cli.tenants import _db_ready
     from crm.imports import ImportRequestError, import_csv
+    from crm.services.actor import Actor
 
     mapping = _parse_map(map_ or [])
     _db_ready()
     try:
-        report = import_csv(tenant, entity, file.read_bytes(), mapping or None)
+        report = import_csv(tenant, entity, file.read_bytes(), mapping or None, Actor("import", None, file.name))
     except ImportRequestError as exc:
         fail(str(exc))
     emit_json(report.to_dict())

@@ -13,6 +13,7 @@ from crm.ids import InvalidId, parse_uuid
 from crm.imports.csvfile import CsvFileError, parse
 from crm.imports.entities import ENTITIES, Ctx, Pending, RowRefused
 from crm.imports.report import ImportReport, RowError
+from crm.services.actor import Actor, set_actor
 
 ENTITY_NAMES = tuple(ENTITIES)
 MAX_REPORTED_ERRORS = 500
@@ -32,7 +33,9 @@ def _validation_errors(exc: ValidationError, line: int, header_of) -> list[RowEr
 
 
 def import_csv(tenant_id: uuid.UUID | str, entity: str, data: bytes,
-               mapping: dict[str, str] | None = None) -> ImportReport:
+               mapping: dict[str, str] | None = None, actor: Actor | None = None) -> ImportReport:
+    """`actor`: whom the audit log names (type `import`, the user or API key when known, the file's name);
+    by default an import of an unnamed file."""
     spec = ENTITIES.get(entity)
     if spec is None:
         raise ImportRequestError(f"cannot import {entity!r}: choose one of {', '.join(ENTITY_NAMES)}")
@@ -58,7 +61,8 @@ def import_csv(tenant_id: uuid.UUID | str, entity: str, data: bytes,
             errors += _validation_errors(exc, line, parsed.header_of)
     validated = [(p.line, p.data) for p in pending]
     try:
-        report.created, report.updated = _run(tid, spec, validated, parsed, errors)
+        report.created, report.updated = _run(tid, spec, validated, parsed, errors,
+                                              actor or Actor("import", None, f"{entity}.csv"))
     except _Abort as exc:
         errors = exc.errors
     except RowRefused as exc:
@@ -70,11 +74,13 @@ def import_csv(tenant_id: uuid.UUID | str, entity: str, data: bytes,
     return report
 
 
-def _run(tid: uuid.UUID, spec, validated: list[tuple[int, dict]], parsed, errors: list[RowError]) -> tuple[int, int]:
+def _run(tid: uuid.UUID, spec, validated: list[tuple[int, dict]], parsed, errors: list[RowError],
+         actor: Actor) -> tuple[int, int]:
     """One tenant transaction: resolve every row, write each through the domain services, and keep it all
     only if no row failed (an exception inside the transaction rolls it back)."""
     pending = [Pending(line, dict(data)) for line, data in validated]
     with tenant_session(tid) as session:
+        set_actor(session, actor)
         if not session.scalar(select(func.count()).select_from(Tenant)):
             raise ImportRequestError(f"no tenant with id {tid}")
         ctx = Ctx(session, tid)

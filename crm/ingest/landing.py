@@ -22,6 +22,7 @@ from sqlalchemy import text
 from crm.db.engine import tenant_session
 from crm.ids import InvalidId, parse_uuid
 from crm.services import activities
+from crm.services.actor import Actor, set_actor
 from crm.settings import get_settings
 
 SUFFIXES = (".csv", ".jsonl")
@@ -111,6 +112,7 @@ def load_file(tenant_id: str, path: Path, sha256: str | None = None) -> LoadResu
     sha256 = sha256 or _sha256(path)
     result = LoadResult(file=path.name)
     with tenant_session(tenant_id) as s:
+        set_actor(s, Actor("pipeline", None, f"landing file {path.name}"))
         claimed = s.execute(text(
             "insert into landing_files (tenant_id, file_hash, file_name) values (app_tenant_id(), :h, :n) "
             "on conflict do nothing returning file_hash"), {"h": sha256, "n": path.name}).first()

@@ -6,19 +6,23 @@ import uuid
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from crm.db.engine import tenant_session
 from crm.db.slots import db_slot
 from crm.ids import InvalidId, parse_uuid
+from crm.services.actor import set_actor
 from dashboards.security import UserDep, not_found_page
 
 
-def page_db(user: UserDep, _slot: Annotated[None, Depends(db_slot, scope="function")]) -> Iterator[Session]:
+def page_db(request: Request, user: UserDep,
+            _slot: Annotated[None, Depends(db_slot, scope="function")]) -> Iterator[Session]:
     """The page's one tenant session, for the signed-in user's tenant; everything the page reads or writes
-    goes through it. Bounded by the same slots as the API's sessions (crm/db/slots.py)."""
+    goes through it, in the user's name (the audit log's actor). Bounded by the same slots as the API's
+    sessions (crm/db/slots.py)."""
     with tenant_session(user.tenant_id) as session:
+        set_actor(session, user.actor(), request_id=request.scope.get("state", {}).get("request_id"))
         yield session
 
 
