@@ -64,7 +64,7 @@ def apply_checkpoint_migrations(execute: Callable[[str], object], applied: int =
 def checkpointer_conninfo(admin_sqlalchemy_url: str) -> str:
     """psycopg conninfo for the checkpointer: the operator's connection, acting as crm_workflow inside
     `workflow_state` from its first statement."""
-    url = make_url(admin_sqlalchemy_url).set(drivername="postgresql")
-    query = dict(url.query)
-    query["options"] = f"-c role={ROLE} -c search_path={SCHEMA}"
-    return url.set(query=query).render_as_string(hide_password=False)
+    from psycopg.conninfo import make_conninfo
+
+    url = make_url(admin_sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return make_conninfo(url, options=f"-c role={ROLE} -c search_path={SCHEMA}")

@@ -1,0 +1,137 @@
+"""A workflow definition as a LangGraph `StateGraph`, compiled with the durable PostgreSQL checkpointer.
+
+One node per step; a step's `next` is an edge (None: END); `branch` and `ai_decision` are conditional edges
+reading the route their node recorded in the state. The state is small and typed: who the run is (ids, the
+trigger) plus the steps done and the routes taken, so a checkpoint holds no CRM data beyond ids. The thread id
+is the run id: the runner resumes a run from its last checkpoint, whatever process wrote it.
+
+The checkpointer connects through a small pool with `role=crm_workflow` into schema `workflow_state`
+(`crm.workflows.checkpoints`): the tables were created by migration 0018, so no DDL happens here. Compiled
+graphs are cached per definition (its canonical JSON), so a busy workflow is compiled once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import threading
+from functools import lru_cache
+from typing import Annotated, Any, TypedDict
+
+from langgraph.errors import GraphBubbleUp
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from crm.db.engine import admin_url
+from crm.workflows.checkpoints import checkpointer_conninfo
+from crm.workflows.definition import ROUTING, Step, WorkflowDefinition, parse_definition
+from serving.workflows.context import RunContext, StepFailed
+from serving.workflows.steps import STEPS
+
+
+class StepError(Exception):
+    """A step failed: the run fails with this step and message."""
+
+    def __init__(self, step_id: str, message: str):
+        super().__init__(f'step "{step_id}": {message}')
+        self.step_id = step_id
+
+
+def _merge(left: dict, right: dict) -> dict:
+    return {**(left or {}), **(right or {})}
+
+
+class RunState(TypedDict, total=False):
+    tenant_id: str
+    run_id: str
+    workflow_id: str
+    workflow_name: str
+    entity_type: str | None
+    entity_id: str | None
+    trigger: dict[str, Any]
+    done: Annotated[list[str], operator.add]           # steps finished, in order
+    routes: Annotated[dict[str, str | None], _merge]   # routing step -> the step it chose (None: the end)
+
+
+def _node(step: Step):
+    run_step = STEPS[step.type]
+
+    def node(state: RunState) -> dict:
+        try:
+            output = run_step(RunContext.from_state(state), step)
+        except GraphBubbleUp:   # a wait's interrupt: not a failure
+            raise
+        except Exception as error:
+            raise StepError(step.id, str(error) if isinstance(error, StepFailed) else
+                            f"{type(error).__name__}: {error}") from error
+        update: dict[str, Any] = {"done": [step.id]}
+        if step.type in ROUTING:
+            update["routes"] = {step.id: output.get("next")}
+        return update
+
+    node.__name__ = f"step_{step.id}"
+    return node
+
+
+def _router(step: Step):
+    def route(state: RunState) -> str:
+        return state.get("routes", {}).get(step.id) or END
+    return route
+
+
+def build_graph(definition: WorkflowDefinition) -> StateGraph:
+    graph = StateGraph(RunState)
+    for step in definition.steps:
+        graph.add_node(step.id, _node(step))
+    graph.add_edge(START, definition.steps[0].id)
+    for step in definition.steps:
+        if step.type in ROUTING:
+            targets = {target: target for target in step.successors() if target is not None}
+            graph.add_conditional_edges(step.id, _router(step), {**targets, END: END})
+        else:
+            graph.add_edge(step.id, step.next or END)
+    return graph
+
+
+_pool_lock = threading.Lock()
+_pool = None    # psycopg_pool.ConnectionPool of the checkpointer, opened on first use
+_saver = None   # the PostgresSaver over it
+
+
+def checkpointer():
+    """The process's PostgresSaver over a small connection pool acting as crm_workflow (thread-safe)."""
+    global _pool, _saver
+    with _pool_lock:
+        if _pool is None:
+            from langgraph.checkpoint.postgres import PostgresSaver
+            from psycopg.rows import dict_row
+            from psycopg_pool import ConnectionPool
+
+            _pool = ConnectionPool(checkpointer_conninfo(admin_url()), min_size=1, max_size=8, open=True,
+                                   kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+                                   check=ConnectionPool.check_connection, name="workflow-checkpoints")
+            _saver = PostgresSaver(_pool)
+        return _saver
+
+
+def close_checkpointer() -> None:
+    """Close the pool (tests switch databases; a worker closes it on shutdown)."""
+    global _pool, _saver
+    with _pool_lock:
+        if _pool is not None:
+            _pool.close()
+        _pool, _saver = None, None
+        compiled.cache_clear()
+
+
+@lru_cache(maxsize=256)
+def _compiled(canonical: str) -> CompiledStateGraph:
+    return build_graph(parse_definition(json.loads(canonical))).compile(checkpointer=checkpointer())
+
+
+def compiled(definition: dict) -> CompiledStateGraph:
+    """The compiled graph of a definition (as stored JSON), with the checkpointer."""
+    return _compiled(json.dumps(definition, sort_keys=True, default=str))
+
+
+compiled.cache_clear = _compiled.cache_clear  # type: ignore[attr-defined]

@@ -1,0 +1,169 @@
+"""The runner: `run_due(limit)` executes queued runs, waiting runs whose `resume_at` has come, and runs whose
+worker died, across agencies.
+
+Ownership of a run is a PostgreSQL session advisory lock on its id, held on one connection of the executing
+process for as long as it executes the run. A worker that dies (SIGKILL, a lost machine) loses its connection
+and so the lock, and its `running` run becomes due again at once: the next pass resumes it from its last
+checkpoint (LangGraph's PostgreSQL checkpointer, thread id = run id), and the steps it had finished are not run
+again (their rows in `workflow_step_runs`, written with their effects, make a node LangGraph re-runs a no-op).
+
+One pass:
+1. the operator connection lists due runs by `workflow_runs_due_idx` (ids and tenant ids only: the one
+   cross-tenant read, as in `crm.live_queue.pending_tenants`);
+2. for each, take its advisory lock (skip it if another worker holds it), then in the run's tenant transaction
+   claim it (`for update skip locked`, status → running);
+3. invoke the graph: from the start (queued), from the checkpoint (a dead worker's run), or with
+   `Command(resume=...)` (a wait that is due); then the run is `waiting` (with `resume_at`), `succeeded`, or
+   `failed` with the step and error. A failing run never stops the pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.types import Command
+from sqlalchemy import text
+
+from crm.db.engine import admin_engine, app_engine, tenant_session
+from serving.workflows.graph import StepError, compiled
+
+log = logging.getLogger(__name__)
+LOCK_CLASS = 7_214_018   # first key of every run's advisory lock (the second: hashtext(run id))
+
+_DUE = text("""
+select cast(tenant_id as text) as tenant_id, cast(id as text) as id from workflow_runs
+ where status in ('queued', 'running', 'waiting') and coalesce(resume_at, queued_at) <= now()
+ order by coalesce(resume_at, queued_at)
+ limit :n
+""")
+_CLAIM = text("""
+update workflow_runs r
+   set status = 'running', started_at = coalesce(r.started_at, now()), error = null
+  from (select id, status from workflow_runs
+         where id = :id and (status in ('queued', 'running') or (status = 'waiting' and resume_at <= now()))
+           for update skip locked) before
+ where r.id = before.id
+returning before.status as was, r.workflow_id, r.definition, r.trigger, r.entity_type, r.entity_id,
+          (select w.name from workflows w where w.id = r.workflow_id) as workflow_name
+""")
+_WAITING = text("update workflow_runs set status = 'waiting', resume_at = cast(:resume_at as timestamptz), "
+                "current_step = :step where id = :id")
+_SUCCEEDED = text("update workflow_runs set status = 'succeeded', resume_at = null, finished_at = now() "
+                  "where id = :id")
+_FAILED = text("update workflow_runs set status = 'failed', resume_at = null, error = :error, finished_at = now(), "
+               "current_step = coalesce(:step, current_step) where id = :id")
+
+
+@dataclass
+class Outcome:
+    """What one execution of one run did (tests and the worker's log read it)."""
+    run_id: str
+    status: str
+    executed: list[str] = field(default_factory=list)   # steps whose nodes ran in this execution
+    error: str | None = None
+
+
+def _initial_state(tenant_id: str, run_id: str, claim: Any) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "run_id": run_id, "workflow_id": str(claim.workflow_id),
+            "workflow_name": claim.workflow_name or "", "entity_type": claim.entity_type,
+            "entity_id": str(claim.entity_id) if claim.entity_id else None, "trigger": claim.trigger or {},
+            "done": [], "routes": {}}
+
+
+def _set(tenant_id: str, statement, **params) -> None:
+    with tenant_session(tenant_id) as session:
+        session.execute(statement, params)
+
+
+def execute(tenant_id: str, run_id: str) -> Outcome | None:
+    """Claim and execute one run (the caller holds its advisory lock); None when it was not due any more."""
+    with tenant_session(tenant_id) as session:
+        claim = session.execute(_CLAIM, {"id": run_id}).first()
+    if claim is None:
+        return None
+    outcome = Outcome(run_id, "running")
+    try:
+        graph = compiled(claim.definition)
+        config = {"configurable": {"thread_id": run_id}}
+        snapshot = graph.get_state(config)
+        if snapshot.interrupts and claim.was == "running":
+            # the worker died after a wait began and before it marked the run waiting: wait, do not resume
+            pending = snapshot.interrupts[0].value
+            _set(tenant_id, _WAITING, id=run_id, resume_at=pending["resume_at"], step=pending["step"])
+            outcome.status = "waiting"
+            return outcome
+        if not snapshot.values:
+            start: Any = _initial_state(tenant_id, run_id, claim)
+        elif snapshot.interrupts:
+            start = Command(resume={"resumed": True})
+        elif snapshot.next:
+            start = None   # continue from the last checkpoint
+        else:
+            start = None   # the graph had finished; only the run's status was not written
+        for chunk in graph.stream(start, config, durability="sync", stream_mode="updates"):
+            outcome.executed += [node for node in chunk if node != "__interrupt__"]
+        after = graph.get_state(config)
+        if after.interrupts:
+            pending = after.interrupts[0].value
+            _set(tenant_id, _WAITING, id=run_id, resume_at=pending["resume_at"], step=pending["step"])
+            outcome.status = "waiting"
+        else:
+            _set(tenant_id, _SUCCEEDED, id=run_id)
+            outcome.status = "succeeded"
+    except Exception as error:
+        step = error.step_id if isinstance(error, StepError) else None
+        message = str(error) if isinstance(error, StepError) else f"{type(error).__name__}: {error}"
+        log.warning("workflow run %s failed: %s", run_id, message, exc_info=not isinstance(error, StepError))
+        _set(tenant_id, _FAILED, id=run_id, error=message[:4000], step=step)
+        outcome.status, outcome.error = "failed", message
+    return outcome
+
+
+def due_runs(limit: int) -> list[tuple[str, str]]:
+    """(tenant id, run id) of runs due now, the longest-due first (operator connection: ids only)."""
+    with admin_engine().connect() as conn:
+        return [(row.tenant_id, row.id) for row in conn.execute(_DUE, {"n": limit})]
+
+
+def run_due(limit: int = 20) -> int:
+    """Execute up to `limit` due runs (one after another); how many were executed."""
+    return len(run_due_outcomes(limit))
+
+
+def run_due_outcomes(limit: int = 20) -> list[Outcome]:
+    # runs held by live workers are listed too (they look due): ask for some more than `limit`
+    candidates = due_runs(limit * 2 + 8)
+    outcomes: list[Outcome] = []
+    if not candidates:
+        return outcomes
+    with app_engine().connect() as locks:
+        try:
+            for tenant_id, run_id in candidates:
+                if len(outcomes) >= limit:
+                    break
+                key = {"k": LOCK_CLASS, "run": run_id}
+                if not locks.execute(text("select pg_try_advisory_lock(:k, hashtext(:run))"), key).scalar():
+                    continue   # another worker is executing it
+                try:
+                    outcome = execute(tenant_id, run_id)
+                except Exception:   # the database itself failing: leave the run due, go on with the others
+                    log.exception("workflow run %s could not be executed; it stays due", run_id)
+                    outcome = None
+                finally:
+                    locks.execute(text("select pg_advisory_unlock(:k, hashtext(:run))"), key)
+                if outcome is not None:
+                    outcomes.append(outcome)
+        finally:
+            locks.execute(text("select pg_advisory_unlock_all()"))
+            locks.commit()
+    return outcomes
+
+
+def run_until_idle(max_runs: int = 10_000) -> list[Outcome]:
+    """Passes until nothing is due (tests, the demo): every outcome."""
+    outcomes: list[Outcome] = []
+    while len(outcomes) < max_runs and (batch := run_due_outcomes(20)):
+        outcomes += batch
+    return outcomes
