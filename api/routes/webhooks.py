@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import AdminDep, SessionDep
+from api.openapi import problem_response
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from api.schemas.webhooks import (
     DeliveryList,
@@ -27,7 +28,8 @@ from api.schemas.webhooks import (
 )
 from crm.webhooks import enqueue, subscriptions
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+# every operation is admin-only (403 for reads too); the log's cursor can be malformed (400)
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses={403: problem_response(403)})
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 
@@ -76,7 +78,7 @@ def rotate_webhook_secret(webhook_id: uuid.UUID, principal: AdminDep, session: S
     return _issued(subscriptions.rotate_secret(session, webhook_id))
 
 
-@router.get("/{webhook_id}/deliveries", response_model=DeliveryList,
+@router.get("/{webhook_id}/deliveries", response_model=DeliveryList, responses={400: problem_response(400)},
             summary="The subscription's delivery log, newest first: status, attempts, last answer")
 def list_deliveries(webhook_id: uuid.UUID, principal: AdminDep, session: SessionDep,
                     limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> dict:
