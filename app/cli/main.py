@@ -2,7 +2,7 @@
 
 import typer
 
-from app.cli import access, demo, imports, pipeline, refresher, serve, tenants
+from app.cli import access, demo, imports, pipeline, refresher, serve, tenants, workflows
 
 app = typer.Typer(help="Intelligence CRM: multi-tenant CRM and data platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -15,6 +15,7 @@ app.add_typer(access.user_app, name="user")
 app.add_typer(pipeline.pipeline_app, name="pipeline")
 app.command("serve")(serve.serve)
 app.command("refresher")(refresher.refresher)
+app.command("workflows")(workflows.workflows)
 app.command("demo")(demo.demo)
 app.command("import")(imports.import_file)
 app.command("migrate")(tenants.migrate_cmd)

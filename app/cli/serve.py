@@ -1,4 +1,5 @@
-"""`crm serve`: the API and the dashboard, in N worker processes (default: one per core), and the refresher.
+"""`crm serve`: the API and the dashboard, in N worker processes (default: one per core), the refresher and the
+workflow worker (`crm workflows`).
 
 Workers share nothing but PostgreSQL: rate limits, login lockout and sessions live there, so any worker
 may answer any request. Each worker has its own pools; /metrics adds them up (Prometheus multiprocess files
@@ -18,14 +19,18 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: one per core)", min=1)] = None,
     no_refresher: Annotated[bool, typer.Option("--no-refresher", help="Do not start `crm refresher` beside the "
                                                "server (scores then move only when the pipeline runs)")] = False,
+    no_workflows: Annotated[bool, typer.Option("--no-workflows", help="Do not start `crm workflows` beside the "
+                                               "server (no workflow runs, no webhook deliveries)")] = False,
 ) -> None:
-    """Serve the REST API (/api/v1, docs at /docs) and the dashboard (/), with the live refresher beside it."""
+    """Serve the REST API (/api/v1, docs at /docs) and the dashboard (/), with the live refresher and the workflow
+    worker beside it."""
     import uvicorn
 
     from api.observability.access_log import uvicorn_log_config
     from api.observability.multiprocess import metrics_dir, prepare_multiprocess
     from app.cli.children import stop_child
     from app.cli.refresher import start_child
+    from app.cli.workflows import start_child as start_workflows
     from crm.db.embedded import stop_on_sigterm
     from crm.db.migrate import migrate
     from crm.settings import get_settings
@@ -41,6 +46,7 @@ def serve(
     typer.echo(f"Intelligence CRM on http://{host}:{port}  (API docs: http://{host}:{port}/docs), "
                f"{workers} worker(s)", err=True)
     child = None if no_refresher else start_child()
+    worker = None if no_workflows else start_workflows()
     try:
         # deadlines for slow clients' headers and bodies (uvicorn alone bounds only keep-alive idleness);
         # one JSON access line per request from the app (api.observability) instead of uvicorn's
@@ -48,6 +54,7 @@ def serve(
                     access_log=False, http="app.cli.http_protocol:SlowClientGuard", backlog=4096,
                     timeout_keep_alive=KEEP_ALIVE_SECONDS)
     finally:
+        stop_child(worker)
         stop_child(child)
 
 

@@ -69,7 +69,7 @@ def pending_tenants() -> list[str]:
 
 def event_payload(event: RecordEvent) -> dict:
     """The event as a webhook body and as a run's trigger: JSON-ready."""
-    return {"id": event.id, "type": event.event_type, "entity_type": event.entity_type,
+    return {"event_id": event.id, "event_type": event.event_type, "entity_type": event.entity_type,
             "entity_id": str(event.entity_id), "changes": event.changes,
             "actor": {"type": event.actor_type, "id": None if event.actor_id is None else str(event.actor_id)},
             "occurred_at": event.occurred_at.isoformat()}

@@ -1,0 +1,221 @@
+"""The workflow worker: three lanes that turn events into runs, run them, and deliver webhooks.
+
+- the events lane claims record events and starts the runs and deliveries they call for
+  (`serving.workflows.dispatch`), and every `scan_seconds` scans for quiet records and schedule slots
+  (`serving.workflows.scans`);
+- the runs lane executes queued runs and waiting runs whose time has come (`serving.workflows.runner.run_due`);
+- the deliveries lane sends due webhook deliveries (`crm.webhooks.delivery.deliver_due`).
+
+They are threads because their waits differ: a webhook receiver that takes its full timeout, or an AI decision
+step waiting on a model, must not hold back the dispatch of new events. Each lane drains its work before it
+sleeps; it sleeps until a NOTIFY (`crm_events` at an event's commit, `crm_workflow_runs` when a run is queued),
+a nudge from another lane in this process (a dispatch that queued deliveries, a run that sent one), or
+`poll_seconds` (a run's `resume_at`, a delivery's retry time), whichever comes first. Stopping (`stop` set,
+e.g. by SIGTERM) lets each lane finish the step it is in; nothing is left half done, because every step
+commits its claim together with its effects.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from crm.events import EVENTS_CHANNEL
+from crm.live_queue import LiveListener
+from crm.workflows.runs import CHANNEL as RUNS_CHANNEL
+from serving.workflows.dispatch import DispatchReport, dispatch
+from serving.workflows.scans import scan
+
+log = logging.getLogger(__name__)
+WAKE_CHECK_SECONDS = 1.0    # how soon a sleeping lane notices `stop`
+MAX_RETRY_SECONDS = 60.0    # a failing tenant's dispatch is retried after 2, 4, ... up to this many seconds
+ONCE_ROUNDS = 10            # `drain`: rounds of dispatch + runs + deliveries at most (runs may emit events)
+
+
+@dataclass
+class WorkerTotals:
+    """What the worker did since it started (or in one `drain`)."""
+    events: int = 0            # record events dispatched
+    runs_started: int = 0      # runs queued by events and scans
+    runs_advanced: int = 0     # runs the runner took forward (to their end or their next wait)
+    deliveries_queued: int = 0
+    deliveries_sent: int = 0   # delivery attempts made (successful or not)
+    tenants: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+
+    def summary(self) -> dict:
+        return {"events": self.events, "runs_started": self.runs_started, "runs_advanced": self.runs_advanced,
+                "deliveries_queued": self.deliveries_queued, "deliveries_sent": self.deliveries_sent,
+                "tenants": sorted(self.tenants), "failed": sorted(self.failed)}
+
+
+def _run_due(limit: int) -> int:
+    from serving.workflows.runner import run_due
+
+    return run_due(limit)
+
+
+def _deliver_due(limit: int) -> int:
+    from crm.webhooks.delivery import deliver_due
+
+    return deliver_due(limit)
+
+
+class WorkflowWorker:
+    def __init__(self, poll_seconds: float = 2.0, scan_seconds: float = 60.0, dispatch_batch: int = 500,
+                 run_batch: int = 20, delivery_batch: int = 100,
+                 run_fn: Callable[[int], int] = _run_due, deliver_fn: Callable[[int], int] = _deliver_due):
+        self.poll_seconds, self.scan_seconds = poll_seconds, scan_seconds
+        self.dispatch_batch, self.run_batch, self.delivery_batch = dispatch_batch, run_batch, delivery_batch
+        self.run_fn, self.deliver_fn = run_fn, deliver_fn
+        self.totals = WorkerTotals()
+        self._lock = threading.Lock()
+        self._nudge = {"runs": threading.Event(), "deliveries": threading.Event()}
+        self._next_scan = 0.0
+        self._retry_at: dict[str, float] = {}
+        self._failures: dict[str, int] = {}
+
+    # ---- one step of each lane ---------------------------------------------------------------------------
+
+    def dispatch_step(self) -> int:
+        """Dispatch one batch of every tenant with events (failing tenants skipped until their retry time), and
+        scan when a scan is due; how many events and scanned runs there were."""
+        now = time.monotonic()
+        skip = {t for t, at in self._retry_at.items() if at > now}
+        report = dispatch(self.dispatch_batch, skip=skip)
+        self._back_off(report)
+        scanned = 0
+        if now >= self._next_scan:
+            self._next_scan = now + self.scan_seconds
+            found = scan()
+            scanned = found.runs
+            with self._lock:
+                self.totals.runs_started += found.runs
+                self.totals.tenants |= found.tenants
+                self.totals.failed |= found.failed
+        with self._lock:
+            self.totals.events += report.events
+            self.totals.runs_started += report.runs
+            self.totals.deliveries_queued += report.deliveries
+            self.totals.tenants |= report.tenants
+        if report.runs or scanned:
+            self._nudge["runs"].set()
+        if report.deliveries:
+            self._nudge["deliveries"].set()
+        return report.events + scanned
+
+    def _back_off(self, report: DispatchReport) -> None:
+        for tenant in report.tenants:
+            self._failures.pop(tenant, None)
+            self._retry_at.pop(tenant, None)
+        for tenant in report.failed:
+            failures = self._failures.get(tenant, 0) + 1
+            self._failures[tenant] = failures
+            self._retry_at[tenant] = time.monotonic() + min(MAX_RETRY_SECONDS, 2.0 ** failures)
+        with self._lock:
+            self.totals.failed |= report.failed
+
+    def runs_step(self) -> int:
+        advanced = self.run_fn(self.run_batch)
+        if advanced:
+            with self._lock:
+                self.totals.runs_advanced += advanced
+            self._nudge["deliveries"].set()   # a send_webhook step queued a delivery, perhaps
+        return advanced
+
+    def deliveries_step(self) -> int:
+        sent = self.deliver_fn(self.delivery_batch)
+        if sent:
+            with self._lock:
+                self.totals.deliveries_sent += sent
+        return sent
+
+    # ---- running -----------------------------------------------------------------------------------------
+
+    def lanes(self) -> dict[str, tuple[Callable[[], int], tuple[str, ...]]]:
+        """lane name -> (its step, the channels that wake it)"""
+        return {"events": (self.dispatch_step, (EVENTS_CHANNEL,)),
+                "runs": (self.runs_step, (RUNS_CHANNEL,)),
+                "deliveries": (self.deliveries_step, ())}
+
+    def lane_loop(self, name: str, stop: threading.Event) -> None:
+        step, channels = self.lanes()[name]
+        listener: LiveListener | None = None
+        while not stop.is_set():
+            try:
+                did = step()
+            except Exception:   # e.g. the database restarting: wait, then try again
+                log.exception("workflow worker: %s lane step failed", name)
+                did = 0
+            if did:
+                continue   # more may be waiting: drain before sleeping
+            listener = self._wait(name, channels, listener, stop)
+        if listener is not None:
+            listener.close()
+
+    def _wait(self, name: str, channels: tuple[str, ...], listener: LiveListener | None,
+              stop: threading.Event) -> LiveListener | None:
+        """Sleep until a NOTIFY on `channels`, a nudge from another lane, `poll_seconds`, or `stop`."""
+        nudge = self._nudge.get(name)
+        deadline = time.monotonic() + self.poll_seconds
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            if nudge is not None and nudge.is_set():
+                nudge.clear()
+                return listener
+            if not channels:
+                (nudge or stop).wait(min(left, WAKE_CHECK_SECONDS))
+                continue
+            # a lane both listened for and nudged looks at its nudge every 50 ms
+            wait = min(left, WAKE_CHECK_SECONDS if nudge is None else 0.05)
+            try:
+                listener = listener or LiveListener(*channels)
+                if listener.wait(wait):
+                    return listener
+            except Exception:   # no LISTEN connection: fall back to polling
+                log.warning("workflow worker: cannot listen on %s, polling", ", ".join(channels), exc_info=True)
+                if listener is not None:
+                    listener.close()
+                listener = None
+                stop.wait(wait)
+        if nudge is not None:
+            nudge.clear()
+        return listener
+
+    def run(self, stop: threading.Event, join_grace: float = 10.0) -> bool:
+        """Every lane until `stop` is set; True when all stopped within `join_grace` seconds of it."""
+        threads = [threading.Thread(target=self.lane_loop, args=(name, stop), name=f"workflows-{name}", daemon=True)
+                   for name in self.lanes()]
+        for thread in threads:
+            thread.start()
+        try:
+            while not stop.is_set() and any(t.is_alive() for t in threads):
+                stop.wait(WAKE_CHECK_SECONDS)
+        except KeyboardInterrupt:
+            pass
+        stop.set()
+        deadline = time.monotonic() + join_grace
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [t.name for t in threads if t.is_alive()]
+        if stuck:
+            log.warning("%s still inside a step after %.0fs: abandoned", ", ".join(stuck), join_grace)
+        return not stuck
+
+    def drain(self) -> dict:
+        """Until nothing is left to do now: every event dispatched, one scan, every due run taken forward, every
+        due delivery attempted (repeated while runs emit new events); the totals (`crm workflows --once`)."""
+        self._next_scan = 0.0
+        for _ in range(ONCE_ROUNDS):
+            did = 0
+            while (n := self.dispatch_step()) > 0:
+                did += n
+            while (n := self.runs_step()) > 0:
+                did += n
+            while (n := self.deliveries_step()) > 0:
+                did += n
+            if not did:
+                break
+        return self.totals.summary()
