@@ -61,6 +61,11 @@ def test_crud_and_enable_disable(api):
     assert_problem(api.get(f"/workflows/{wid}"), 404)
     assert api.get("/workflows").json()["data"] == []
 
+    audit = api.get("/audit", params={"entity_type": "workflow", "entity_id": wid}).json()["data"]
+    assert [e["action"] for e in audit] == ["delete", "update", "update", "create"]   # newest first
+    assert audit[-1]["changes"]["name"] == [None, "Idle deals"] and audit[-1]["actor_type"] == "api_key"
+    assert audit[-2]["changes"] == {"enabled": [False, True]}
+
 
 def test_invalid_definition_is_422_naming_the_step(api):
     bad_type = {**IDLE, "steps": [IDLE["steps"][0], {"id": "notify", "type": "sms", "params": {}}]}
@@ -113,6 +118,24 @@ def test_manual_run_idempotency_history_and_detail(api):
     assert_problem(api.post(f"/workflows/{wid}/runs", {"entity_type": "company", "entity_id": str(uuid.uuid4())}),
                    422)
     assert_problem(api.post(f"/workflows/{wid}/runs", {"entity_type": "company"}), 422)
+
+
+def test_run_detail_shows_each_step_after_the_runner(api, tenant):
+    from serving.workflows.runner import execute
+
+    wid = _workflow(api)["id"]
+    company = api.company(name="Globex")
+    run = api.post(f"/workflows/{wid}/runs", {"entity_type": "company", "entity_id": company["id"]}).json()
+    assert execute(tenant["tenant_id"], run["id"]).status == "succeeded"   # what the worker does
+    detail = api.get(f"/workflow-runs/{run['id']}").json()
+    assert detail["status"] == "succeeded" and detail["finished_at"] is not None
+    remind, note = detail["steps"]
+    assert (remind["step_id"], remind["status"], note["step_id"], note["status"]) == \
+        ("remind", "succeeded", "note", "succeeded")
+    assert remind["input"]["title"] == "Follow up" and remind["output"]["task_id"]
+    assert note["output"]["note_id"] and note["duration_ms"] >= 0 and note["started_at"] <= note["finished_at"]
+    tasks = api.get("/tasks", params={"company_id": company["id"]}).json()["data"]
+    assert [t["id"] for t in tasks] == [remind["output"]["task_id"]]
 
 
 def test_inbound_webhook_starts_one_run_per_key(api):
