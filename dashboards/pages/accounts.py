@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from crm import audit
 from dashboards.data import leads as data
 from dashboards.data.records import company_page
 from dashboards.pages.common import PageSession, page_number, parse_id
@@ -27,6 +28,7 @@ def company(request: Request, s: PageSession, company_id: str):
     if page is None:
         raise not_found_page("company")
     return render(request, "company.html", {**page, "history_chart": history_chart(page["history"]),
+                                            "audit_history": audit.history(s, "company", page["company"].id),
                                             "sentiment_chart": sentiment_chart(page["sentiment"])})
 
 

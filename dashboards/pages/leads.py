@@ -8,6 +8,7 @@ import uuid
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
+from crm import audit
 from dashboards import charts
 from dashboards.data import leads as data
 from dashboards.data.records import contact_page, entity_card
@@ -48,6 +49,7 @@ def contact(request: Request, s: PageSession, contact_id: str):
     if page is None:
         raise not_found_page("contact")
     return render(request, "contact.html", {**page, "history_chart": history_chart(page["history"]),
+                                            "audit_history": audit.history(s, "contact", page["contact"].id),
                                             "sentiment_chart": sentiment_chart(page["sentiment"]),
                                             "now": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")})
 

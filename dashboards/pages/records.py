@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
+from crm import audit
+from crm.services.changes import entity_type_of
 from dashboards.forms import SPECS, FormSpec, fields_for, parse, save
 from dashboards.pages.common import PageSession, parse_id, safe_next
 from dashboards.security import FormDep, WriterUser, not_found_page
@@ -47,9 +49,11 @@ def _form_page(request: Request, s: Session, spec: FormSpec, values: dict, error
                next_: str = "", status_code: int = 200):
     fields = fields_for(spec, s, values, editing=record_id is not None)
     action = f"/{spec.kind}/{record_id}/edit" if record_id else f"/{spec.kind}/new"
-    return render(request, "form.html", {"spec": spec, "fields": fields, "errors": errors, "action": action,
-                                         "editing": record_id is not None, "next": next_},
-                  status_code=status_code)
+    context = {"spec": spec, "fields": fields, "errors": errors, "action": action,
+               "editing": record_id is not None, "next": next_}
+    if record_id is not None:   # a record's page (a deal's is its edit page) shows its audit trail
+        context["audit_history"] = audit.history(s, entity_type_of(spec.model.__tablename__), record_id)
+    return render(request, "form.html", context, status_code=status_code)
 
 
 def _load(s: Session, spec: FormSpec, record_id):
