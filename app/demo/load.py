@@ -31,6 +31,7 @@ from sqlalchemy import text
 from app.demo.agency import agency_domain, agency_names
 from app.demo.generate import TABLES, TenantData, contacts_per_tenant, generate_tenant
 from app.demo.spec import DEMO_PASSWORD, SIZES, DemoResult, DemoSpec, DemoTenant
+from app.demo.workflows import seed_workflows
 from crm.db.engine import admin_engine, app_url, psycopg_conninfo, set_tenant_sql
 from crm.security import hash_password
 from crm.settings import get_settings
@@ -175,6 +176,7 @@ def load_demo(size: str = "small", seed: int = 7, end_date: date | None = None, 
                 raise RuntimeError(f"demo tenant {found['tenant_id']} ({email}) exists from a failed load and "
                                    "cannot be removed; delete it (or use another CRM_HOME) and run again")
             if found and found["loaded"]:
+                seed_workflows(found["tenant_id"])   # agencies loaded before the demo had workflows get them
                 by_index[i] = _skipped(found, email, previous)
                 progress.advance(overall)
                 if on_tenant:
@@ -227,6 +229,7 @@ def _load_one(data: TenantData, email: str, progress: Progress, task, console: C
     started = time.perf_counter()
     try:
         counts = load_tenant_rows(made["tenant_id"], data, lambda n: progress.advance(task, n))
+        seed_workflows(made["tenant_id"])
     except Exception:
         _drop_tenant(made["tenant_id"], console)
         raise

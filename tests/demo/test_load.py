@@ -87,6 +87,17 @@ def test_rerun_skips_the_existing_agencies(demo):
     assert _count(a.tenant_id, "contacts") == a.rows["contacts"]
 
 
+def test_each_agency_ships_two_enabled_workflows_once(demo):
+    load_demo(spec=SPEC, seed=3, end_date=END)   # a rerun adds no second copy
+    for t in demo.tenants:
+        with tenant_session(t.tenant_id) as s:
+            rows = s.execute(text("select template, enabled from workflows order by template")).all()
+            audited = s.execute(text("select count(*) from audit_log where entity_type = 'workflow' "
+                                     "and actor_type = 'system' and actor_label = 'demo'")).scalar_one()
+        assert [tuple(r) for r in rows] == [("deal_idle_reminder", True), ("tier_a_lead_follow_up", True)]
+        assert audited == 2
+
+
 def test_ground_truth_files_point_at_crm_rows(demo):
     gt = get_settings().ground_truth_dir
     leads, accounts, facts = (pl.read_parquet(gt / f"{n}.parquet") for n in ("leads", "accounts", "facts"))
