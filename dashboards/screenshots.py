@@ -57,6 +57,16 @@ def capture(base_url: str, email: str, password: str, out: Path) -> list[Path]:
         shot("pipeline")
         page.goto("/campaigns")
         shot("campaigns")
+        page.goto("/workflows")   # the demo's two workflows, their runs once the worker has run them
+        shot("workflows")
+        first = page.locator("#workflows-table tbody tr a.strong").first
+        if first.count():
+            first.click()
+            shot("workflow")
+            run = page.locator("#runs-table tbody tr a").first
+            if run.count():
+                run.click()
+                shot("workflow-run")
         page.goto("/settings")  # admins: users, invitations, API keys
         shot("settings")
         page.goto("/contacts/new")
