@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import text
 
-from crm.db.engine import tenant_session
+from crm.db.engine import admin_engine, tenant_session
 from crm.services.errors import NotFound
+from crm.settings import get_settings
 from crm.workflows.runs import get_run
 from serving.workflows.runner import run_due_outcomes, run_until_idle
 from tests.serving.workflow_world import (
@@ -208,3 +217,149 @@ def test_a_failing_step_fails_its_run_and_the_pass_goes_on(world):
     run = run_of(t, run_id)
     assert run["status"] == "failed" and run["error"].startswith('step "oops": a deal has no field \'colour\'')
     assert uuid.UUID(run_id)
+
+
+# ---- a worker killed mid-run --------------------------------------------------------------------------------------
+
+def _wait_for(condition, seconds: float, what: str, proc: subprocess.Popen, log_path) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert proc.poll() is None, f"the worker exited: {log_path.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"{what} within {seconds:.0f}s; log: {log_path.read_text()[-3000:]}"
+        time.sleep(0.05)
+
+
+def _blocked_on_a_row_lock() -> bool:
+    return bool(admin_sql("select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                          "and query like '%deals%' and backend_type = 'client backend'"))
+
+
+def test_a_worker_killed_mid_run_resumes_from_its_checkpoint_with_no_effect_twice(world, tmp_path):
+    t = world["tenant_id"]
+    wf = make_workflow(t, [
+        {"id": "task", "type": "create_task", "params": {"title": "Call them"}},
+        {"id": "hook", "type": "send_webhook", "params": {"subscription_id": str(world["hook"])}},
+        {"id": "bump", "type": "update_field", "params": {"field": "amount", "value": 9000}},
+        {"id": "note", "type": "add_note", "params": {"body": "after the restart"}},
+    ])
+    run_id = start(t, wf, "deal", world["deal"])
+    log_path = tmp_path / "worker.log"
+    with admin_engine().connect() as holder, log_path.open("w") as log:
+        # the deal row is ours until we say so: the worker's third step (update_field) blocks on it (rows that
+        # merely refer to the deal, like the task, can still be written: no key update)
+        holder.execute(text("select 1 from deals where id = :d for no key update"), {"d": world["deal"]})
+        worker = subprocess.Popen([sys.executable, "-c", "from serving.workflows.runner import run_due; run_due(50)"],
+                                  env={**os.environ, "CRM_HOME": str(get_settings().home)},
+                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_for(lambda: count(t, "select count(*) from workflow_step_runs where run_id = :r and step_id = 'hook' "
+                                       "and status = 'succeeded'", r=run_id) == 1, 60,
+                      "the webhook step committed", worker, log_path)
+            _wait_for(_blocked_on_a_row_lock, 30, "the worker blocked on the deal", worker,
+                      log_path)
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(30)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(30)
+        holder.rollback()
+
+    killed = run_of(t, run_id)
+    assert killed["status"] == "running"   # its worker is gone, nobody owns it: due again
+    assert [(s["step_id"], s["status"]) for s in killed["steps"]] == [("task", "succeeded"), ("hook", "succeeded")]
+    first_task_row = killed["steps"][0]
+    assert admin_sql("select count(*) from workflow_state.checkpoints where thread_id = :r", r=run_id) >= 3
+
+    [outcome] = finish(run_id)
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.executed == ["bump", "note"]   # resumed at the step it reached, not from the start
+    run = run_of(t, run_id)
+    assert [(s["step_id"], s["status"]) for s in run["steps"]] == [
+        ("task", "succeeded"), ("hook", "succeeded"), ("bump", "succeeded"), ("note", "succeeded")]
+    assert run["steps"][0]["started_at"] == first_task_row["started_at"]
+    assert count(t, "select count(*) from tasks where deal_id = :d", d=world["deal"]) == 1
+    assert count(t, "select count(*) from webhook_deliveries where subscription_id = :s", s=world["hook"]) == 1
+    assert count(t, "select amount from deals where id = :d", d=world["deal"]) == 9000
+    assert count(t, "select count(*) from notes where deal_id = :d", d=world["deal"]) == 1
+
+
+# ---- a configured chat model ---------------------------------------------------------------------------------------
+
+class _ModelEndpoint(ThreadingHTTPServer):
+    """A local chat-model server speaking the Ollama API: answers `reply` (streamed), or fails with HTTP 500."""
+
+    def __init__(self, reply: str | None):
+        self.reply, self.requests = reply, 0
+        super().__init__(("127.0.0.1", 0), _ModelHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ModelHandler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.requests += 1
+        if self.server.reply is None:
+            body = b'{"error": "model runner crashed"}'
+            self.send_response(500)
+        else:
+            stamp = "2026-01-01T00:00:00Z"
+            lines = [{"model": "m", "created_at": stamp, "message": {"role": "assistant", "content": self.server.reply},
+                      "done": False},
+                     {"model": "m", "created_at": stamp, "message": {"role": "assistant", "content": ""}, "done": True,
+                      "done_reason": "stop", "total_duration": 1, "load_duration": 1, "prompt_eval_count": 1,
+                      "prompt_eval_duration": 1, "eval_count": 1, "eval_duration": 1}]
+            body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+            self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def chat_model(monkeypatch):
+    """Configure CRM_LLM as an Ollama model served by a local endpoint; yields a function setting its reply."""
+    servers = []
+
+    def serve(reply: str | None) -> _ModelEndpoint:
+        server = _ModelEndpoint(reply)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        monkeypatch.setenv("OLLAMA_HOST", server.url)
+        monkeypatch.setattr(get_settings(), "crm_llm", f"ollama:test-{uuid.uuid4().hex[:8]}")   # a new client
+        return server
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_ai_decision_uses_the_configured_model(world, chat_model):
+    t = world["tenant_id"]
+    endpoint = chat_model("label: complaint\nreason: they say the page is broken and want a refund")
+    run_id = start(t, make_workflow(t, DECIDE), "contact", add_contact_with_email(t, COMPLAINT))
+    finish(run_id)
+    decided = run_of(t, run_id)["steps"][0]["output"]
+    assert endpoint.requests == 1
+    assert decided["method"] == "model" and decided["label"] == "complaint" and decided["next"] == "care"
+    assert decided["reason"] == "model: they say the page is broken and want a refund"
+
+
+def test_ai_decision_falls_back_offline_when_the_model_fails_and_says_so(world, chat_model):
+    t = world["tenant_id"]
+    endpoint = chat_model(None)
+    run_id = start(t, make_workflow(t, DECIDE), "contact", add_contact_with_email(t, BUYING))
+    [outcome] = finish(run_id)
+    assert outcome.status == "succeeded" and endpoint.requests >= 1
+    decided = run_of(t, run_id)["steps"][0]["output"]
+    assert decided["method"] == "offline fallback" and decided["label"] == "buying_signal"
+    assert decided["reason"].startswith("the model failed (") and "offline classifier:" in decided["reason"]
+    assert outcome.executed == ["classify", "sales"]

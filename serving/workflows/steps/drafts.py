@@ -15,7 +15,6 @@ from sqlalchemy import text
 
 from crm.db.engine import tenant_session
 from crm.workflows.definition import DraftEmailParams, Step
-from serving.email_draft import draft, read_contact
 from serving.llm import get_chat_model
 from serving.workflows.context import RunContext, StepFailed
 from serving.workflows.ledger import once
@@ -41,6 +40,8 @@ def _contact_of(ctx: RunContext) -> uuid.UUID:
 
 
 def _compose(ctx: RunContext) -> dict:
+    from serving.email_draft import draft, read_contact  # LanceDB and the embedder: only when a draft is due
+
     contact_id = _contact_of(ctx)
     with tenant_session(ctx.tenant_id) as session:
         records = read_contact(session, contact_id)
