@@ -2,8 +2,10 @@
 
 Writes go through `crm.services.changes.record` (entity `webhook`), so they are audited and published like any
 record's; the secret never enters a recorded change, a list or a read: `create` and `rotate_secret` hand it
-back once, for the caller to store. A URL is checked by `crm.webhooks.targets` when it is saved (a refused
-one is a 422 saying why) and again before every delivery.
+back once, for the caller to store. A recorded URL keeps its origin only (`https://hooks.example.com/…`):
+the audit log is readable by every role and changes are published as events, while many webhook URLs carry
+a credential in their path or query (chat tools' incoming-webhook URLs do). A URL is checked by
+`crm.webhooks.targets` when it is saved (a refused one is a 422 saying why) and again before every delivery.
 """
 
 from __future__ import annotations
@@ -67,6 +69,18 @@ def checked_event_types(event_types: list[str]) -> list[str]:
     return list(dict.fromkeys(event_types))
 
 
+def redacted(url: str | None) -> str | None:
+    """The URL as the audit log and the change events show it: scheme, host and port only."""
+    if url is None:
+        return None
+    parsed = targets.parse(url)
+    return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}/…"
+
+
+def _recorded(values: dict) -> dict:
+    return {k: [redacted(old), redacted(new)] if k == "url" else [old, new] for k, (old, new) in values.items()}
+
+
 def create(session: Session, url: str, event_types: list[str], description: str = "",
            enabled: bool = True) -> Issued:
     values = {"url": checked_url(url), "event_types": checked_event_types(event_types),
@@ -78,7 +92,8 @@ def create(session: Session, url: str, event_types: list[str], description: str 
     session.add(sub)
     session.flush()
     session.refresh(sub)
-    record(session, ENTITY, sub.id, "create", {**{k: [None, v] for k, v in values.items()}, "secret": [None, HIDDEN]})
+    record(session, ENTITY, sub.id, "create",
+           {**_recorded({k: [None, v] for k, v in values.items()}), "secret": [None, HIDDEN]})
     return Issued(sub, secret)
 
 
@@ -136,7 +151,8 @@ def rotate_secret(session: Session, subscription_id: uuid.UUID) -> Issued:
 def delete(session: Session, subscription_id: uuid.UUID) -> None:
     """The subscription and its delivery log (cascade); deliveries not yet sent are dropped with it."""
     sub = get(session, subscription_id, lock=True)
-    record(session, ENTITY, sub.id, "delete", {"url": [sub.url, None], "event_types": [sub.event_types, None]})
+    record(session, ENTITY, sub.id, "delete",
+           _recorded({"url": [sub.url, None], "event_types": [sub.event_types, None]}))
     session.delete(sub)
     session.flush()
 
@@ -160,5 +176,5 @@ def _apply(session: Session, sub: WebhookSubscription, values: dict) -> WebhookS
         setattr(sub, key, value)
     session.flush()
     session.refresh(sub)   # updated_at is set by the database's trigger
-    record(session, ENTITY, sub.id, "update", diff)
+    record(session, ENTITY, sub.id, "update", _recorded(diff))
     return sub

@@ -130,3 +130,21 @@ def test_only_admins_manage_webhooks(api, client, webhook_settings):  # noqa: F8
                      member.post(f"/webhooks/{created['id']}/rotate-secret")):
         assert_problem(response, 403)
     assert_problem(Api(client, {}).get("/webhooks"), 401)
+
+
+def test_webhook_writes_are_audited_without_the_secret_or_the_url_path(api, webhook_settings):  # noqa: F811
+    created = _create(api, url="http://127.0.0.1:9/services/T000/B000/credential-in-path?token=abc")
+    rotated = api.post(f"/webhooks/{created['id']}/rotate-secret").json()
+    api.patch(f"/webhooks/{created['id']}", {"enabled": False})
+    api.delete(f"/webhooks/{created['id']}")
+    r = api.get("/audit", params={"entity_type": "webhook", "entity_id": created["id"]})
+    assert r.status_code == 200, r.text
+    entries = r.json()["data"]
+    assert [e["action"] for e in entries] == ["delete", "update", "update", "create"]
+    assert {e["actor_type"] for e in entries} == {"api_key"}
+    text = r.text
+    for secret in (created["secret"], rotated["secret"], "credential-in-path", "token=abc"):
+        assert secret not in text
+    assert entries[-1]["changes"]["url"] == [None, "http://127.0.0.1:9/…"]
+    assert entries[-1]["changes"]["secret"] == [None, "(hidden)"]
+    assert entries[1]["changes"]["enabled"] == [True, False]
