@@ -30,6 +30,8 @@ def workflows(
                                                 "(events and new runs wake it at once)")] = 2.0,
     scan_seconds: Annotated[float, typer.Option(help="Scan for inactivity and schedule triggers this often")]
     = 60.0,
+    run_threads: Annotated[int, typer.Option(min=1, help="Runs executed at once (each waits on PostgreSQL "
+                                             "most of the time)")] = 4,
     parent_pid: Annotated[int | None, typer.Option(hidden=True, help="Exit when this parent process is gone")] = None,
 ) -> None:
     """Start workflow runs from record events, AI signals, quiet records and schedules; run them; send webhooks."""
@@ -44,7 +46,7 @@ def workflows(
     migrate()
     log_path = log_to_file_and_stderr("workflows")
     log = logging.getLogger(LOG)
-    worker = WorkflowWorker(poll_seconds=poll_seconds, scan_seconds=scan_seconds)
+    worker = WorkflowWorker(poll_seconds=poll_seconds, scan_seconds=scan_seconds, run_threads=run_threads)
     log.info("loading the workflow engine")
     import serving.workflows.runner  # noqa: F401  (now, not when the first event is waiting: seconds of imports)
     if once:
