@@ -74,19 +74,19 @@ def list_(session: SessionDep, _: CurrentPrincipal) -> dict:
     return {"data": [_read(listed) for listed in service.list_(session)], "next_cursor": None}
 
 
-@router.get("/{id}", response_model=WorkflowRead, summary="Get a workflow")
+@router.get("/{id:uuid}", response_model=WorkflowRead, summary="Get a workflow")
 def get(id: uuid.UUID, session: SessionDep, _: CurrentPrincipal):
     return _read(service.summary(session, service.get(session, id)))
 
 
-@router.patch("/{id}", response_model=WorkflowRead, summary="Update, enable or disable a workflow",
+@router.patch("/{id:uuid}", response_model=WorkflowRead, summary="Update, enable or disable a workflow",
               description="`{\"enabled\": false}` disables it: no new run starts; runs under way finish.")
 def update(id: uuid.UUID, payload: WorkflowUpdate, session: SessionDep, _: WriterDep):
     workflow = service.update(session, service.get(session, id, lock=True), payload.model_dump(exclude_unset=True))
     return _one(session, workflow)
 
 
-@router.delete("/{id}", status_code=204, summary="Delete a workflow")
+@router.delete("/{id:uuid}", status_code=204, summary="Delete a workflow")
 def delete(id: uuid.UUID, session: SessionDep, _: WriterDep) -> Response:
     service.delete(session, service.get(session, id, lock=True))
     return Response(status_code=204)
@@ -100,7 +100,7 @@ def _started(run: WorkflowRun, created: bool) -> JSONResponse:
     return JSONResponse(body, status_code=202, headers=headers)
 
 
-@router.post("/{id}/runs", status_code=202, response_model=RunRead, summary="Run a workflow now",
+@router.post("/{id:uuid}/runs", status_code=202, response_model=RunRead, summary="Run a workflow now",
              description="Queues a run (the worker executes it). Send `Idempotency-Key`: a retry with the same key "
                          "starts no second run and answers the first (`Idempotent-Replayed: true`).")
 def run_now(id: uuid.UUID, session: SessionDep, _: WriterDep, idem: IdempotencyDep,
@@ -113,7 +113,7 @@ def run_now(id: uuid.UUID, session: SessionDep, _: WriterDep, idem: IdempotencyD
     return _started(run, created)
 
 
-@router.post("/{id}/hooks", status_code=202, response_model=RunRead, summary="Inbound webhook: start a run",
+@router.post("/{id:uuid}/hooks", status_code=202, response_model=RunRead, summary="Inbound webhook: start a run",
              description="For a workflow whose trigger is `{\"type\": \"webhook\"}`, enabled. The JSON body becomes "
                          "the run's trigger payload; top-level `entity_type` (contact, company, deal) and "
                          "`entity_id` name the record it is about. Authenticate as for every API call; "
@@ -139,7 +139,7 @@ def hook(id: uuid.UUID, session: SessionDep, _: WriterDep, idem: IdempotencyDep,
     return _started(run, created)
 
 
-@router.get("/{id}/runs", summary="A workflow's runs, newest first", description="Keyset-paginated: pass "
+@router.get("/{id:uuid}/runs", summary="A workflow's runs, newest first", description="Keyset-paginated: pass "
             "`next_cursor` back as `cursor`.")
 def run_history(id: uuid.UUID, session: SessionDep, _: CurrentPrincipal,
          limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
@@ -151,7 +151,7 @@ def run_history(id: uuid.UUID, session: SessionDep, _: CurrentPrincipal,
             "next_cursor": next_cursor}
 
 
-@router.get("/{id}/report", summary="AI suggests improvements: enrolled vs similar records",
+@router.get("/{id:uuid}/report", summary="AI suggests improvements: enrolled vs similar records",
             description="How the records this workflow enrolled did (lead won a deal, client not churned, deal won) "
                         "against similar records it did not enrol, matched on what was known at enrolment; rates "
                         "with 95 % intervals and a suggestion that says when the evidence is too thin.")

@@ -42,6 +42,8 @@ def test_templates_and_creating_from_one(api):
     unknown = assert_problem(api.post("/workflows", {"template": "no_such_thing"}), 422)
     assert "deal_idle_reminder" in unknown["detail"]   # says which ones exist
     assert_problem(api.post("/workflows", {"template": "deal_idle_reminder", "definition": IDLE}), 422)
+    assert assert_problem(api.patch("/workflows/templates", {}), 405)["status"] == 405   # not a workflow id
+    assert_problem(api.get("/workflows/not-an-id"), 404)
 
 
 def test_crud_and_enable_disable(api):
