@@ -12,6 +12,7 @@ graphs are cached per definition (its canonical JSON), so a busy workflow is com
 
 from __future__ import annotations
 
+import atexit
 import json
 import operator
 import threading
@@ -111,6 +112,7 @@ def checkpointer():
                                    kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
                                    check=ConnectionPool.check_connection, name="workflow-checkpoints")
             _saver = PostgresSaver(_pool)
+            atexit.register(close_checkpointer)   # before the embedded server's own exit hook: no open sessions
         return _saver
 
 

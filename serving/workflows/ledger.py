@@ -1,13 +1,14 @@
 """Exactly-once steps: a step's `workflow_step_runs` row is written in the transaction of its effect.
 
 `once(ctx, step_id, input, effect, prepare)`:
-1. a step already recorded as succeeded returns its recorded output and does nothing (a resumed run, or a node
-   LangGraph re-runs after a crash, repeats no effect and takes the same route);
-2. `prepare()` runs outside any transaction: the slow part with no side effect (a chat model's answer, a draft);
-3. one tenant transaction, as the run's actor (`workflow_run`): claim the step's row (an upsert that takes the row
+1. `prepare()` runs outside any transaction: the slow part with no side effect (a chat model's answer, a draft),
+   skipped when the step's row already says succeeded;
+2. one tenant transaction, as the run's actor (`workflow_run`): claim the step's row (an upsert that takes the row
    unless it already succeeded), `effect(session, prepared)`, the row marked succeeded with the output and
    timing, the run's `current_step`; commit. A crash before the commit leaves nothing, after it the row: either
-   way the effect happened at most once, and the next attempt finds the row.
+   way the effect happened at most once, and the next attempt finds the row. A step found succeeded returns its
+   recorded output and does nothing (a resumed run, or a node LangGraph re-runs after a crash, repeats no effect
+   and takes the same route).
 A failure is recorded on the row (status failed, error) in a transaction of its own and raised as StepFailed.
 Two workers on one step serialise on the row: the second waits for the first's commit and then finds it done.
 """
@@ -67,9 +68,10 @@ def once(ctx: RunContext, step_id: str, input: dict[str, Any],
          effect: Callable[[Session, Any], dict[str, Any]],
          prepare: Callable[[], Any] | None = None) -> dict[str, Any]:
     """Run the step's effect exactly once for this run; its output (recorded, or new)."""
-    prior = recorded(ctx, step_id)
-    if prior is not None and prior[0] == "succeeded":
-        return prior[1] or {}
+    if prepare is not None:   # a slow preparation is not repeated for a step already done
+        prior = recorded(ctx, step_id)
+        if prior is not None and prior[0] == "succeeded":
+            return prior[1] or {}
     try:
         prepared = prepare() if prepare is not None else None
         with tenant_session(ctx.tenant_id) as session:

@@ -87,6 +87,8 @@ def execute(tenant_id: str, run_id: str) -> Outcome | None:
     try:
         graph = compiled(claim.definition)
         config = {"configurable": {"thread_id": run_id}}
+        if claim.was == "queued":   # never executed: no checkpoint to read
+            return _stream(graph, config, _initial_state(tenant_id, run_id, claim), tenant_id, outcome)
         snapshot = graph.get_state(config)
         if snapshot.interrupts and claim.was == "running":
             # the worker died after a wait began and before it marked the run waiting: wait, do not resume
@@ -102,22 +104,37 @@ def execute(tenant_id: str, run_id: str) -> Outcome | None:
             start = None   # continue from the last checkpoint
         else:
             start = None   # the graph had finished; only the run's status was not written
+        return _stream(graph, config, start, tenant_id, outcome)
+    except Exception as error:
+        return _failed(tenant_id, outcome, error)
+
+
+def _stream(graph, config: dict, start: Any, tenant_id: str, outcome: Outcome) -> Outcome:
+    """Run the graph from `start` until it ends or waits; record the run's status."""
+    run_id = outcome.run_id
+    try:
+        pending = None
         for chunk in graph.stream(start, config, durability="sync", stream_mode="updates"):
+            if "__interrupt__" in chunk:
+                pending = chunk["__interrupt__"][0].value
             outcome.executed += [node for node in chunk if node != "__interrupt__"]
-        after = graph.get_state(config)
-        if after.interrupts:
-            pending = after.interrupts[0].value
+        if pending is not None:
             _set(tenant_id, _WAITING, id=run_id, resume_at=pending["resume_at"], step=pending["step"])
             outcome.status = "waiting"
         else:
             _set(tenant_id, _SUCCEEDED, id=run_id)
             outcome.status = "succeeded"
+        return outcome
     except Exception as error:
-        step = error.step_id if isinstance(error, StepError) else None
-        message = str(error) if isinstance(error, StepError) else f"{type(error).__name__}: {error}"
-        log.warning("workflow run %s failed: %s", run_id, message, exc_info=not isinstance(error, StepError))
-        _set(tenant_id, _FAILED, id=run_id, error=message[:4000], step=step)
-        outcome.status, outcome.error = "failed", message
+        return _failed(tenant_id, outcome, error)
+
+
+def _failed(tenant_id: str, outcome: Outcome, error: Exception) -> Outcome:
+    step = error.step_id if isinstance(error, StepError) else None
+    message = str(error) if isinstance(error, StepError) else f"{type(error).__name__}: {error}"
+    log.warning("workflow run %s failed: %s", outcome.run_id, message, exc_info=not isinstance(error, StepError))
+    _set(tenant_id, _FAILED, id=outcome.run_id, error=message[:4000], step=step)
+    outcome.status, outcome.error = "failed", message
     return outcome
 
 

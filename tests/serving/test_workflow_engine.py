@@ -288,6 +288,7 @@ def test_a_worker_killed_mid_run_resumes_from_its_checkpoint_with_no_effect_twic
 
 class _ModelEndpoint(ThreadingHTTPServer):
     """A local chat-model server speaking the Ollama API: answers `reply` (streamed), or fails with HTTP 500."""
+    daemon_threads, block_on_close = True, False   # the cached model client keeps its connection open
 
     def __init__(self, reply: str | None):
         self.reply, self.requests = reply, 0

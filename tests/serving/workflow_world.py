@@ -18,16 +18,14 @@ from crm.schemas.contacts import ContactCreate
 from crm.schemas.deals import DealCreate
 from crm.schemas.pipelines import PipelineCreate
 from crm.services import activities, campaigns, companies, contacts, deals, pipelines
-from crm.tenancy import create_user
 from crm.webhooks import subscriptions
 from crm.workflows import service
 from crm.workflows.runs import get_run, start_run
 
 
 def build_world(tenant_id: str) -> dict:
-    owner = create_user(tenant_id, f"owner-{uuid.uuid4().hex[:8]}@example.com", "pass-word-1", name="Owner")
-    second = create_user(tenant_id, f"second-{uuid.uuid4().hex[:8]}@example.com", "pass-word-1", name="Second")
     with tenant_session(tenant_id) as s:
+        owner, second = (_user(s, tenant_id, name) for name in ("Owner", "Second"))
         admin = s.scalar(select(User.id).where(User.role == "admin"))
         pipelines.create(s, PipelineCreate(name="Sales", is_default=True))
         company = companies.create(s, CompanyCreate(name="Acme", owner_id=owner))
@@ -40,6 +38,14 @@ def build_world(tenant_id: str) -> dict:
         hook = subscriptions.create(s, "https://93.184.215.14/hooks/crm", ["workflow.*"]).subscription
         return {"tenant_id": tenant_id, "owner": owner, "second": second, "admin": admin, "company": company.id,
                 "contact": contact.id, "deal": deal.id, "campaign": campaign.id, "hook": hook.id}
+
+
+def _user(session, tenant_id: str, name: str) -> uuid.UUID:
+    """A user who never signs in (no password: no argon2 hash to compute)."""
+    user = User(tenant_id=uuid.UUID(tenant_id), email=f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com", name=name)
+    session.add(user)
+    session.flush()
+    return user.id
 
 
 def add_contact_with_email(tenant_id: str, body: str, subject: str = "Re: our proposal") -> uuid.UUID:
