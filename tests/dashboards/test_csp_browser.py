@@ -52,7 +52,11 @@ def test_dashboard_pages_work_under_the_policy(watched, live_server):
         r = httpx.post(f"{live_server}/api/v1/pipelines", json={"name": name}, headers=tenant["headers"])
         assert r.status_code == 201, r.text
     sign_in(watched, tenant["admin_email"], tenant["password"])
-    for path in ("/", "/leads", "/accounts", "/campaigns", "/insights", "/settings", "/pipeline"):
+    flow = httpx.post(f"{live_server}/api/v1/workflows", json={"template": "deal_idle_reminder"},
+                      headers=tenant["headers"])
+    assert flow.status_code == 201, flow.text
+    for path in ("/", "/leads", "/accounts", "/campaigns", "/insights", "/settings", "/workflows",
+                 f"/workflows/{flow.json()['id']}", "/pipeline"):
         watched.goto(path)
         expect(watched.locator("h1")).to_be_visible()
     # the pipeline switcher submits on change: done by app.js now, not by an inline handler
