@@ -44,6 +44,7 @@ update workflow_step_runs
  where run_id = :run and step_id = :step
 """)
 _CURRENT = text("update workflow_runs set current_step = :step where id = :run")
+_DONE_AND_CURRENT = text(f"with done as ({_DONE.text}) {_CURRENT.text}")
 _FAILED = text("""
 insert into workflow_step_runs (tenant_id, run_id, step_id, status, input, error, started_at, finished_at)
 values (app_tenant_id(), :run, :step, 'failed', cast(:input as jsonb), :error, clock_timestamp(), clock_timestamp())
@@ -81,8 +82,7 @@ def once(ctx: RunContext, step_id: str, input: dict[str, Any],
                 done = session.execute(_RECORDED, params).first()   # another worker finished it meanwhile
                 return (done.output if done is not None else None) or {}
             output = effect(session, prepared)
-            session.execute(_DONE, {**params, "status": "succeeded", "output": as_json(output)})
-            session.execute(_CURRENT, params)
+            session.execute(_DONE_AND_CURRENT, {**params, "status": "succeeded", "output": as_json(output)})
         return json.loads(as_json(output))   # what a resumed run reads back from the row
     except Exception as error:
         message = str(error) if isinstance(error, StepFailed) else f"{type(error).__name__}: {error}"
@@ -100,5 +100,4 @@ def mark(session: Session, ctx: RunContext, step_id: str, status: str, input: di
     """Write the step's row as `status` (a wait step's `waiting`, then `succeeded`), in `session`."""
     params = {"run": ctx.run_id, "step": step_id}
     session.execute(_CLAIM, {**params, "input": as_json(input)})
-    session.execute(_DONE, {**params, "status": status, "output": as_json(output)})
-    session.execute(_CURRENT, params)
+    session.execute(_DONE_AND_CURRENT, {**params, "status": status, "output": as_json(output)})

@@ -14,7 +14,8 @@ One pass:
    claim it (`for update skip locked`, status → running);
 3. invoke the graph: from the start (queued), from the checkpoint (a dead worker's run), or with
    `Command(resume=...)` (a wait that is due); then the run is `waiting` (with `resume_at`), `succeeded`, or
-   `failed` with the step and error. A failing run never stops the pass.
+   `failed` with the step and error. A failing run never stops the pass. A finished run's checkpoints are
+   deleted (its history is in `workflow_step_runs`); a waiting run's stay until it finishes.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from langgraph.types import Command
 from sqlalchemy import text
 
 from crm.db.engine import admin_engine, app_engine, tenant_session
-from serving.workflows.graph import StepError, compiled
+from serving.workflows.graph import StepError, checkpointer, compiled
 
 log = logging.getLogger(__name__)
 LOCK_CLASS = 7_214_018   # first key of every run's advisory lock (the second: hashtext(run id))
@@ -124,9 +125,18 @@ def _stream(graph, config: dict, start: Any, tenant_id: str, outcome: Outcome) -
         else:
             _set(tenant_id, _SUCCEEDED, id=run_id)
             outcome.status = "succeeded"
+            _forget(run_id)
         return outcome
     except Exception as error:
         return _failed(tenant_id, outcome, error)
+
+
+def _forget(run_id: str) -> None:
+    """A finished run's checkpoints are of no further use (its history is its step rows): one pipelined delete."""
+    try:
+        checkpointer().delete_thread(run_id)
+    except Exception:   # left behind, they cost space, not correctness
+        log.warning("could not delete the checkpoints of finished run %s", run_id, exc_info=True)
 
 
 def _failed(tenant_id: str, outcome: Outcome, error: Exception) -> Outcome:
@@ -135,6 +145,7 @@ def _failed(tenant_id: str, outcome: Outcome, error: Exception) -> Outcome:
     log.warning("workflow run %s failed: %s", outcome.run_id, message, exc_info=not isinstance(error, StepError))
     _set(tenant_id, _FAILED, id=outcome.run_id, error=message[:4000], step=step)
     outcome.status, outcome.error = "failed", message
+    _forget(outcome.run_id)
     return outcome
 
 
@@ -155,7 +166,8 @@ def run_due_outcomes(limit: int = 20) -> list[Outcome]:
     outcomes: list[Outcome] = []
     if not candidates:
         return outcomes
-    with app_engine().connect() as locks:
+    # autocommit: the advisory locks are session-level, and the connection must not sit in an open transaction
+    with app_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as locks:
         try:
             for tenant_id, run_id in candidates:
                 if len(outcomes) >= limit:
@@ -174,7 +186,6 @@ def run_due_outcomes(limit: int = 20) -> list[Outcome]:
                     outcomes.append(outcome)
         finally:
             locks.execute(text("select pg_advisory_unlock_all()"))
-            locks.commit()
     return outcomes
 
 

@@ -198,14 +198,19 @@ def test_runs_and_step_runs_are_invisible_to_another_agency(world, other_tenant)
                        "values (:t, :r, 'x', 'running')"), {"t": t, "r": run_id})
 
 
-def test_the_app_role_cannot_read_run_checkpoints(world):
+def test_the_app_role_cannot_read_run_checkpoints_and_finished_runs_leave_none(world):
     t = world["tenant_id"]
-    wf = make_workflow(t, [{"id": "note", "type": "add_note", "params": {"body": "x"}}])
+    wf = make_workflow(t, [{"id": "note", "type": "add_note", "params": {"body": "x"}},
+                           {"id": "pause", "type": "wait", "params": {"minutes": 5}}])
     run_id = start(t, wf, "deal", world["deal"])
-    finish(run_id)
+    finish(run_id)   # waiting: its checkpoints are kept for the resume
     assert admin_sql("select count(*) from workflow_state.checkpoints where thread_id = :r", r=run_id) > 0
     with tenant_session(t) as s, pytest.raises(Exception, match="permission denied for schema workflow_state"):
         s.execute(text("select count(*) from workflow_state.checkpoints"))
+    admin_sql("update workflow_runs set resume_at = now() where id = :r", r=run_id)
+    assert [o.status for o in finish(run_id)] == ["succeeded"]
+    for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
+        assert admin_sql(f"select count(*) from workflow_state.{table} where thread_id = :r", r=run_id) == 0
 
 
 def test_a_failing_step_fails_its_run_and_the_pass_goes_on(world):
