@@ -110,3 +110,19 @@ def test_another_agencys_entries_never_appear(api, other_api):
     assert _audit(api, entity_id=theirs["id"]) == []
     assert _audit(other_api, entity_id=mine["id"]) == []
     assert {e["entity_id"] for e in _audit(other_api, entity_type="company")} == {theirs["id"]}
+
+
+def test_a_csv_upload_is_audited_as_an_import_by_the_key_with_the_file_name(api, tenant):
+    r = api.post("/imports/contacts", files={"file": ("spring-leads.csv", b"email,first name\nbo@x.example,Bo\n")})
+    assert r.status_code == 200, r.text
+    (entry,) = _audit(api, entity_type="contact")
+    assert (entry["actor_type"], entry["actor_id"], entry["actor_label"]) == (
+        "import", str(_api_key_id(tenant)), "spring-leads.csv")
+    assert entry["changes"]["email"] == [None, "bo@x.example"]
+
+
+def test_tenant_settings_changes_are_audited(api, tenant):
+    assert api.patch("/tenant/settings", {"churn_mode": "activity"}).status_code == 200
+    (entry,) = _audit(api, entity_type="tenant")
+    assert (entry["entity_id"], entry["actor_type"]) == (tenant["tenant_id"], "api_key")
+    assert entry["changes"] == {"churn_mode": ["contractual", "activity"]}
