@@ -369,3 +369,20 @@ def test_ai_decision_falls_back_offline_when_the_model_fails_and_says_so(world, 
     assert decided["method"] == "offline fallback" and decided["label"] == "buying_signal"
     assert decided["reason"].startswith("the model failed (") and "offline classifier:" in decided["reason"]
     assert outcome.executed == ["classify", "sales"]
+
+
+def test_two_runners_at_once_execute_each_run_once(world):
+    t = world["tenant_id"]
+    wf = make_workflow(t, [{"id": "task", "type": "create_task", "params": {"title": "One each"}},
+                           {"id": "hook", "type": "send_webhook", "params": {"subscription_id": str(world["hook"])}}])
+    runs = {start(t, wf, "contact", world["contact"]) for _ in range(12)}
+    outcomes: list = []
+    threads = [threading.Thread(target=lambda: outcomes.extend(run_until_idle())) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    mine = [o for o in outcomes if o.run_id in runs]
+    assert sorted(o.run_id for o in mine) == sorted(runs) and {o.status for o in mine} == {"succeeded"}
+    assert count(t, "select count(*) from tasks where title = 'One each'") == 12
+    assert count(t, "select count(*) from webhook_deliveries where subscription_id = :s", s=world["hook"]) == 12
