@@ -141,11 +141,14 @@ def _entity_type(session: Session, workflow_id: uuid.UUID) -> str | None:
         "group by entity_type order by count(*) desc, entity_type limit 1"), {"w": workflow_id}).scalar()
 
 
-def _outcomes(session: Session, kind: Kind, pairs_sql: str, params: dict) -> list[tuple]:
-    """(id, t, stratum, eligible, success) for each pair (id, t) the `pairs_sql` gives."""
-    sql = (f"with p as ({pairs_sql}) select p.id, p.t, {kind.stratum} as stratum, "
-           f"coalesce({kind.eligible}, false) as eligible, coalesce({kind.success}, false) as success from p")
-    return [tuple(r) for r in session.execute(text(sql), params)]
+def _outcomes(session: Session, kind: Kind, pairs_sql: str, params: dict, stratum: str | None = None) -> list[tuple]:
+    """(id, t, stratum, eligible, success) for each pair (id, t) the `pairs_sql` gives; with `stratum`, only the
+    pairs in it (their outcome is looked up for those only)."""
+    only = "where p.stratum = :stratum" if stratum is not None else ""
+    sql = (f"with pairs as ({pairs_sql}), p as (select p.id, p.t, {kind.stratum} as stratum from pairs p) "
+           f"select p.id, p.t, p.stratum, coalesce({kind.eligible}, false) as eligible, "
+           f"coalesce({kind.success}, false) as success from p {only}")
+    return [tuple(r) for r in session.execute(text(sql), {**params, "stratum": stratum})]
 
 
 def workflow_report(session: Session, workflow_id: uuid.UUID, horizon_days: int | None = None,
@@ -179,8 +182,8 @@ def workflow_report(session: Session, workflow_id: uuid.UUID, horizon_days: int 
         reference = statistics.median_low(sorted(r[1] for r in rows))
         others = _outcomes(session, kind, f"select x.id, cast(:r as timestamptz) as t from {kind.table} x "
                                           "where x.created_at <= :r and x.id <> all(:ids)",
-                           {"r": reference, "ids": ids, "horizon": horizon})
-        similar = [r for r in others if r[3] and r[2] == name]
+                           {"r": reference, "ids": ids, "horizon": horizon}, stratum=name)
+        similar = [r for r in others if r[3]]
         report.strata.append(Stratum(name, len(rows), sum(r[4] for r in rows),
                                      len(similar), sum(r[4] for r in similar)))
     _compare(report)
