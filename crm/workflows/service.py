@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm.db.models import Company, Contact, Deal, Workflow, WorkflowRun
+from crm.db.models import Campaign, Company, Contact, Deal, User, WebhookSubscription, Workflow, WorkflowRun
 from crm.services import records
 from crm.services.errors import Invalid, InvalidReference, NotFound
 from crm.workflows import templates
@@ -26,13 +26,27 @@ from crm.workflows.runs import start_run
 RECORDS = {"contact": Contact, "company": Company, "deal": Deal}
 
 
-def validated(definition: dict[str, Any]) -> dict[str, Any]:
+# A step's reference and the record it must name in this agency (checked at save, so the 422 names the step;
+# the step checks again when it runs, as the record may be deleted meanwhile).
+_REFERENCES = {"send_webhook": ("subscription_id", WebhookSubscription, "webhook subscription"),
+               "enroll_in_campaign": ("campaign_id", Campaign, "campaign"),
+               "create_task": ("assignee", User, "user"), "draft_email": ("assignee", User, "user")}
+
+
+def validated(session: Session, definition: dict[str, Any]) -> dict[str, Any]:
     """The definition as it will be stored, or Invalid naming the bad step, trigger or condition."""
     try:
-        parse_definition(definition)
+        parsed = parse_definition(definition)
     except DefinitionError as exc:
         field = f"definition.steps.{exc.step}" if exc.step else "definition"
         raise Invalid(field, f"invalid workflow definition: {exc}") from None
+    for index, step in enumerate(parsed.steps):
+        name, model, label = _REFERENCES.get(step.type, (None, None, None))
+        value = getattr(step.params, name, None) if name else None
+        if isinstance(value, uuid.UUID) and session.get(model, value) is None:
+            raise Invalid(f"definition.steps.{step.id}", f'invalid workflow definition: steps[{index}] "{step.id}": '
+                                                         f"params.{name}: no {label} with this id in this workspace",
+                          code="invalid-reference")
     return definition   # as the user wrote it (what they read back and PATCH); the engine parses it again
 
 
@@ -54,7 +68,7 @@ def create(session: Session, *, name: str | None = None, description: str | None
     if not name:
         raise Invalid("name", "name is required")
     return records.insert(session, Workflow, {"name": name, "description": description or "",
-                                              "enabled": enabled, "definition": validated(definition or {}),
+                                              "enabled": enabled, "definition": validated(session, definition or {}),
                                               "template": template})
 
 
@@ -69,7 +83,7 @@ def get(session: Session, workflow_id: uuid.UUID, *, lock: bool = False) -> Work
 
 def update(session: Session, workflow: Workflow, changes: dict[str, Any]) -> Workflow:
     if "definition" in changes:
-        changes = {**changes, "definition": validated(changes["definition"])}
+        changes = {**changes, "definition": validated(session, changes["definition"])}
     return records.apply(session, workflow, changes)
 
 

@@ -82,6 +82,15 @@ def test_invalid_definition_is_422_naming_the_step(api):
     detail = assert_problem(api.post("/workflows", {"name": "x", "definition": looping}), 422)["detail"]
     assert "cycle" in detail and '"note"' in detail
 
+    nowhere = assert_problem(api.post("/workflows", {"template": "churn_risk_jump",
+                                                     "params": {"subscription_id": str(uuid.uuid4())}}), 422)
+    assert 'steps[1] "notify"' in nowhere["detail"] and "no webhook subscription" in nowhere["detail"]
+    hook = api.post("/webhooks", {"url": "https://93.184.216.34/hooks/crm", "event_types": ["*"]})
+    assert hook.status_code == 201, hook.text
+    made = api.post("/workflows", {"template": "churn_risk_jump", "params": {"subscription_id": hook.json()["id"]}})
+    assert made.status_code == 201, made.text
+    assert made.json()["definition"]["steps"][1]["params"] == {"subscription_id": hook.json()["id"]}
+
     wid = _workflow(api)["id"]
     detail = assert_problem(api.patch(f"/workflows/{wid}", {"definition": bad_type}), 422)["detail"]
     assert '"notify"' in detail
