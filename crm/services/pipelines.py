@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from crm.db.models import Pipeline, PipelineStage
 from crm.schemas.pipelines import PipelineCreate, PipelineUpdate, StageCreate, StageUpdate
 from crm.services import records
+from crm.services.changes import record
 from crm.services.errors import Invalid, NotFound
 from crm.tenancy import Principal
 
@@ -44,14 +45,16 @@ def lock(session: Session, pipeline_id: uuid.UUID) -> None:
 def _take_default(session: Session, values: dict[str, Any], pipeline_id: uuid.UUID | None = None) -> None:
     """A pipeline made the default takes the flag from the others, in this transaction. A per-tenant
     advisory lock makes concurrent setters take turns, so each sees the previous one's default and clears
-    it (the partial unique index `pipelines_one_default_key` would otherwise answer the loser with 409)."""
+    it (the partial unique index `pipelines_one_default_key` would otherwise answer the loser with 409).
+    The pipeline that loses the flag is changed too, so its change is recorded (audit log, events)."""
     if not values.get("is_default"):
         return
     session.execute(text("select pg_advisory_xact_lock(hashtextextended('default-pipeline:' || app_tenant_id(), 0))"))
     stmt = sql_update(Pipeline).where(Pipeline.is_default).values(is_default=False)
     if pipeline_id is not None:
         stmt = stmt.where(Pipeline.id != pipeline_id)
-    session.execute(stmt)
+    for (cleared,) in session.execute(stmt.returning(Pipeline.id)):
+        record(session, "pipelines", cleared, "update", {"is_default": [True, False]})
 
 
 def create(session: Session, payload: PipelineCreate, actor: Principal | None = None) -> Pipeline:

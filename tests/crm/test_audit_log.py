@@ -178,3 +178,19 @@ def test_another_agency_never_sees_the_audit_rows_or_events(audited, other_tenan
     with tenant_session(other_tenant["tenant_id"]) as s:
         assert claim(s, limit=100) == []
     assert len(_audit_rows(audited["tenant_id"])) == 1 and len(_events(audited["tenant_id"])) == 1
+
+
+def test_a_row_a_service_changes_by_sql_is_audited_too(tenant):
+    """Making a pipeline the default clears the flag of the old one with one UPDATE statement: audited too."""
+    from crm.schemas.pipelines import PipelineCreate
+    from crm.services import pipelines
+
+    tid = tenant["tenant_id"]
+    with tenant_session(tid) as s:
+        old = pipelines.create(s, PipelineCreate(name="Old", is_default=True))
+    with tenant_session(tid) as s:
+        new = pipelines.create(s, PipelineCreate(name="New", is_default=True))
+    (cleared,) = _audit_rows(tid, entity_id=old.id, action="update")
+    assert cleared["changes"] == {"is_default": [True, False]}
+    assert [e["event_type"] for e in _events(tid, entity_id=old.id)] == ["pipeline.created", "pipeline.updated"]
+    assert [r["action"] for r in _audit_rows(tid, entity_id=new.id)] == ["create"]
