@@ -53,6 +53,11 @@ def test_list_template_run_and_run_page(page, agency):
     expect(page.locator(f"tr[data-workflow='{agency['review']}'] [data-enabled]")).to_have_text("enabled")
     _shot(page, "workflows")
 
+    churn = page.locator("[data-template=churn_risk_jump]")
+    churn.locator("input[name=p_subscription_id]").fill("7d3f2a4e-0000-4000-8000-000000000000")
+    churn.locator("button[type=submit]").click()
+    expect(page.get_by_role("alert")).to_contain_text('steps[1] "notify": params.subscription_id: no webhook')
+
     card = page.locator("[data-template=tier_a_lead_follow_up]")
     card.locator("input[name=p_due_in_minutes]").fill("30")
     card.locator("button[type=submit]").click()
