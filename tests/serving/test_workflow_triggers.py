@@ -22,6 +22,7 @@ from crm.schemas.deals import DealCreate, DealUpdate
 from crm.schemas.notes import NoteCreate
 from crm.schemas.pipelines import PipelineCreate, StageCreate
 from crm.services import companies, contacts, deals, notes, pipelines
+from crm.services.actor import Actor, set_actor
 from crm.services.errors import NotFound
 from crm.workflows import service as workflows
 from crm.workflows.runs import start_run
@@ -295,3 +296,19 @@ def test_dispatch_visits_every_tenant_and_isolates_their_workflows():
     assert _runs(b, wf_a) == []
     with pytest.raises(NotFound), tenant_session(b) as s:   # and b cannot start a's workflow
         start_run(s, wf_a, "manual:x", {"type": "manual"}, None, None)
+
+
+def test_a_runs_own_writes_never_start_its_own_workflow_again(tenant):
+    t = tenant["tenant_id"]
+    (deal,), _ = _setup_deals(t)
+    on_update = _workflow(t, {"type": "record", "entity": "deal", "actions": ["update"]})
+    other = _workflow(t, {"type": "record", "entity": "deal", "actions": ["update"]})
+    with tenant_session(t) as s:
+        run_id = start_run(s, on_update, "manual:loop", {"type": "manual"}, "deal", deal)
+    _drain(t)
+    with tenant_session(t) as s:   # a step of that run writes the deal, as the runner does: as the run
+        set_actor(s, Actor("workflow_run", run_id, "workflow loop"))
+        deals.update(s, s.get(Deal, deal), DealUpdate(name="Touched by a workflow"))
+    _drain(t)
+    assert [r.trigger_key for r in _runs(t, on_update)] == ["manual:loop"]   # no second run of itself
+    assert [r.entity_id for r in _runs(t, other)] == [deal]                  # another workflow still fires
