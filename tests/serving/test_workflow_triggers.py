@@ -161,10 +161,10 @@ def test_score_writes_emit_signals_and_fire_score_triggers(tenant):
     rises = _workflow(t, {"type": "churn_risk", "rises_by": 20})
     _drain(t)
 
-    def publish(entity_type: str, rows: list[tuple]) -> None:
+    def publish(entity_type: str, rows: list[tuple], batch: bool = False) -> None:
         now = dt.datetime.now(dt.UTC)
-        with tenant_session(t) as s:
-            scores.refresh(s, entity_type, [
+        with tenant_session(t) as s:   # the live refresh's write, or the batch run's (every entity of the type)
+            (scores.publish if batch else scores.refresh)(s, entity_type, [
                 {"entity_id": str(i), "score": round(p * 100), "probability": p, "tier": tier, "factors": "[]",
                  "model_name": "m", "model_version": "1", "model_kind": "learned", "scored_at": now}
                 for i, p, tier in rows], [])
@@ -177,7 +177,7 @@ def test_score_writes_emit_signals_and_fire_score_triggers(tenant):
     assert [r.entity_id for r in _runs(t, tier_a)] == [people[1]]
     assert _runs(t, rises) == []
     publish("lead", [(people[0], 0.72, "A"), (people[1], 0.755, "A"), (people[2], 0.205, "D")])
-    publish("account", [(company.id, 0.55, "B")])
+    publish("account", [(company.id, 0.55, "B")], batch=True)
     with tenant_session(t) as s:   # half a point is not a move: no event for people[1] or people[2]
         signals = s.execute(text("select event_type, entity_id, changes from record_events "
                                  "where event_type like '%.changed' order by id")).all()
