@@ -12,14 +12,13 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from app.cli.output import emit_json
+from app.cli.children import start_command, stop_when_orphaned
+from app.cli.output import emit_json, log_to_file_and_stderr
 
 PARENT_CHECK_SECONDS = 1.0
 
@@ -41,7 +40,7 @@ def refresher(
     stop_on_sigterm()
     ensure_home()
     migrate()
-    log_path = _log_to_file_and_stderr()
+    log_path = log_to_file_and_stderr("refresher")
     log = logging.getLogger("crm.refresher")
     log.info("loading the live feature SQL compiled from the dbt marts (the first time compiles it, ~15 s)")
     queries = feature_queries()
@@ -55,8 +54,9 @@ def refresher(
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())   # from here on SIGTERM stops the lanes
         if parent_pid is not None:
-            threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True,
-                             name="refresher-parent-watch").start()
+            threading.Thread(target=stop_when_orphaned, daemon=True, name="refresher-parent-watch",
+                             args=(parent_pid, stop, lambda: log.info("parent %d is gone: stopping", parent_pid)),
+                             kwargs={"check_seconds": PARENT_CHECK_SECONDS}).start()
         log.info("refresher running (lanes: %s); log: %s", ", ".join(worker.lanes()), log_path)
         stopped = worker.run(stop)
         log.info("refresher stopped")
@@ -86,28 +86,6 @@ def _one_core_for_embedding() -> None:
     torch.set_num_threads(1)
 
 
-def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
-    # once the parent is gone this process is adopted by another (init or a subreaper): getppid changes
-    while not stop.wait(PARENT_CHECK_SECONDS):
-        if os.getppid() != parent_pid:
-            logging.getLogger("crm.refresher").info("parent %d is gone: stopping", parent_pid)
-            stop.set()
-
-
-def _log_to_file_and_stderr() -> Path:
-    from crm.state import logs_dir
-
-    path = logs_dir() / "refresher.log"
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
-    root = logging.getLogger()
-    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(path, encoding="utf-8")):
-        handler.setFormatter(formatter)
-        root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    return path
-
-
 def start_child() -> subprocess.Popen:
     """`crm refresher` as a child of this process, exiting when this process does."""
-    return subprocess.Popen([sys.executable, "-m", "app.cli.main", "refresher", "--parent-pid", str(os.getpid())],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    return start_command("refresher")
