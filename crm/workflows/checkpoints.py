@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 SCHEMA = "workflow_state"
 ROLE = "crm_workflow"
+APPLICATION_NAME = "crm-workflow-checkpoints"   # how its sessions show in pg_stat_activity
 
 ROLE_SQL = f"""
 do $$ begin
@@ -70,4 +71,5 @@ def checkpointer_conninfo(admin_sqlalchemy_url: str) -> str:
     # synchronous_commit off: a checkpoint write does not wait for the disk. Only a crash of PostgreSQL itself
     # can lose the last few checkpoints; a run then resumes from an earlier one, and the steps it had done are
     # skipped by their rows in workflow_step_runs, which are committed durably with their effects.
-    return make_conninfo(url, options=f"-c role={ROLE} -c search_path={SCHEMA} -c synchronous_commit=off")
+    return make_conninfo(url, options=f"-c role={ROLE} -c search_path={SCHEMA} -c synchronous_commit=off",
+                         application_name=APPLICATION_NAME)

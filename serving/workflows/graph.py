@@ -110,7 +110,7 @@ def checkpointer():
 
             _pool = ConnectionPool(checkpointer_conninfo(admin_url()), min_size=1, max_size=8, open=True,
                                    kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-                                   check=ConnectionPool.check_connection, name="workflow-checkpoints")
+                                   name="workflow-checkpoints")   # no check per checkout: a round trip each
             _saver = PostgresSaver(_pool)
             atexit.register(close_checkpointer)   # before the embedded server's own exit hook: no open sessions
         return _saver

@@ -24,8 +24,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from langgraph.types import Command
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crm.db.engine import admin_engine, app_engine, tenant_session
 from serving.workflows.graph import StepError, checkpointer, compiled
@@ -139,7 +141,20 @@ def _forget(run_id: str) -> None:
         log.warning("could not delete the checkpoints of finished run %s", run_id, exc_info=True)
 
 
+def _transient(error: BaseException | None) -> bool:
+    """The database connection failing (a restart, a network cut), anywhere in the error's chain: not the run's
+    fault, so it is not failed; it stays due and the next pass resumes it from its checkpoint."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError, OperationalError, InterfaceError)):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
 def _failed(tenant_id: str, outcome: Outcome, error: Exception) -> Outcome:
+    if _transient(error):
+        raise error
     step = error.step_id if isinstance(error, StepError) else None
     message = str(error) if isinstance(error, StepError) else f"{type(error).__name__}: {error}"
     log.warning("workflow run %s failed: %s", outcome.run_id, message, exc_info=not isinstance(error, StepError))
@@ -177,7 +192,7 @@ def run_due_outcomes(limit: int = 20) -> list[Outcome]:
                     continue   # another worker is executing it
                 try:
                     outcome = execute(tenant_id, run_id)
-                except Exception:   # the database itself failing: leave the run due, go on with the others
+                except Exception:   # the database connection failing: leave the run due, go on with the others
                     log.exception("workflow run %s could not be executed; it stays due", run_id)
                     outcome = None
                 finally:

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from crm.db.engine import admin_engine, tenant_session
 from crm.services.errors import NotFound
 from crm.settings import get_settings
+from crm.workflows.checkpoints import APPLICATION_NAME
 from crm.workflows.runs import get_run
 from serving.workflows.runner import run_due_outcomes, run_until_idle
 from tests.serving.workflow_world import (
@@ -84,7 +85,7 @@ def test_every_side_effect_step_does_its_real_effect(world):
                     "and actor_id = :r", r=run_id) >= 4
 
 
-def test_round_robin_takes_turns_and_a_named_user_must_be_of_the_agency(world, other_tenant):
+def test_round_robin_takes_turns_and_a_named_user_must_be_active(world):
     t = world["tenant_id"]
     rr = make_workflow(t, [{"id": "t", "type": "create_task", "params": {"title": "Next", "assignee": "round_robin"}}])
     runs = [start(t, rr, "contact", world["contact"]) for _ in range(3)]
@@ -92,16 +93,17 @@ def test_round_robin_takes_turns_and_a_named_user_must_be_of_the_agency(world, o
     assignees = [run_of(t, r)["steps"][0]["output"]["assignee_id"] for r in runs]
     assert sorted(assignees) == sorted(str(u) for u in (world["owner"], world["second"], world["admin"]))
 
-    foreign = count(other_tenant["tenant_id"], "select id from users limit 1")
-    named = make_workflow(t, [{"id": "t", "type": "create_task", "params": {"title": "X", "assignee": str(foreign)}},
+    gone = world["second"]   # named in the workflow, then deactivated before the run
+    named = make_workflow(t, [{"id": "t", "type": "create_task", "params": {"title": "X", "assignee": str(gone)}},
                               {"id": "after", "type": "add_note", "params": {"body": "never"}}])
+    admin_sql("update users set is_active = false where id = :u", u=gone)
     bad = start(t, named, "contact", world["contact"])
     good = start(t, rr, "contact", world["contact"])
     outcomes = {o.run_id: o for o in run_until_idle()}
     assert outcomes[bad].status == "failed" and outcomes[good].status == "succeeded"   # the pass went on
     run = run_of(t, bad)
     assert run["status"] == "failed" and run["current_step"] == "t"
-    assert run["error"] == f'step "t": assignee {foreign} is not an active user of this agency'
+    assert run["error"] == f'step "t": assignee {gone} is not an active user of this agency'
     assert [(s["step_id"], s["status"]) for s in run["steps"]] == [("t", "failed")]
 
 
@@ -386,3 +388,24 @@ def test_two_runners_at_once_execute_each_run_once(world):
     assert sorted(o.run_id for o in mine) == sorted(runs) and {o.status for o in mine} == {"succeeded"}
     assert count(t, "select count(*) from tasks where title = 'One each'") == 12
     assert count(t, "select count(*) from webhook_deliveries where subscription_id = :s", s=world["hook"]) == 12
+
+
+def test_a_lost_database_connection_leaves_the_run_due_not_failed(world):
+    t = world["tenant_id"]
+    wf = make_workflow(t, [{"id": "task", "type": "create_task", "params": {"title": "Despite the outage"}},
+                           {"id": "note", "type": "add_note", "params": {"body": "still once"}}])
+    finish(start(t, wf, "contact", world["contact"]))   # the checkpointer's connections are open now
+    run_id = start(t, wf, "contact", world["contact"])
+    cut = admin_sql("select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = :a",
+                    a=APPLICATION_NAME)
+    assert cut >= 1
+    assert [o for o in run_due_outcomes(50) if o.run_id == run_id] == []   # the pass could not checkpoint it
+    assert run_of(t, run_id)["status"] == "running"                         # not failed: due again
+    statuses = []
+    for _ in range(5):   # each broken pooled connection fails one use, then the pool replaces it
+        statuses += [o.status for o in run_due_outcomes(50) if o.run_id == run_id]
+        if statuses:
+            break
+    assert statuses == ["succeeded"]
+    assert count(t, "select count(*) from tasks where title = 'Despite the outage'") == 2   # one per run
+    assert count(t, "select count(*) from notes where body = 'still once'") == 2
