@@ -38,8 +38,10 @@ _TENANTS = text("select distinct cast(tenant_id as text) from workflows where en
                 "and definition->'trigger'->>'type' = any(:types)")
 _WORKFLOWS = text("select id, definition from workflows where tenant_id = app_tenant_id() and enabled "
                   "and definition->'trigger'->>'type' = any(:types) order by created_at, id")
-# (table, the column activities and notes point at it with)
-QUIET = {"deal": ("deals", "deal_id"), "contact": ("contacts", "contact_id"), "company": ("companies", "company_id")}
+# (table, the column activities and notes point at it with, the record's own latest move besides its creation)
+QUIET = {"deal": ("deals", "deal_id", "(select max(h.changed_at) from deal_stage_history h "
+                                      "where h.tenant_id = e.tenant_id and h.deal_id = e.id)"),
+         "contact": ("contacts", "contact_id", "null"), "company": ("companies", "company_id", "null")}
 _KEY = "'inactivity:' || r.id || ':' || to_char(r.last_at at time zone 'UTC', 'YYYY-MM-DD')"
 _QUIET_SQL = """
 with acts as (
@@ -49,7 +51,7 @@ with acts as (
   select {col} as id, max(occurred_at) as at from notes
    where tenant_id = app_tenant_id() and {col} is not null and occurred_at <= now() group by {col}
 ), last as (
-  select e.id, greatest(e.updated_at, a.at, n.at) as last_at
+  select e.id, greatest(e.created_at, {moved}, a.at, n.at) as last_at
     from {table} e left join acts a on a.id = e.id left join texts n on n.id = e.id
    where e.tenant_id = app_tenant_id()
 )
@@ -81,8 +83,8 @@ def scan_schedule(session: Session, wf, now: dt.datetime) -> int:
 def scan_inactivity(session: Session, wf) -> int:
     trigger = wf.definition["trigger"]
     entity, days = trigger["entity"], int(trigger["days"])
-    table, col = QUIET[entity]
-    quiet = session.execute(text(_QUIET_SQL.format(table=table, col=col, key=_KEY)),
+    table, col, moved = QUIET[entity]
+    quiet = session.execute(text(_QUIET_SQL.format(table=table, col=col, moved=moved, key=_KEY)),
                             {"days": days, "wf": wf.id}).all()
     conditions = wf.definition.get("conditions") or []
     started = 0

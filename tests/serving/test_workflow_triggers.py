@@ -249,12 +249,14 @@ def test_100_concurrent_updates_make_exactly_100_runs_with_two_dispatchers_racin
 
 
 def _age(tenant_id: str, deal_id: uuid.UUID, days: int) -> None:
-    # test set-up only: move a deal's last write back in time (no service writes history; the updated_at trigger
-    # is off for this transaction)
+    # test set-up only: move a deal's creation and its stage moves back in time (no service writes history; the
+    # row triggers are off for this transaction)
     with admin_session() as s:
         s.execute(text("set local session_replication_role = replica"))
-        s.execute(text("update deals set updated_at = now() - make_interval(days => :d) where tenant_id = :t "
+        s.execute(text("update deals set created_at = now() - make_interval(days => :d) where tenant_id = :t "
                        "and id = :i"), {"d": days, "t": tenant_id, "i": deal_id})
+        s.execute(text("update deal_stage_history set changed_at = now() - make_interval(days => :d) "
+                       "where tenant_id = :t and deal_id = :i"), {"d": days, "t": tenant_id, "i": deal_id})
 
 
 def test_inactivity_and_schedule_scans_are_idempotent(tenant, other_tenant):
