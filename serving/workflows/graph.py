@@ -126,6 +126,16 @@ def close_checkpointer() -> None:
         compiled.cache_clear()
 
 
+def forget(run_ids: list[str]) -> None:
+    """Delete the checkpoints of these runs (finished: their history is their step rows), one pipeline."""
+    if not run_ids:
+        return
+    checkpointer()
+    with _pool.connection() as conn, conn.pipeline(), conn.cursor() as cur:
+        for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
+            cur.execute(f"delete from {table} where thread_id = any(%s)", (run_ids,))
+
+
 @lru_cache(maxsize=256)
 def _compiled(canonical: str) -> CompiledStateGraph:
     return build_graph(parse_definition(json.loads(canonical))).compile(checkpointer=checkpointer())

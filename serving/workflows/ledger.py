@@ -1,57 +1,57 @@
 """Exactly-once steps: a step's `workflow_step_runs` row is written in the transaction of its effect.
 
-`once(ctx, step_id, input, effect, prepare)`:
-1. `prepare()` runs outside any transaction: the slow part with no side effect (a chat model's answer, a draft),
-   skipped when the step's row already says succeeded;
-2. one tenant transaction, as the run's actor (`workflow_run`): claim the step's row (an upsert that takes the row
-   unless it already succeeded), `effect(session, prepared)`, the row marked succeeded with the output and
-   timing, the run's `current_step`; commit. A crash before the commit leaves nothing, after it the row: either
-   way the effect happened at most once, and the next attempt finds the row. A step found succeeded returns its
-   recorded output and does nothing (a resumed run, or a node LangGraph re-runs after a crash, repeats no effect
-   and takes the same route).
-A failure is recorded on the row (status failed, error) in a transaction of its own and raised as StepFailed.
-Two workers on one step serialise on the row: the second waits for the first's commit and then finds it done.
+`once(ctx, step_id, input, effect, prepare)`, inside the runner's batch (`serving.workflows.batch`):
+1. a step whose row says succeeded returns its recorded output and does nothing: a resumed run, or a run
+   re-executed from its start after a crash, repeats no effect and takes the same route;
+2. `prepare()`, the slow part with no side effect (a chat model's answer, a draft), runs after the round's
+   transaction is committed, so no transaction is held open while a model answers;
+3. in a savepoint of the round's transaction, as the run's actor (`workflow_run`): `effect(session, prepared)`,
+   then the step's row upserted as succeeded with input, output and timing. The upsert takes the row unless it
+   already says succeeded; if it does (another worker recorded the step meanwhile: the unique row made this one
+   wait for its commit), the savepoint is rolled back, undoing this effect, and the recorded output is returned.
+   The round commits the effect and its row together: a crash before the commit leaves neither, after it both.
+A failing effect rolls back its savepoint only; the failure is recorded on the row (status failed, error) in the
+round's transaction and raised as StepFailed, and the other runs of the batch go on.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from crm.db.engine import tenant_session
 from crm.services.actor import set_actor
+from serving.workflows.batch import current
 from serving.workflows.context import RunContext, StepFailed
 
 _RECORDED = text("select status, output from workflow_step_runs where run_id = :run and step_id = :step")
-_CLAIM = text("""
-insert into workflow_step_runs (tenant_id, run_id, step_id, status, input, started_at)
-values (app_tenant_id(), :run, :step, 'running', cast(:input as jsonb), clock_timestamp())
+_RECORD = text("""
+insert into workflow_step_runs (tenant_id, run_id, step_id, status, input, output, started_at, finished_at)
+values (app_tenant_id(), :run, :step, :status, cast(:input as jsonb), cast(:output as jsonb), :started,
+        case when :status = 'waiting' then null else clock_timestamp() end)
 on conflict (tenant_id, run_id, step_id) do update
-   set status = 'running', input = excluded.input, error = null,
+   set status = excluded.status, input = excluded.input, output = excluded.output, error = null,
        started_at = case when workflow_step_runs.status = 'waiting' then workflow_step_runs.started_at
-                         else excluded.started_at end
+                         else excluded.started_at end,
+       finished_at = excluded.finished_at
  where workflow_step_runs.status <> 'succeeded'
 returning 1
 """)
-_DONE = text("""
-update workflow_step_runs
-   set status = :status, output = cast(:output as jsonb),
-       finished_at = case when :status = 'waiting' then null else clock_timestamp() end
- where run_id = :run and step_id = :step
-""")
-_CURRENT = text("update workflow_runs set current_step = :step where id = :run")
-_DONE_AND_CURRENT = text(f"with done as ({_DONE.text}) {_CURRENT.text}")
 _FAILED = text("""
 insert into workflow_step_runs (tenant_id, run_id, step_id, status, input, error, started_at, finished_at)
-values (app_tenant_id(), :run, :step, 'failed', cast(:input as jsonb), :error, clock_timestamp(), clock_timestamp())
+values (app_tenant_id(), :run, :step, 'failed', cast(:input as jsonb), :error, :started, clock_timestamp())
 on conflict (tenant_id, run_id, step_id) do update
    set status = 'failed', error = excluded.error, finished_at = excluded.finished_at
  where workflow_step_runs.status <> 'succeeded'
 """)
+
+
+class _AlreadyRecorded(Exception):
+    """Another execution recorded this step first: roll this one's effect back."""
 
 
 def as_json(value: Any) -> str:
@@ -60,44 +60,45 @@ def as_json(value: Any) -> str:
 
 def recorded(ctx: RunContext, step_id: str) -> tuple[str, dict | None] | None:
     """(status, output) of the step's row, or None."""
-    with tenant_session(ctx.tenant_id) as session:
-        row = session.execute(_RECORDED, {"run": ctx.run_id, "step": step_id}).first()
-    return (row.status, row.output) if row is not None else None
+    return current().recorded(ctx.run_id, step_id)
 
 
 def once(ctx: RunContext, step_id: str, input: dict[str, Any],
          effect: Callable[[Session, Any], dict[str, Any]],
-         prepare: Callable[[], Any] | None = None) -> dict[str, Any]:
-    """Run the step's effect exactly once for this run; its output (recorded, or new)."""
-    if prepare is not None:   # a slow preparation is not repeated for a step already done
-        prior = recorded(ctx, step_id)
-        if prior is not None and prior[0] == "succeeded":
-            return prior[1] or {}
+         prepare: Callable[[], Any] | None = None, status: str = "succeeded") -> dict[str, Any]:
+    """Run the step's effect exactly once for this run; its output (recorded, or new). `status` waiting: the
+    row records a wait that began (its effect sets the run's resume_at), and a later `once` completes it."""
+    batch = current()
+    prior = batch.recorded(ctx.run_id, step_id)
+    if prior is not None and prior[0] == "succeeded":
+        return prior[1] or {}
+    started = datetime.now(UTC)
     try:
-        prepared = prepare() if prepare is not None else None
-        with tenant_session(ctx.tenant_id) as session:
-            set_actor(session, ctx.actor)
-            params = {"run": ctx.run_id, "step": step_id}
-            if session.execute(_CLAIM, {**params, "input": as_json(input)}).first() is None:
-                done = session.execute(_RECORDED, params).first()   # another worker finished it meanwhile
-                return (done.output if done is not None else None) or {}
-            output = effect(session, prepared)
-            session.execute(_DONE_AND_CURRENT, {**params, "status": "succeeded", "output": as_json(output)})
-        return json.loads(as_json(output))   # what a resumed run reads back from the row
+        if prepare is not None:
+            batch.commit()   # what the round did so far is durable; no transaction waits on the preparation
+            prepared = prepare()
+        else:
+            prepared = None
+        session = batch.session()
+        set_actor(session, ctx.actor)
+        with session.begin_nested():
+            output = json.loads(as_json(effect(session, prepared)))   # as a resumed run reads it back
+            if not _record(session, ctx, step_id, status, input, output, started):
+                raise _AlreadyRecorded
+        batch.remember(ctx.run_id, step_id, status, output)
+        return output
+    except _AlreadyRecorded:
+        row = batch.session().execute(_RECORDED, {"run": ctx.run_id, "step": step_id}).first()
+        return (row.output if row is not None else None) or {}
     except Exception as error:
         message = str(error) if isinstance(error, StepFailed) else f"{type(error).__name__}: {error}"
-        fail(ctx, step_id, input, message)
+        batch.session().execute(_FAILED, {"run": ctx.run_id, "step": step_id, "input": as_json(input),
+                                          "error": message, "started": started})
         raise StepFailed(message) from error
 
 
-def fail(ctx: RunContext, step_id: str, input: dict[str, Any], message: str) -> None:
-    with tenant_session(ctx.tenant_id) as session:
-        session.execute(_FAILED, {"run": ctx.run_id, "step": step_id, "input": as_json(input), "error": message})
-
-
-def mark(session: Session, ctx: RunContext, step_id: str, status: str, input: dict[str, Any],
-         output: dict[str, Any] | None) -> None:
-    """Write the step's row as `status` (a wait step's `waiting`, then `succeeded`), in `session`."""
-    params = {"run": ctx.run_id, "step": step_id}
-    session.execute(_CLAIM, {**params, "input": as_json(input)})
-    session.execute(_DONE_AND_CURRENT, {**params, "status": status, "output": as_json(output)})
+def _record(session: Session, ctx: RunContext, step_id: str, status: str, input: dict[str, Any],
+            output: dict[str, Any] | None, started: datetime) -> bool:
+    """Upsert the step's row as `status`; False when it already said succeeded."""
+    return session.execute(_RECORD, {"run": ctx.run_id, "step": step_id, "status": status, "input": as_json(input),
+                                     "output": as_json(output), "started": started}).first() is not None

@@ -1,26 +1,31 @@
 """The runner: `run_due(limit)` executes queued runs, waiting runs whose `resume_at` has come, and runs whose
-worker died, across agencies.
+worker died, across agencies, a batch per agency.
 
 Ownership of a run is a PostgreSQL session advisory lock on its id, held on one connection of the executing
 process for as long as it executes the run. A worker that dies (SIGKILL, a lost machine) loses its connection
-and so the lock, and its `running` run becomes due again at once: the next pass resumes it from its last
-checkpoint (LangGraph's PostgreSQL checkpointer, thread id = run id), and the steps it had finished are not run
-again (their rows in `workflow_step_runs`, written with their effects, make a node LangGraph re-runs a no-op).
+and so the lock, and its `running` run becomes due again at once: the next pass executes it again, and the steps
+it had finished are not run again (their rows in `workflow_step_runs`, written with their effects, make their
+nodes no-ops that return the recorded output, so the run takes the same route to the step it reached).
 
 One pass:
 1. the operator connection lists due runs by `workflow_runs_due_idx` (ids and tenant ids only: the one
    cross-tenant read, as in `crm.live_queue.pending_tenants`);
-2. for each, take its advisory lock (skip it if another worker holds it), then in the run's tenant transaction
-   claim it (`for update skip locked`, status → running);
-3. invoke the graph: from the start (queued), from the checkpoint (a dead worker's run), or with
-   `Command(resume=...)` (a wait that is due); then the run is `waiting` (with `resume_at`), `succeeded`, or
-   `failed` with the step and error. A failing run never stops the pass. A finished run's checkpoints are
-   deleted (its history is in `workflow_step_runs`); a waiting run's stay until it finishes.
+2. per agency, the advisory locks of its runs are tried in one statement (runs another worker holds are
+   skipped), and the runs are claimed in one statement of the first round (`for update skip locked`,
+   status -> running);
+3. every run's graph is advanced one step per round, all runs of the batch in the round's transaction
+   (`serving.workflows.batch`): from the start (queued, or no checkpoint), with `Command(resume=...)` (a wait
+   that is due), or from its checkpoint. LangGraph writes a run's checkpoint when its graph exits (durability
+   "exit"): at a wait's interrupt, which a resume needs, and at the end; a finished run's checkpoints are then
+   deleted (its history is its step rows). A run ends `waiting` (with `resume_at`), `succeeded`, or `failed`
+   with the step and error; a failing run never stops the batch. A lost database connection is not a run's
+   failure: the batch's open round is rolled back and its runs stay due.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +34,9 @@ from langgraph.types import Command
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from crm.db.engine import admin_engine, app_engine, tenant_session
-from serving.workflows.graph import StepError, checkpointer, compiled
+from crm.db.engine import admin_engine, app_engine
+from serving.workflows.batch import Batch, active
+from serving.workflows.graph import StepError, compiled, forget
 
 log = logging.getLogger(__name__)
 LOCK_CLASS = 7_214_018   # first key of every run's advisory lock (the second: hashtext(run id))
@@ -41,22 +47,19 @@ select cast(tenant_id as text) as tenant_id, cast(id as text) as id from workflo
  order by coalesce(resume_at, queued_at)
  limit :n
 """)
+_LOCK = text("select id from unnest(cast(:runs as text[])) as id where pg_try_advisory_lock(:k, hashtext(id))")
+_UNLOCK = text("select count(pg_advisory_unlock(:k, hashtext(id))) from unnest(cast(:runs as text[])) as id")
 _CLAIM = text("""
 update workflow_runs r
    set status = 'running', started_at = coalesce(r.started_at, now()), error = null
   from (select id, status from workflow_runs
-         where id = :id and (status in ('queued', 'running') or (status = 'waiting' and resume_at <= now()))
+         where id = any(cast(:runs as uuid[]))
+           and (status in ('queued', 'running') or (status = 'waiting' and resume_at <= now()))
            for update skip locked) before
  where r.id = before.id
-returning before.status as was, r.workflow_id, r.definition, r.trigger, r.entity_type, r.entity_id,
-          (select w.name from workflows w where w.id = r.workflow_id) as workflow_name
+returning cast(r.id as text) as id, before.status as was, r.workflow_id, r.definition, r.trigger, r.entity_type,
+          r.entity_id, (select w.name from workflows w where w.id = r.workflow_id) as workflow_name
 """)
-_WAITING = text("update workflow_runs set status = 'waiting', resume_at = cast(:resume_at as timestamptz), "
-                "current_step = :step where id = :id")
-_SUCCEEDED = text("update workflow_runs set status = 'succeeded', resume_at = null, finished_at = now() "
-                  "where id = :id")
-_FAILED = text("update workflow_runs set status = 'failed', resume_at = null, error = :error, finished_at = now(), "
-               "current_step = coalesce(:step, current_step) where id = :id")
 
 
 @dataclass
@@ -64,86 +67,24 @@ class Outcome:
     """What one execution of one run did (tests and the worker's log read it)."""
     run_id: str
     status: str
-    executed: list[str] = field(default_factory=list)   # steps whose nodes ran in this execution
+    executed: list[str] = field(default_factory=list)   # steps carried out by this execution (not replayed)
     error: str | None = None
 
 
-def _initial_state(tenant_id: str, run_id: str, claim: Any) -> dict[str, Any]:
-    return {"tenant_id": tenant_id, "run_id": run_id, "workflow_id": str(claim.workflow_id),
+class BatchLost(Exception):
+    """The database connection failed under a batch: its open round was rolled back, its runs stay due."""
+
+
+def _initial_state(tenant_id: str, claim: Any) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "run_id": claim.id, "workflow_id": str(claim.workflow_id),
             "workflow_name": claim.workflow_name or "", "entity_type": claim.entity_type,
             "entity_id": str(claim.entity_id) if claim.entity_id else None, "trigger": claim.trigger or {},
             "done": [], "routes": {}}
 
 
-def _set(tenant_id: str, statement, **params) -> None:
-    with tenant_session(tenant_id) as session:
-        session.execute(statement, params)
-
-
-def execute(tenant_id: str, run_id: str) -> Outcome | None:
-    """Claim and execute one run (the caller holds its advisory lock); None when it was not due any more."""
-    with tenant_session(tenant_id) as session:
-        claim = session.execute(_CLAIM, {"id": run_id}).first()
-    if claim is None:
-        return None
-    outcome = Outcome(run_id, "running")
-    try:
-        graph = compiled(claim.definition)
-        config = {"configurable": {"thread_id": run_id}}
-        if claim.was == "queued":   # never executed: no checkpoint to read
-            return _stream(graph, config, _initial_state(tenant_id, run_id, claim), tenant_id, outcome)
-        snapshot = graph.get_state(config)
-        if snapshot.interrupts and claim.was == "running":
-            # the worker died after a wait began and before it marked the run waiting: wait, do not resume
-            pending = snapshot.interrupts[0].value
-            _set(tenant_id, _WAITING, id=run_id, resume_at=pending["resume_at"], step=pending["step"])
-            outcome.status = "waiting"
-            return outcome
-        if not snapshot.values:
-            start: Any = _initial_state(tenant_id, run_id, claim)
-        elif snapshot.interrupts:
-            start = Command(resume={"resumed": True})
-        elif snapshot.next:
-            start = None   # continue from the last checkpoint
-        else:
-            start = None   # the graph had finished; only the run's status was not written
-        return _stream(graph, config, start, tenant_id, outcome)
-    except Exception as error:
-        return _failed(tenant_id, outcome, error)
-
-
-def _stream(graph, config: dict, start: Any, tenant_id: str, outcome: Outcome) -> Outcome:
-    """Run the graph from `start` until it ends or waits; record the run's status."""
-    run_id = outcome.run_id
-    try:
-        pending = None
-        for chunk in graph.stream(start, config, durability="sync", stream_mode="updates"):
-            if "__interrupt__" in chunk:
-                pending = chunk["__interrupt__"][0].value
-            outcome.executed += [node for node in chunk if node != "__interrupt__"]
-        if pending is not None:
-            _set(tenant_id, _WAITING, id=run_id, resume_at=pending["resume_at"], step=pending["step"])
-            outcome.status = "waiting"
-        else:
-            _set(tenant_id, _SUCCEEDED, id=run_id)
-            outcome.status = "succeeded"
-            _forget(run_id)
-        return outcome
-    except Exception as error:
-        return _failed(tenant_id, outcome, error)
-
-
-def _forget(run_id: str) -> None:
-    """A finished run's checkpoints are of no further use (its history is its step rows): one pipelined delete."""
-    try:
-        checkpointer().delete_thread(run_id)
-    except Exception:   # left behind, they cost space, not correctness
-        log.warning("could not delete the checkpoints of finished run %s", run_id, exc_info=True)
-
-
 def _transient(error: BaseException | None) -> bool:
     """The database connection failing (a restart, a network cut), anywhere in the error's chain: not the run's
-    fault, so it is not failed; it stays due and the next pass resumes it from its checkpoint."""
+    fault, so it is not failed; it stays due and the next pass resumes it."""
     seen = 0
     while error is not None and seen < 10:
         if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError, OperationalError, InterfaceError)):
@@ -152,16 +93,111 @@ def _transient(error: BaseException | None) -> bool:
     return False
 
 
-def _failed(tenant_id: str, outcome: Outcome, error: Exception) -> Outcome:
-    if _transient(error):
-        raise error
-    step = error.step_id if isinstance(error, StepError) else None
-    message = str(error) if isinstance(error, StepError) else f"{type(error).__name__}: {error}"
-    log.warning("workflow run %s failed: %s", outcome.run_id, message, exc_info=not isinstance(error, StepError))
-    _set(tenant_id, _FAILED, id=outcome.run_id, error=message[:4000], step=step)
-    outcome.status, outcome.error = "failed", message
-    _forget(outcome.run_id)
-    return outcome
+class _Run:
+    """One run of a batch: its graph's stream, advanced a step at a time."""
+
+    def __init__(self, batch: Batch, claim: Any):
+        self.batch, self.claim = batch, claim
+        self.outcome = Outcome(claim.id, "running")
+        self.pending: dict | None = None   # a wait's interrupt
+        self.last: str | None = None       # the last step whose node ran
+        self.stream = None
+
+    def start(self) -> None:
+        """Open the graph's stream (nothing runs until the first round); or settle a run that must not move."""
+        graph = compiled(self.claim.definition)
+        config = {"configurable": {"thread_id": self.claim.id}}
+        begin: Any = _initial_state(self.batch.tenant_id, self.claim)
+        if self.claim.was != "queued":   # it executed before: it may have a checkpoint
+            snapshot = graph.get_state(config)
+            if snapshot.interrupts and self.claim.was == "running":
+                # the worker died after a wait began and before it marked the run waiting: wait, do not resume
+                pending = snapshot.interrupts[0].value
+                self.settle("waiting", pending["step"], resume_at=pending["resume_at"])
+                return
+            if snapshot.interrupts:
+                begin = Command(resume={"resumed": True})
+            elif snapshot.values and snapshot.next:
+                begin = None   # continue from the checkpoint
+        self.stream = iter(graph.stream(begin, config, durability="exit", stream_mode="updates"))
+
+    def advance(self) -> bool:
+        """One step of the graph in the batch's round; False when the run has reached its end or a wait."""
+        try:
+            chunk = next(self.stream)
+        except StopIteration:
+            if self.pending is not None:
+                self.settle("waiting", self.pending["step"], resume_at=self.pending["resume_at"])
+            else:
+                self.settle("succeeded", self.last)
+            return False
+        except Exception as error:
+            if _transient(error):
+                raise BatchLost(str(error)) from error
+            self.fail(error)
+            return False
+        if "__interrupt__" in chunk:
+            self.pending = chunk["__interrupt__"][0].value
+        nodes = [node for node in chunk if node != "__interrupt__"]
+        if nodes:
+            self.last = nodes[-1]
+            self.batch.status(self.claim.id, "running", self.last)
+        return True
+
+    def fail(self, error: Exception) -> None:
+        step = error.step_id if isinstance(error, StepError) else None
+        message = str(error) if isinstance(error, StepError) else f"{type(error).__name__}: {error}"
+        log.warning("workflow run %s failed: %s", self.claim.id, message, exc_info=not isinstance(error, StepError))
+        self.settle("failed", step, error=message[:4000])
+
+    def settle(self, status: str, step: str | None, resume_at: str | None = None, error: str | None = None) -> None:
+        self.batch.status(self.claim.id, status, step, resume_at=resume_at, error=error)
+        self.outcome.status, self.outcome.error = status, error
+        self.stream = None
+
+
+def execute_batch(tenant_id: str, run_ids: list[str]) -> list[Outcome]:
+    """Claim and execute these runs of one agency together (the caller holds their advisory locks); the
+    outcomes of those that were still due. BatchLost when the database connection failed under it."""
+    batch = Batch(tenant_id)
+    with active(batch):
+        try:
+            claims = list(batch.session().execute(_CLAIM, {"runs": run_ids}))
+            batch.load_prior([c.id for c in claims if c.was != "queued"])
+            runs = [_Run(batch, claim) for claim in claims]
+            for run in runs:
+                try:
+                    run.start()
+                except Exception as error:
+                    if _transient(error):
+                        raise BatchLost(str(error)) from error
+                    run.fail(error)
+            moving = [run for run in runs if run.stream is not None]
+            while moving:   # one round: every run one step further, then commit
+                moving = [run for run in moving if run.advance()]
+                batch.commit()
+            batch.commit()   # the claims and statuses of runs that settled without a step
+        except BatchLost:
+            batch.rollback()
+            raise
+        except Exception as error:
+            batch.rollback()
+            if _transient(error):
+                raise BatchLost(str(error)) from error
+            raise
+    for run in runs:
+        run.outcome.executed = batch.performed.get(run.claim.id, [])
+    try:
+        forget([run.claim.id for run in runs if run.outcome.status in ("succeeded", "failed")])
+    except Exception:   # left behind, they cost space, not correctness
+        log.warning("could not delete the checkpoints of %d finished runs", len(runs), exc_info=True)
+    return [run.outcome for run in runs]
+
+
+def execute(tenant_id: str, run_id: str) -> Outcome | None:
+    """Claim and execute one run (the caller holds its advisory lock); None when it was not due any more."""
+    outcomes = execute_batch(tenant_id, [run_id])
+    return outcomes[0] if outcomes else None
 
 
 def due_runs(limit: int) -> list[tuple[str, str]]:
@@ -170,35 +206,35 @@ def due_runs(limit: int) -> list[tuple[str, str]]:
         return [(row.tenant_id, row.id) for row in conn.execute(_DUE, {"n": limit})]
 
 
-def run_due(limit: int = 20) -> int:
-    """Execute up to `limit` due runs (one after another); how many were executed."""
+def run_due(limit: int = 50) -> int:
+    """Execute up to `limit` due runs (a batch per agency); how many were executed."""
     return len(run_due_outcomes(limit))
 
 
-def run_due_outcomes(limit: int = 20) -> list[Outcome]:
+def run_due_outcomes(limit: int = 50) -> list[Outcome]:
     # runs held by live workers are listed too (they look due): ask for some more than `limit`
     candidates = due_runs(limit * 2 + 8)
     outcomes: list[Outcome] = []
     if not candidates:
         return outcomes
+    by_tenant: dict[str, list[str]] = defaultdict(list)
+    for tenant_id, run_id in candidates:
+        by_tenant[tenant_id].append(run_id)
     # autocommit: the advisory locks are session-level, and the connection must not sit in an open transaction
     with app_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as locks:
         try:
-            for tenant_id, run_id in candidates:
+            for tenant_id, run_ids in by_tenant.items():
                 if len(outcomes) >= limit:
                     break
-                key = {"k": LOCK_CLASS, "run": run_id}
-                if not locks.execute(text("select pg_try_advisory_lock(:k, hashtext(:run))"), key).scalar():
-                    continue   # another worker is executing it
+                mine = list(locks.execute(_LOCK, {"k": LOCK_CLASS, "runs": run_ids[:limit - len(outcomes)]}).scalars())
+                if not mine:
+                    continue   # other workers are executing them
                 try:
-                    outcome = execute(tenant_id, run_id)
-                except Exception:   # the database connection failing: leave the run due, go on with the others
-                    log.exception("workflow run %s could not be executed; it stays due", run_id)
-                    outcome = None
+                    outcomes += execute_batch(tenant_id, mine)
+                except BatchLost:   # leave the runs due, go on with the other agencies
+                    log.exception("workflow runs of agency %s could not be executed; they stay due", tenant_id)
                 finally:
-                    locks.execute(text("select pg_advisory_unlock(:k, hashtext(:run))"), key)
-                if outcome is not None:
-                    outcomes.append(outcome)
+                    locks.execute(_UNLOCK, {"k": LOCK_CLASS, "runs": mine})
         finally:
             locks.execute(text("select pg_advisory_unlock_all()"))
     return outcomes
@@ -207,6 +243,6 @@ def run_due_outcomes(limit: int = 20) -> list[Outcome]:
 def run_until_idle(max_runs: int = 10_000) -> list[Outcome]:
     """Passes until nothing is due (tests, the demo): every outcome."""
     outcomes: list[Outcome] = []
-    while len(outcomes) < max_runs and (batch := run_due_outcomes(20)):
+    while len(outcomes) < max_runs and (batch := run_due_outcomes(50)):
         outcomes += batch
     return outcomes

@@ -69,7 +69,7 @@ def _deliver_due(limit: int) -> int:
 
 class WorkflowWorker:
     def __init__(self, poll_seconds: float = 2.0, scan_seconds: float = 60.0, dispatch_batch: int = 500,
-                 run_batch: int = 20, delivery_batch: int = 100, run_threads: int = 4,
+                 run_batch: int = 50, delivery_batch: int = 100, run_threads: int = 4,
                  run_fn: Callable[[int], int] = _run_due, deliver_fn: Callable[[int], int] = _deliver_due):
         self.poll_seconds, self.scan_seconds = poll_seconds, scan_seconds
         self.dispatch_batch, self.run_batch, self.delivery_batch = dispatch_batch, run_batch, delivery_batch

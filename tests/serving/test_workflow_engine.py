@@ -241,7 +241,7 @@ def _blocked_on_a_row_lock() -> bool:
                           "and query like '%deals%' and backend_type = 'client backend'"))
 
 
-def test_a_worker_killed_mid_run_resumes_from_its_checkpoint_with_no_effect_twice(world, tmp_path):
+def test_a_worker_killed_mid_run_resumes_at_the_step_it_reached_with_no_effect_twice(world, tmp_path):
     t = world["tenant_id"]
     wf = make_workflow(t, [
         {"id": "task", "type": "create_task", "params": {"title": "Call them"}},
@@ -276,11 +276,12 @@ def test_a_worker_killed_mid_run_resumes_from_its_checkpoint_with_no_effect_twic
     assert killed["status"] == "running"   # its worker is gone, nobody owns it: due again
     assert [(s["step_id"], s["status"]) for s in killed["steps"]] == [("task", "succeeded"), ("hook", "succeeded")]
     first_task_row = killed["steps"][0]
-    assert admin_sql("select count(*) from workflow_state.checkpoints where thread_id = :r", r=run_id) >= 3
+    # checkpoints are written at a wait or at the end (durability "exit"): the resume rests on the step rows
+    assert admin_sql("select count(*) from workflow_state.checkpoints where thread_id = :r", r=run_id) == 0
 
     [outcome] = finish(run_id)
     assert outcome.status == "succeeded", outcome.error
-    assert outcome.executed == ["bump", "note"]   # resumed at the step it reached, not from the start
+    assert outcome.executed == ["bump", "note"]   # resumed at the step it reached: task and hook only replayed
     run = run_of(t, run_id)
     assert [(s["step_id"], s["status"]) for s in run["steps"]] == [
         ("task", "succeeded"), ("hook", "succeeded"), ("bump", "succeeded"), ("note", "succeeded")]
@@ -399,8 +400,8 @@ def test_a_lost_database_connection_leaves_the_run_due_not_failed(world):
     cut = admin_sql("select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = :a",
                     a=APPLICATION_NAME)
     assert cut >= 1
-    assert [o for o in run_due_outcomes(50) if o.run_id == run_id] == []   # the pass could not checkpoint it
-    assert run_of(t, run_id)["status"] == "running"                         # not failed: due again
+    assert [o for o in run_due_outcomes(50) if o.run_id == run_id] == []   # the pass could not read its checkpoint
+    assert run_of(t, run_id)["status"] in ("queued", "running")             # not failed: due again
     statuses = []
     for _ in range(5):   # each broken pooled connection fails one use, then the pool replaces it
         statuses += [o.status for o in run_due_outcomes(50) if o.run_id == run_id]

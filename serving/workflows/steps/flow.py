@@ -14,10 +14,9 @@ from __future__ import annotations
 from langgraph.types import interrupt
 from sqlalchemy import text
 
-from crm.db.engine import tenant_session
 from crm.workflows.definition import BranchParams, Step, WaitParams, conditions_hold
 from serving.workflows.context import RunContext
-from serving.workflows.ledger import mark, once, recorded
+from serving.workflows.ledger import once, recorded
 
 _SET_RESUME = text("""
 update workflow_runs set resume_at = clock_timestamp() + make_interval(mins => :minutes) where id = :run
@@ -27,21 +26,20 @@ returning resume_at
 
 def wait(ctx: RunContext, step: Step) -> dict:
     params: WaitParams = step.params
+    given = params.model_dump(mode="json")
     prior = recorded(ctx, step.id)
     if prior is not None and prior[0] == "succeeded":
         return prior[1] or {}
     if prior is not None and prior[0] == "waiting":
         resume_at = prior[1]["resume_at"]
     else:
-        with tenant_session(ctx.tenant_id) as session:
-            resume_at = session.execute(_SET_RESUME, {"minutes": params.minutes, "run": ctx.run_id}).scalar()
-            resume_at = resume_at.isoformat()
-            mark(session, ctx, step.id, "waiting", params.model_dump(mode="json"), {"resume_at": resume_at})
+        def begin(session, _) -> dict:
+            at = session.execute(_SET_RESUME, {"minutes": params.minutes, "run": ctx.run_id}).scalar()
+            return {"resume_at": at.isoformat()}
+
+        resume_at = once(ctx, step.id, given, begin, status="waiting")["resume_at"]
     interrupt({"step": step.id, "resume_at": resume_at})   # returns only when the runner resumes the run
-    output = {"resume_at": resume_at, "waited_minutes": params.minutes}
-    with tenant_session(ctx.tenant_id) as session:
-        mark(session, ctx, step.id, "succeeded", params.model_dump(mode="json"), output)
-    return output
+    return once(ctx, step.id, given, lambda session, _: {"resume_at": resume_at, "waited_minutes": params.minutes})
 
 
 def branch(ctx: RunContext, step: Step) -> dict:

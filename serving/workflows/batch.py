@@ -1,0 +1,118 @@
+"""A batch: due runs of one agency executed together, step by step, one tenant transaction per step round.
+
+The runner advances every run of the batch by one step (one LangGraph super-step), then commits: round k holds
+step k of each run. Each run's step writes its effect and its `workflow_step_runs` row inside a savepoint of the
+round's transaction (`ledger.once`), so a failing step rolls back only its own work, and a run's step is
+durable exactly when its row is: a worker killed in round k leaves rounds 1..k-1 committed and nothing of k.
+The runs' statuses (running with their current step, waiting, succeeded, failed) are written set-based at the
+end of the round, in its transaction.
+
+The batch also holds the step rows of its runs that existed before it started (read in one statement for the
+runs that are not new), so a replayed step costs no round trip, and the steps this execution carried out.
+`current()` is the batch of the step being run: the runner sets it around the graphs it advances.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from crm.db.engine import tenant_session
+
+_active: ContextVar[Batch | None] = ContextVar("workflow_batch", default=None)
+
+_PRIOR_ROWS = text("select cast(run_id as text) as run_id, step_id, status, output from workflow_step_runs "
+                   "where run_id = any(cast(:runs as uuid[]))")
+# One row per run whose state this round changed: `running` only moves current_step on.
+_STATUSES = text("""
+update workflow_runs r
+   set status = v.status,
+       current_step = coalesce(v.step, r.current_step),
+       resume_at = case v.status when 'waiting' then v.resume_at when 'running' then r.resume_at end,
+       error = case v.status when 'running' then r.error else v.error end,
+       finished_at = case when v.status in ('succeeded', 'failed') then now() else r.finished_at end
+  from jsonb_to_recordset(cast(:rows as jsonb)) as v(id uuid, status text, step text, resume_at timestamptz,
+                                                   error text)
+ where r.id = v.id
+""")
+
+
+class Batch:
+    def __init__(self, tenant_id: str):
+        self.tenant_id = tenant_id
+        self._open: ExitStack | None = None
+        self._session: Session | None = None
+        self._prior: dict[tuple[str, str], tuple[str, Any]] = {}
+        self._statuses: dict[str, dict[str, Any]] = {}
+        self.performed: dict[str, list[str]] = {}   # run id -> steps carried out by this execution
+
+    # ---- the round's transaction --------------------------------------------------------------------------
+
+    def session(self) -> Session:
+        """The round's tenant session (its transaction begins on first use)."""
+        if self._session is None:
+            self._open = ExitStack()
+            self._session = self._open.enter_context(tenant_session(self.tenant_id))
+        return self._session
+
+    def commit(self) -> None:
+        """Write the statuses gathered, commit the round (nothing to do when it wrote nothing)."""
+        if self._statuses:
+            self.session().execute(_STATUSES, {"rows": json.dumps(list(self._statuses.values()), default=str)})
+            self._statuses.clear()
+        if self._open is not None:
+            stack, self._open, self._session = self._open, None, None
+            stack.close()
+
+    def rollback(self) -> None:
+        self._statuses.clear()
+        if self._open is not None:
+            stack, self._open, self._session = self._open, None, None
+            with suppress(Exception):   # a lost connection: nothing to roll back
+                stack.__exit__(RuntimeError, RuntimeError("batch abandoned"), None)   # the transaction rolls back
+
+    # ---- step rows ---------------------------------------------------------------------------------------
+
+    def load_prior(self, run_ids: list[str]) -> None:
+        """Remember the step rows these runs already have (runs that executed before)."""
+        if run_ids:
+            for row in self.session().execute(_PRIOR_ROWS, {"runs": run_ids}):
+                self._prior[(row.run_id, row.step_id)] = (row.status, row.output)
+
+    def recorded(self, run_id: str, step_id: str) -> tuple[str, Any] | None:
+        """(status, output) of the step's row as this batch knows it, or None."""
+        return self._prior.get((run_id, step_id))
+
+    def remember(self, run_id: str, step_id: str, status: str, output: Any) -> None:
+        self._prior[(run_id, step_id)] = (status, output)
+        if status == "succeeded":
+            self.performed.setdefault(run_id, []).append(step_id)
+
+    # ---- run statuses, written at the round's end ---------------------------------------------------------
+
+    def status(self, run_id: str, status: str, step: str | None = None, resume_at: str | None = None,
+               error: str | None = None) -> None:
+        self._statuses[run_id] = {"id": run_id, "status": status, "step": step, "resume_at": resume_at,
+                                  "error": error}
+
+
+def current() -> Batch:
+    batch = _active.get()
+    if batch is None:
+        raise RuntimeError("a workflow step runs inside the runner's batch (serving.workflows.runner)")
+    return batch
+
+
+@contextmanager
+def active(batch: Batch) -> Iterator[Batch]:
+    token = _active.set(batch)
+    try:
+        yield batch
+    finally:
+        _active.reset(token)
