@@ -35,7 +35,7 @@ from crm.tenancy import all_tenant_ids
 from crm.tenant_models import ModelChoice
 from models_ml.config import TrainConfig, churn_config, lead_config
 from models_ml.engagement import fit_engagement
-from models_ml.features import read_features
+from models_ml.features import read_features, with_fitted_features
 from models_ml.train import tier_thresholds
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,9 @@ class Learned:
     bundle: ModelBundle
 
     def predict(self, rows: pl.DataFrame) -> np.ndarray:
-        return self.bundle.calibrate(self.booster.predict(self.bundle.encode(rows), raw_score=True))
+        """On month-end mart rows: the fitted features at each month-end, as in training."""
+        x = self.bundle.encode(with_fitted_features(rows, self.bundle.entity_type))
+        return self.bundle.calibrate(self.booster.predict(x, raw_score=True))
 
 
 @dataclass

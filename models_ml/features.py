@@ -12,6 +12,7 @@ import logging
 import polars as pl
 import polars.selectors as cs
 
+from crm import btyd_features
 from crm.model_bundle import ModelBundle
 from crm.warehouse import mart_table, query
 from models_ml.config import TrainConfig
@@ -32,6 +33,12 @@ def read_features(cfg: TrainConfig, labelled_only: bool = False) -> pl.DataFrame
     # DECIMAL money columns become floats: LightGBM and JSON both want plain numbers.
     return frame.with_columns(pl.col("tenant_id").cast(pl.Utf8), pl.col(cfg.entity_key).cast(pl.Utf8),
                               pl.col("as_of_date").cast(pl.Date), cs.decimal().cast(pl.Float64))
+
+
+def with_fitted_features(frame: pl.DataFrame, entity_type: str) -> pl.DataFrame:
+    """Mart rows with the features a per-agency fit gives (not dbt columns): for accounts, the BG/NBD
+    quantities fitted per agency and month-end on that month-end's rows (crm.btyd_features)."""
+    return btyd_features.at_month_ends(frame) if entity_type == "account" else frame
 
 
 def feature_columns(frame: pl.DataFrame, cfg: TrainConfig) -> tuple[list[str], dict[str, list[str]]]:

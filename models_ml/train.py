@@ -13,7 +13,7 @@ from crm.model_bundle import ModelBundle
 from models_ml.baseline import fit_baseline, predict_baseline
 from models_ml.calibration import choose_calibration
 from models_ml.config import TrainConfig
-from models_ml.features import bundle_for
+from models_ml.features import bundle_for, with_fitted_features
 from models_ml.metrics import classification_metrics, expected_calibration_error
 from models_ml.split import TimeSplit, time_split
 
@@ -67,7 +67,9 @@ def tier_thresholds(val_scores: np.ndarray, shares: tuple[float, float, float]) 
 
 
 def fit(frame: pl.DataFrame, cfg: TrainConfig) -> FitResult:
-    split = time_split(frame, cfg)  # first: NotEnoughHistory before any work
+    time_split(frame, cfg)  # first: NotEnoughHistory before any work (the per-agency fits cost seconds)
+    frame = with_fitted_features(frame, cfg.entity_type)
+    split = time_split(frame, cfg)
     bundle = bundle_for(frame, cfg)
     x_train, x_val, x_test = (bundle.encode(s) for s in (split.train, split.val, split.test))
     y_train, y_val, y_test = (labels(s, cfg) for s in (split.train, split.val, split.test))

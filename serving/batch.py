@@ -21,7 +21,7 @@ import polars as pl
 import polars.selectors as cs
 from sqlalchemy import text
 
-from crm import live_queue
+from crm import btyd_features, live_queue
 from crm import scores as published
 from crm.db.engine import tenant_session
 from crm.live_features import EntityType, FeatureQueries
@@ -106,7 +106,9 @@ def score_entities(entity_type: str, model: LoadedModel | None = None, warehouse
     result = BatchResult(entity_type, model.name, model.version)
     key = model.bundle.entity_key
     for (tenant_id,), part in frame.group_by("tenant_id", maintain_order=True):
-        scores = score_frame(model, part)
+        # a stored month-end is scored as training saw one: BG/NBD fitted on that month-end's rows
+        scored = btyd_features.at_month_ends(part) if entity_type == "account" else part
+        scores = score_frame(model, scored)
         write_tenant(str(tenant_id), entity_type, scores, part, key, scored_at)
         result.rows += len(scores)
         result.tenants += 1

@@ -67,6 +67,11 @@ TEMPLATES: list[tuple[str, str]] = [
     (r"^company_size$", "Company has {v} employees"),
     (r"^company_industry$", "Industry is {v}"),
     (r"^churn_mode$", "Churn measured by {v}"),
+    # crm.btyd_features: missing for contractual agencies and agencies without a BG/NBD fit
+    (r"^bgnbd_p_alive$", "Still an active buyer with probability {pct} (BG/NBD)|No purchase-model estimate"),
+    (r"^bgnbd_p_no_order_90d$", "No order in the next 90 days with probability {pct} (BG/NBD)"
+                                "|No purchase-model estimate"),
+    (r"^bgnbd_expected_orders_90d$", "{v} order{s} expected in the next 90 days (BG/NBD)|No purchase-model estimate"),
 ]
 _COMPILED = [(re.compile(p), t) for p, t in TEMPLATES]
 
