@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from typing import Any
 
@@ -46,11 +46,15 @@ update workflow_runs r
 class Batch:
     def __init__(self, tenant_id: str):
         self.tenant_id = tenant_id
+        self.careful = False   # savepoint per step: after a step failed in this batch (see `spoil`)
+        self.spoiled = False   # a step failed without a savepoint: the round must be rolled back and redone
         self._open: ExitStack | None = None
         self._session: Session | None = None
         self._prior: dict[tuple[str, str], tuple[str, Any]] = {}
         self._statuses: dict[str, dict[str, Any]] = {}
-        self.performed: dict[str, list[str]] = {}   # run id -> steps carried out by this execution
+        self._written: list[tuple[str, str, tuple[str, Any] | None]] = []   # this round's rows, what was before
+        self._performed: dict[str, list[str]] = {}
+        self.performed: dict[str, list[str]] = {}   # run id -> steps carried out (committed) by this execution
 
     # ---- the round's transaction --------------------------------------------------------------------------
 
@@ -69,13 +73,34 @@ class Batch:
         if self._open is not None:
             stack, self._open, self._session = self._open, None, None
             stack.close()
+        for run_id, steps in self._performed.items():
+            self.performed.setdefault(run_id, []).extend(steps)
+        self._performed.clear()
+        self._written.clear()
 
     def rollback(self) -> None:
+        """Abandon the round: its transaction, and what the batch learnt from it."""
+        for run_id, step_id, before in reversed(self._written):
+            if before is None:
+                self._prior.pop((run_id, step_id), None)
+            else:
+                self._prior[(run_id, step_id)] = before
+        self._written.clear()
+        self._performed.clear()
         self._statuses.clear()
+        self.spoiled = False
         if self._open is not None:
             stack, self._open, self._session = self._open, None, None
             with suppress(Exception):   # a lost connection: nothing to roll back
                 stack.__exit__(RuntimeError, RuntimeError("batch abandoned"), None)   # the transaction rolls back
+
+    def step(self) -> AbstractContextManager:
+        """Around one step's writes: a savepoint when the batch is careful, else nothing (a failure spoils the
+        round, which the runner redoes with savepoints)."""
+        return self.session().begin_nested() if self.careful else nullcontext()
+
+    def spoil(self) -> None:
+        self.spoiled = True
 
     # ---- step rows ---------------------------------------------------------------------------------------
 
@@ -90,9 +115,10 @@ class Batch:
         return self._prior.get((run_id, step_id))
 
     def remember(self, run_id: str, step_id: str, status: str, output: Any) -> None:
+        self._written.append((run_id, step_id, self._prior.get((run_id, step_id))))
         self._prior[(run_id, step_id)] = (status, output)
         if status == "succeeded":
-            self.performed.setdefault(run_id, []).append(step_id)
+            self._performed.setdefault(run_id, []).append(step_id)
 
     # ---- run statuses, written at the round's end ---------------------------------------------------------
 

@@ -5,13 +5,17 @@
    re-executed from its start after a crash, repeats no effect and takes the same route;
 2. `prepare()`, the slow part with no side effect (a chat model's answer, a draft), runs after the round's
    transaction is committed, so no transaction is held open while a model answers;
-3. in a savepoint of the round's transaction, as the run's actor (`workflow_run`): `effect(session, prepared)`,
-   then the step's row upserted as succeeded with input, output and timing. The upsert takes the row unless it
-   already says succeeded; if it does (another worker recorded the step meanwhile: the unique row made this one
-   wait for its commit), the savepoint is rolled back, undoing this effect, and the recorded output is returned.
-   The round commits the effect and its row together: a crash before the commit leaves neither, after it both.
-A failing effect rolls back its savepoint only; the failure is recorded on the row (status failed, error) in the
-round's transaction and raised as StepFailed, and the other runs of the batch go on.
+3. in the round's transaction, as the run's actor (`workflow_run`): `effect(session, prepared)`, then the step's
+   row upserted as succeeded with input, output and timing. The upsert takes the row unless it already says
+   succeeded; if it does (another worker recorded the step meanwhile: the unique row made this one wait for its
+   commit), this effect must not stay. The round commits the effect and its row together: a crash before the
+   commit leaves neither, after it both.
+A failing step must leave no trace but its failure, and the other runs' steps must stay. A batch starts without
+savepoints (two round trips a step saved); the first failure, or an effect to undo, spoils the round: the runner
+rolls it back and does it again with a savepoint around each step (`Batch.step`), where a failing effect rolls
+back its savepoint only, the failure is recorded on the row (status failed, error) in the round's transaction
+and raised as StepFailed, and the other runs of the batch go on. A failing preparation has written nothing: its
+failure is recorded at once.
 """
 
 from __future__ import annotations
@@ -73,28 +77,47 @@ def once(ctx: RunContext, step_id: str, input: dict[str, Any],
     if prior is not None and prior[0] == "succeeded":
         return prior[1] or {}
     started = datetime.now(UTC)
-    try:
-        if prepare is not None:
-            batch.commit()   # what the round did so far is durable; no transaction waits on the preparation
+    if prepare is not None:
+        batch.commit()   # what the round did so far is durable; no transaction waits on the preparation
+        try:
             prepared = prepare()
-        else:
-            prepared = None
+        except Exception as error:   # nothing written since the commit: the failure can be recorded as is
+            raise _failed(batch, ctx, step_id, input, started, error) from error
+    else:
+        prepared = None
+    try:
         session = batch.session()
         set_actor(session, ctx.actor)
-        with session.begin_nested():
+        with batch.step():
             output = json.loads(as_json(effect(session, prepared)))   # as a resumed run reads it back
             if not _record(session, ctx, step_id, status, input, output, started):
                 raise _AlreadyRecorded
         batch.remember(ctx.run_id, step_id, status, output)
         return output
     except _AlreadyRecorded:
-        row = batch.session().execute(_RECORDED, {"run": ctx.run_id, "step": step_id}).first()
+        if not batch.careful:   # this effect is in the round: the round is redone with savepoints
+            batch.spoil()
+            raise StepFailed("recorded by another execution meanwhile") from None
+        row = session.execute(_RECORDED, {"run": ctx.run_id, "step": step_id}).first()
         return (row.output if row is not None else None) or {}
     except Exception as error:
-        message = str(error) if isinstance(error, StepFailed) else f"{type(error).__name__}: {error}"
-        batch.session().execute(_FAILED, {"run": ctx.run_id, "step": step_id, "input": as_json(input),
-                                          "error": message, "started": started})
-        raise StepFailed(message) from error
+        if not batch.careful:   # what the effect wrote cannot be told apart: the round is redone with savepoints
+            batch.spoil()
+            raise StepFailed(_message(error)) from error
+        raise _failed(batch, ctx, step_id, input, started, error) from error
+
+
+def _message(error: Exception) -> str:
+    return str(error) if isinstance(error, StepFailed) else f"{type(error).__name__}: {error}"
+
+
+def _failed(batch, ctx: RunContext, step_id: str, input: dict[str, Any], started: datetime,
+            error: Exception) -> StepFailed:
+    """Record the step's failure on its row, in the round; the StepFailed to raise."""
+    message = _message(error)
+    batch.session().execute(_FAILED, {"run": ctx.run_id, "step": step_id, "input": as_json(input),
+                                      "error": message, "started": started})
+    return StepFailed(message)
 
 
 def _record(session: Session, ctx: RunContext, step_id: str, status: str, input: dict[str, Any],

@@ -71,6 +71,9 @@ class Outcome:
     error: str | None = None
 
 
+_UNSET = object()
+
+
 class BatchLost(Exception):
     """The database connection failed under a batch: its open round was rolled back, its runs stay due."""
 
@@ -98,28 +101,40 @@ class _Run:
 
     def __init__(self, batch: Batch, claim: Any):
         self.batch, self.claim = batch, claim
-        self.outcome = Outcome(claim.id, "running")
+        self.final = False   # settled in a committed round
+        self.begin: Any = _UNSET
+        self.config: dict | None = None
+
+    def start(self) -> None:
+        """Open the graph's stream (nothing runs until the first round); or settle a run that must not move.
+        Again after a spoiled round: the graph starts over from the same point (the same input, or the same
+        checkpoint by its id, whatever was checkpointed since), and the steps committed meanwhile replay."""
+        self.outcome = Outcome(self.claim.id, "running")
         self.pending: dict | None = None   # a wait's interrupt
         self.last: str | None = None       # the last step whose node ran
         self.stream = None
-
-    def start(self) -> None:
-        """Open the graph's stream (nothing runs until the first round); or settle a run that must not move."""
         graph = compiled(self.claim.definition)
+        if self.begin is _UNSET:
+            self.begin, self.config = self._origin(graph)
+        if self.config is None:   # the worker died after a wait began, before it marked the run waiting
+            pending = self.begin
+            self.settle("waiting", pending["step"], resume_at=pending["resume_at"])
+            return
+        self.stream = iter(graph.stream(self.begin, self.config, durability="exit", stream_mode="updates"))
+
+    def _origin(self, graph) -> tuple[Any, dict | None]:
+        """(what the graph starts from, its config); (the pending wait, None) for a run to leave waiting."""
         config = {"configurable": {"thread_id": self.claim.id}}
-        begin: Any = _initial_state(self.batch.tenant_id, self.claim)
-        if self.claim.was != "queued":   # it executed before: it may have a checkpoint
-            snapshot = graph.get_state(config)
-            if snapshot.interrupts and self.claim.was == "running":
-                # the worker died after a wait began and before it marked the run waiting: wait, do not resume
-                pending = snapshot.interrupts[0].value
-                self.settle("waiting", pending["step"], resume_at=pending["resume_at"])
-                return
-            if snapshot.interrupts:
-                begin = Command(resume={"resumed": True})
-            elif snapshot.values and snapshot.next:
-                begin = None   # continue from the checkpoint
-        self.stream = iter(graph.stream(begin, config, durability="exit", stream_mode="updates"))
+        if self.claim.was == "queued":   # never executed: no checkpoint to read
+            return _initial_state(self.batch.tenant_id, self.claim), config
+        snapshot = graph.get_state(config)
+        if snapshot.interrupts and self.claim.was == "running":
+            return snapshot.interrupts[0].value, None
+        if snapshot.interrupts:
+            return Command(resume={"resumed": True}), snapshot.config
+        if snapshot.values and snapshot.next:
+            return None, snapshot.config   # continue from the checkpoint
+        return _initial_state(self.batch.tenant_id, self.claim), config
 
     def advance(self) -> bool:
         """One step of the graph in the batch's round; False when the run has reached its end or a wait."""
@@ -134,7 +149,8 @@ class _Run:
         except Exception as error:
             if _transient(error):
                 raise BatchLost(str(error)) from error
-            self.fail(error)
+            if not self.batch.spoiled:   # spoiled: the round is redone, this run with it
+                self.fail(error)
             return False
         if "__interrupt__" in chunk:
             self.pending = chunk["__interrupt__"][0].value
@@ -156,6 +172,16 @@ class _Run:
         self.stream = None
 
 
+def _start(runs: list[_Run]) -> None:
+    for run in runs:
+        try:
+            run.start()
+        except Exception as error:
+            if _transient(error):
+                raise BatchLost(str(error)) from error
+            run.fail(error)
+
+
 def execute_batch(tenant_id: str, run_ids: list[str]) -> list[Outcome]:
     """Claim and execute these runs of one agency together (the caller holds their advisory locks); the
     outcomes of those that were still due. BatchLost when the database connection failed under it."""
@@ -164,19 +190,23 @@ def execute_batch(tenant_id: str, run_ids: list[str]) -> list[Outcome]:
         try:
             claims = list(batch.session().execute(_CLAIM, {"runs": run_ids}))
             batch.load_prior([c.id for c in claims if c.was != "queued"])
+            batch.commit()   # claimed: a round redone later starts from here
             runs = [_Run(batch, claim) for claim in claims]
-            for run in runs:
-                try:
-                    run.start()
-                except Exception as error:
-                    if _transient(error):
-                        raise BatchLost(str(error)) from error
-                    run.fail(error)
+            _start(runs)
             moving = [run for run in runs if run.stream is not None]
             while moving:   # one round: every run one step further, then commit
-                moving = [run for run in moving if run.advance()]
+                moving = [run for run in moving if run.advance() and not batch.spoiled]
+                if batch.spoiled:   # a step failed without a savepoint: the round again, with savepoints
+                    batch.rollback()
+                    batch.careful = True
+                    redo = [run for run in runs if not run.final]
+                    _start(redo)
+                    moving = [run for run in redo if run.stream is not None]
+                    continue
                 batch.commit()
-            batch.commit()   # the claims and statuses of runs that settled without a step
+                for run in runs:
+                    run.final = run.stream is None
+            batch.commit()   # the statuses of runs that settled without a step
         except BatchLost:
             batch.rollback()
             raise

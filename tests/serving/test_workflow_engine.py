@@ -226,6 +226,25 @@ def test_a_failing_step_fails_its_run_and_the_pass_goes_on(world):
     assert uuid.UUID(run_id)
 
 
+def test_a_failing_run_in_a_batch_leaves_the_others_effects_and_its_own_earlier_steps(world):
+    t = world["tenant_id"]
+    good = make_workflow(t, [{"id": "task", "type": "create_task", "params": {"title": "Batch mate"}},
+                             {"id": "note", "type": "add_note", "params": {"body": "batch mate noted"}}])
+    bad = make_workflow(t, [{"id": "task", "type": "create_task", "params": {"title": "Doomed"}},
+                            {"id": "oops", "type": "update_field", "params": {"field": "colour", "value": "red"}}])
+    runs = [start(t, good, "deal", world["deal"]), start(t, bad, "deal", world["deal"]),
+            start(t, good, "deal", world["deal"])]
+    outcomes = {o.run_id: o for o in run_due_outcomes(50) if o.run_id in runs}   # one batch: one agency
+    assert [outcomes[r].status for r in runs] == ["succeeded", "failed", "succeeded"]
+    assert outcomes[runs[0]].executed == ["task", "note"] and outcomes[runs[1]].executed == ["task"]
+    failed = run_of(t, runs[1])
+    assert failed["error"].startswith('step "oops"') and failed["current_step"] == "oops"
+    assert [(s["step_id"], s["status"]) for s in failed["steps"]] == [("task", "succeeded"), ("oops", "failed")]
+    assert count(t, "select count(*) from tasks where title = 'Batch mate'") == 2   # the redone round: once each
+    assert count(t, "select count(*) from tasks where title = 'Doomed'") == 1
+    assert count(t, "select count(*) from notes where body = 'batch mate noted'") == 2
+
+
 # ---- a worker killed mid-run --------------------------------------------------------------------------------------
 
 def _wait_for(condition, seconds: float, what: str, proc: subprocess.Popen, log_path) -> None:
