@@ -151,6 +151,7 @@ def recency_probability(test: pl.DataFrame, earlier: pl.DataFrame, label: str) -
 
 
 def learned_churn(test: pl.DataFrame, cfg) -> tuple[np.ndarray | None, str]:
+    from models_ml.features import with_fitted_features
     from models_ml.registry import current_champion, load_version
     from models_ml.tracking import use_project_store
 
@@ -159,7 +160,8 @@ def learned_churn(test: pl.DataFrame, cfg) -> tuple[np.ndarray | None, str]:
     if version is None:
         return None, "no champion registered"
     booster, bundle = load_version(cfg.model_name, version)
-    return bundle.calibrate(booster.predict(bundle.encode(test), raw_score=True)), f"{cfg.model_name} v{version}"
+    x = bundle.encode(with_fitted_features(test, cfg.entity_type))   # BG/NBD per agency and month-end, as in training
+    return bundle.calibrate(booster.predict(x, raw_score=True)), f"{cfg.model_name} v{version}"
 
 
 def truth_probability(test: pl.DataFrame, cfg) -> np.ndarray | None:
