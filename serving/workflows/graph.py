@@ -27,6 +27,7 @@ from crm.db.engine import admin_url
 from crm.workflows.checkpoints import checkpointer_conninfo
 from crm.workflows.definition import ROUTING, Step, WorkflowDefinition, parse_definition
 from serving.workflows.context import RunContext, StepFailed
+from serving.workflows.deferred_saver import DeferredSaver
 from serving.workflows.steps import STEPS
 
 
@@ -96,11 +97,12 @@ def build_graph(definition: WorkflowDefinition) -> StateGraph:
 
 _pool_lock = threading.Lock()
 _pool = None    # psycopg_pool.ConnectionPool of the checkpointer, opened on first use
-_saver = None   # the PostgresSaver over it
+_saver = None   # the DeferredSaver over the PostgresSaver over it
 
 
-def checkpointer():
-    """The process's PostgresSaver over a small connection pool acting as crm_workflow (thread-safe)."""
+def checkpointer() -> DeferredSaver:
+    """The process's checkpointer: a DeferredSaver over a PostgresSaver over a small connection pool acting as
+    crm_workflow (thread-safe)."""
     global _pool, _saver
     with _pool_lock:
         if _pool is None:
@@ -111,7 +113,7 @@ def checkpointer():
             _pool = ConnectionPool(checkpointer_conninfo(admin_url()), min_size=1, max_size=8, open=True,
                                    kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
                                    name="workflow-checkpoints")   # no check per checkout: a round trip each
-            _saver = PostgresSaver(_pool)
+            _saver = DeferredSaver(PostgresSaver(_pool))
             atexit.register(close_checkpointer)   # before the embedded server's own exit hook: no open sessions
         return _saver
 

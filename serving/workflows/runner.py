@@ -36,7 +36,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crm.db.engine import admin_engine, app_engine
 from serving.workflows.batch import Batch, active
-from serving.workflows.graph import StepError, compiled, forget
+from serving.workflows.graph import StepError, checkpointer, compiled, forget
 
 log = logging.getLogger(__name__)
 LOCK_CLASS = 7_214_018   # first key of every run's advisory lock (the second: hashtext(run id))
@@ -102,6 +102,7 @@ class _Run:
     def __init__(self, batch: Batch, claim: Any):
         self.batch, self.claim = batch, claim
         self.final = False   # settled in a committed round
+        self.stored = claim.was != "queued"   # it may have checkpoints in PostgreSQL
         self.begin: Any = _UNSET
         self.config: dict | None = None
 
@@ -114,6 +115,8 @@ class _Run:
         self.last: str | None = None       # the last step whose node ran
         self.stream = None
         graph = compiled(self.claim.definition)
+        if self.claim.was == "queued":   # whatever a spoiled round stored, it starts from its input
+            checkpointer().fresh(self.claim.id)
         if self.begin is _UNSET:
             self.begin, self.config = self._origin(graph)
         if self.config is None:   # the worker died after a wait began, before it marked the run waiting
@@ -139,26 +142,30 @@ class _Run:
     def advance(self) -> bool:
         """One step of the graph in the batch's round; False when the run has reached its end or a wait."""
         try:
-            chunk = next(self.stream)
-        except StopIteration:
-            if self.pending is not None:
-                self.settle("waiting", self.pending["step"], resume_at=self.pending["resume_at"])
-            else:
-                self.settle("succeeded", self.last)
-            return False
+            chunk = next(self.stream, None)
+            while chunk is not None and "__interrupt__" in chunk:
+                # the graph stops at a wait: its exit (the checkpoint) belongs to this round, with the wait's row
+                self.pending = chunk["__interrupt__"][0].value
+                chunk = next(self.stream, None)
         except Exception as error:
             if _transient(error):
                 raise BatchLost(str(error)) from error
+            checkpointer().drop(self.claim.id)
             if not self.batch.spoiled:   # spoiled: the round is redone, this run with it
                 self.fail(error)
             return False
-        if "__interrupt__" in chunk:
-            self.pending = chunk["__interrupt__"][0].value
-        nodes = [node for node in chunk if node != "__interrupt__"]
-        if nodes:
-            self.last = nodes[-1]
+        if chunk is not None:
+            self.last = list(chunk)[-1]
             self.batch.status(self.claim.id, "running", self.last)
-        return True
+            return True
+        if self.pending is not None:   # the resume starts from the interrupt's checkpoint
+            checkpointer().keep(self.claim.id)
+            self.stored = True
+            self.settle("waiting", self.pending["step"], resume_at=self.pending["resume_at"])
+        else:
+            checkpointer().drop(self.claim.id)
+            self.settle("succeeded", self.last)
+        return False
 
     def fail(self, error: Exception) -> None:
         step = error.step_id if isinstance(error, StepError) else None
@@ -207,18 +214,17 @@ def execute_batch(tenant_id: str, run_ids: list[str]) -> list[Outcome]:
                 for run in runs:
                     run.final = run.stream is None
             batch.commit()   # the statuses of runs that settled without a step
-        except BatchLost:
+        except BaseException as error:
             batch.rollback()
-            raise
-        except Exception as error:
-            batch.rollback()
-            if _transient(error):
+            for run_id in run_ids:
+                checkpointer().drop(run_id)
+            if isinstance(error, Exception) and not isinstance(error, BatchLost) and _transient(error):
                 raise BatchLost(str(error)) from error
             raise
     for run in runs:
         run.outcome.executed = batch.performed.get(run.claim.id, [])
     try:
-        forget([run.claim.id for run in runs if run.outcome.status in ("succeeded", "failed")])
+        forget([run.claim.id for run in runs if run.stored and run.outcome.status in ("succeeded", "failed")])
     except Exception:   # left behind, they cost space, not correctness
         log.warning("could not delete the checkpoints of %d finished runs", len(runs), exc_info=True)
     return [run.outcome for run in runs]
