@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 from scipy.integrate import quad
 from scipy.optimize import minimize
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import betaln, gammaln, hyp2f1
 
 MIN_CUSTOMERS = 20
 MIN_REPEATERS = 2
@@ -61,36 +61,6 @@ class BgNbd:
                            - (r + xr) * np.log(alpha + t_x[repeat]))
         return common + np.logaddexp(still_alive, dropped)
 
-    @staticmethod
-    def _mean_log_likelihood_and_gradient(theta: np.ndarray, x: np.ndarray, t_x: np.ndarray,
-                                          T: np.ndarray) -> tuple[float, np.ndarray]:
-        """The mean of `log_likelihood` over customers and its gradient in the log-parameters `theta`, for
-        histories already checked by `_histories`. The two terms of eq. 6 (still alive, dropped after the last
-        purchase) are weighted by their shares of each customer's likelihood."""
-        r, alpha, a, b = np.exp(theta)
-        repeat = x > 0
-        log_alive_t, log_last_t = np.log(alpha + T), np.log(alpha + t_x)
-        common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-        base = betaln(a, b)
-        still_alive = betaln(a, b + x) - base - (r + x) * log_alive_t
-        dropped = np.full_like(x, -np.inf)
-        xr = x[repeat]
-        dropped[repeat] = betaln(a + 1, b + xr - 1) - base - (r + xr) * log_last_t[repeat]
-        total = np.logaddexp(still_alive, dropped)
-        w_alive, w_dropped = np.exp(still_alive - total), np.exp(dropped - total)
-        d_base_a, d_base_b = digamma(a) - digamma(a + b), digamma(b) - digamma(a + b)
-        d_alive_a = digamma(a) - digamma(a + b + x) - d_base_a
-        d_alive_b = digamma(b + x) - digamma(a + b + x) - d_base_b
-        d_dropped_a, d_dropped_b = np.zeros_like(x), np.zeros_like(x)
-        d_dropped_a[repeat] = digamma(a + 1) - digamma(a + b + xr) - d_base_a
-        d_dropped_b[repeat] = digamma(b + xr - 1) - digamma(a + b + xr) - d_base_b
-        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w_alive * log_alive_t - w_dropped * log_last_t
-        d_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_dropped / (alpha + t_x))
-        d_a = w_alive * d_alive_a + w_dropped * d_dropped_a
-        d_b = w_alive * d_alive_b + w_dropped * d_dropped_b
-        gradient = np.array([d_r.mean() * r, d_alpha.mean() * alpha, d_a.mean() * a, d_b.mean() * b])
-        return float((common + total).mean()), gradient
-
     @classmethod
     def fit(cls, x, t_x, T, penalty: float = 0.0) -> BgNbd:
         """Maximum-likelihood parameters for these customers' histories (days).
@@ -108,15 +78,11 @@ class BgNbd:
         # Start: a moderately heterogeneous rate around the observed one, and an even dropout prior.
         start = np.log([1.0, 1.0 / rate, 1.0, 3.0])
 
-        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            value, gradient = cls._mean_log_likelihood_and_gradient(theta, x, t_x, T)
-            if not (np.isfinite(value) and np.all(np.isfinite(gradient))):
-                return 1e100, np.zeros(4)
-            return float(-value + penalty * np.sum(theta ** 2)), -gradient + 2.0 * penalty * theta
+        def objective(theta: np.ndarray) -> float:
+            value = -cls.log_likelihood(tuple(np.exp(theta)), x, t_x, T).sum() / x.size
+            return float(value + penalty * np.sum(theta ** 2)) if np.isfinite(value) else 1e100
 
-        # The exact gradient takes a fifth of the likelihood evaluations finite differences need (the fit runs
-        # per agency and month-end when the churn model is trained: crm.btyd_features).
-        result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=[LOG_BOUNDS] * 4,
+        result = minimize(objective, start, method="L-BFGS-B", bounds=[LOG_BOUNDS] * 4,
                           options={"maxiter": 2000})
         if not np.all(np.isfinite(result.x)):
             raise ValueError(f"BG/NBD fit did not converge: {result.message}")

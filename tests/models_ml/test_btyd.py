@@ -51,27 +51,6 @@ def test_fit_recovers_the_parameters_of_a_simulated_population():
         BgNbd.log_likelihood((CDNOW.r, CDNOW.alpha, CDNOW.a, CDNOW.b), x, t_x, T).sum()
 
 
-def test_the_fit_gradient_is_the_likelihoods_derivative():
-    """The fit follows the exact gradient of the mean log-likelihood in the log-parameters (checked against
-    central differences of `log_likelihood`, at the truth and far from it)."""
-    rng = np.random.default_rng(5)
-    T = rng.uniform(30, 500, 300)
-    x, t_x, _ = simulate(CDNOW, T, 0.0, rng)
-    t_x = np.where(x > 0, t_x, 0.0)
-    for params in ((CDNOW.r, CDNOW.alpha, CDNOW.a, CDNOW.b), (3.0, 0.5, 0.1, 20.0)):
-        theta = np.log(params)
-        value, gradient = BgNbd._mean_log_likelihood_and_gradient(theta, x, t_x, T)
-        assert value == pytest.approx(BgNbd.log_likelihood(params, x, t_x, T).mean(), rel=1e-12)
-        step = 1e-5
-        for k in range(4):
-            up, down = theta.copy(), theta.copy()
-            up[k] += step
-            down[k] -= step
-            numeric = (BgNbd.log_likelihood(tuple(np.exp(up)), x, t_x, T).mean()
-                       - BgNbd.log_likelihood(tuple(np.exp(down)), x, t_x, T).mean()) / (2 * step)
-            assert gradient[k] == pytest.approx(numeric, rel=1e-5, abs=1e-8), (params, k)
-
-
 @pytest.mark.parametrize("history", [(0, 0.0, 2.0), (1, 40.0, 2.0), (1, 110.0, 2.0), (3, 100.0, 2.0),
                                      (3, 30.0, 3.0)])
 def test_p_no_purchase_matches_a_monte_carlo_of_the_same_process(history):
