@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager, nullco
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from crm.db.engine import tenant_session
@@ -55,6 +55,8 @@ class Batch:
         self._written: list[tuple[str, str, tuple[str, Any] | None]] = []   # this round's rows, what was before
         self._performed: dict[str, list[str]] = {}
         self.performed: dict[str, list[str]] = {}   # run id -> steps carried out (committed) by this execution
+        self.records: dict[type, set[str]] = {}     # model -> ids of the records the batch's runs are about
+        self._loaded: list = []
 
     # ---- the round's transaction --------------------------------------------------------------------------
 
@@ -63,7 +65,16 @@ class Batch:
         if self._session is None:
             self._open = ExitStack()
             self._session = self._open.enter_context(tenant_session(self.tenant_id))
+            self._load_records(self._session)
         return self._session
+
+    def _load_records(self, session: Session) -> None:
+        """The runs' records into the new session, one query per kind: the services' lookups of them by id
+        (a reference check, a find) are then answered by the session, not by a round trip each. What a step
+        reads as the record's current value (`RunContext.record`) is still read from the database."""
+        # the session maps loaded rows weakly: the round keeps them referenced for as long as it lasts
+        self._loaded = [row for model, ids in self.records.items()
+                        for row in session.scalars(select(model).where(model.id.in_(ids)))]
 
     def commit(self) -> None:
         """Write the statuses gathered, commit the round (nothing to do when it wrote nothing)."""
@@ -71,7 +82,7 @@ class Batch:
             self.session().execute(_STATUSES, {"rows": json.dumps(list(self._statuses.values()), default=str)})
             self._statuses.clear()
         if self._open is not None:
-            stack, self._open, self._session = self._open, None, None
+            stack, self._open, self._session, self._loaded = self._open, None, None, []
             stack.close()
         for run_id, steps in self._performed.items():
             self.performed.setdefault(run_id, []).extend(steps)
@@ -90,7 +101,7 @@ class Batch:
         self._statuses.clear()
         self.spoiled = False
         if self._open is not None:
-            stack, self._open, self._session = self._open, None, None
+            stack, self._open, self._session, self._loaded = self._open, None, None, []
             with suppress(Exception):   # a lost connection: nothing to roll back
                 stack.__exit__(RuntimeError, RuntimeError("batch abandoned"), None)   # the transaction rolls back
 

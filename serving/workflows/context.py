@@ -9,11 +9,14 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from crm.db.models import Activity, Campaign, Company, Contact, Deal, Note, Pipeline, Task
 from crm.services.actor import Actor
 
-# entity label -> table, for the records a run can be about
+# entity label -> table, and model, for the records a run can be about
 TABLES = {"contact": "contacts", "company": "companies", "deal": "deals", "activity": "activities",
           "note": "notes", "task": "tasks", "campaign": "campaigns", "pipeline": "pipelines"}
+MODELS = {"contact": Contact, "company": Company, "deal": Deal, "activity": Activity, "note": Note, "task": Task,
+          "campaign": Campaign, "pipeline": Pipeline}
 
 
 class StepFailed(Exception):
@@ -54,9 +57,9 @@ class RunContext:
             raise StepFailed(f"this run is about {what}, which does not exist (any more)")
         return record
 
-    def links(self, session: Session) -> dict[str, str | None]:
-        """contact_id / company_id / deal_id for a task or note about the run's record."""
-        record = self.record(session) or {}
+    def links(self, session: Session, record: dict[str, Any] | None = None) -> dict[str, str | None]:
+        """contact_id / company_id / deal_id for a task or note about the run's record (`record`: as just read)."""
+        record = (record if record is not None else self.record(session)) or {}
         links = {key: record.get(key) for key in ("contact_id", "company_id", "deal_id")}
         if self.entity_type in ("contact", "company", "deal"):
             links[f"{self.entity_type}_id"] = self.entity_id

@@ -36,6 +36,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crm.db.engine import admin_engine, app_engine
 from serving.workflows.batch import Batch, active
+from serving.workflows.context import MODELS
 from serving.workflows.graph import StepError, checkpointer, compiled, forget
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,9 @@ def execute_batch(tenant_id: str, run_ids: list[str]) -> list[Outcome]:
         try:
             claims = list(batch.session().execute(_CLAIM, {"runs": run_ids}))
             batch.load_prior([c.id for c in claims if c.was != "queued"])
+            for claim in claims:
+                if claim.entity_id is not None and claim.entity_type in MODELS:
+                    batch.records.setdefault(MODELS[claim.entity_type], set()).add(str(claim.entity_id))
             batch.commit()   # claimed: a round redone later starts from here
             runs = [_Run(batch, claim) for claim in claims]
             _start(runs)

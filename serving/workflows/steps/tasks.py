@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from crm.db.models import User
 from crm.schemas.tasks import TaskCreate
 from crm.services import records, tasks
 from crm.workflows.definition import CreateTaskParams, Step
@@ -17,7 +18,7 @@ from serving.workflows.ledger import once
 # The active user assigned least recently by a workflow (never first), oldest account breaking ties: each new
 # task goes to the next person in turn. The per-tenant transaction lock makes concurrent runs take turns.
 _ROUND_ROBIN = text("""
-select u.id from users u
+select u.* from users u
  where u.is_active
  order by (select max(t.created_at) from tasks t
             where t.tenant_id = u.tenant_id and t.assignee_id = u.id) asc nulls first, u.created_at, u.id
@@ -25,33 +26,35 @@ select u.id from users u
 """)
 _TURN_LOCK = text("select pg_advisory_xact_lock(hashtext('workflow_round_robin'), "
                   "hashtext(cast(app_tenant_id() as text)))")
-_ACTIVE_USER = text("select id from users where id = :id and is_active")
 
 
-def assignee(session: Session, ctx: RunContext, rule: str | uuid.UUID) -> tuple[uuid.UUID | None, str]:
-    """(user id, how it was chosen) for `owner`, `round_robin` or a user id."""
+def assignee(session: Session, rule: str | uuid.UUID, record: dict | None) -> tuple[User | None, str]:
+    """(user, how it was chosen) for `owner` (of `record`, the run's record), `round_robin` or a user id. The user
+    is loaded into the session, so the task service's reference check finds it there."""
     if isinstance(rule, uuid.UUID):
-        if session.execute(_ACTIVE_USER, {"id": str(rule)}).first() is None:
+        user = session.scalars(select(User).where(User.id == rule, User.is_active)).first()
+        if user is None:
             raise StepFailed(f"assignee {rule} is not an active user of this agency")
-        return rule, "named user"
+        return user, "named user"
     if rule == "owner":
-        owner = (ctx.record(session) or {}).get("owner_id")
-        if owner is not None:
-            return uuid.UUID(owner), "owner of the record"
+        owner = (record or {}).get("owner_id")
+        if owner is not None and (user := session.get(User, uuid.UUID(owner))) is not None:
+            return user, "owner of the record"
     session.execute(_TURN_LOCK)
-    user = session.execute(_ROUND_ROBIN).scalar()
+    user = session.scalars(select(User).from_statement(_ROUND_ROBIN)).first()
     return user, "round robin" if rule == "round_robin" else "round robin (the record has no owner)"
 
 
 def create_for(session: Session, ctx: RunContext, title: str, description: str | None,
                due_in_minutes: int | None, rule: str | uuid.UUID) -> dict:
     """Create the task through the task service; what the step records as its output."""
-    user, chosen_by = assignee(session, ctx, rule)
-    links = {k: v for k, v in ctx.links(session).items() if v is not None}
+    record = ctx.record(session)
+    user, chosen_by = assignee(session, rule, record)
+    links = {k: v for k, v in ctx.links(session, record).items() if v is not None}
     due_at = records.now(session) + timedelta(minutes=due_in_minutes) if due_in_minutes is not None else None
     task = tasks.create(session, TaskCreate(title=title, description=description, due_at=due_at,
-                                            assignee_id=user, **links))
-    return {"task_id": str(task.id), "assignee_id": str(user) if user else None, "assigned_by": chosen_by,
+                                            assignee_id=user.id if user else None, **links))
+    return {"task_id": str(task.id), "assignee_id": str(user.id) if user else None, "assigned_by": chosen_by,
             "due_at": due_at.isoformat() if due_at else None}
 
 
