@@ -35,9 +35,10 @@ _NOTIFY = text(f"select pg_notify('{CHANNEL}', cast(app_tenant_id() as text))")
 
 
 def start_run(session: Session, workflow_id: uuid.UUID | str, trigger_key: str, trigger: dict[str, Any],
-              entity_type: str | None, entity_id: uuid.UUID | str | None) -> uuid.UUID | None:
+              entity_type: str | None, entity_id: uuid.UUID | str | None, *, notify: bool = True) -> uuid.UUID | None:
     """Queue a run of the workflow (of the session's tenant) for `trigger_key`; None when that key already
-    started one. NotFound when the workflow is not this tenant's."""
+    started one. NotFound when the workflow is not this tenant's. `notify=False`: the caller starting many runs
+    in the transaction calls `notify_runs` once instead."""
     run_id = session.execute(_START, {"workflow_id": str(workflow_id), "key": trigger_key,
                                       "trigger": json.dumps(trigger, default=str), "entity_type": entity_type,
                                       "entity_id": str(entity_id) if entity_id is not None else None}).scalar()
@@ -45,8 +46,14 @@ def start_run(session: Session, workflow_id: uuid.UUID | str, trigger_key: str, 
         if session.execute(_WORKFLOW_EXISTS, {"workflow_id": str(workflow_id)}).first() is None:
             raise NotFound("workflow", workflow_id)
         return None
-    session.execute(_NOTIFY)
+    if notify:
+        notify_runs(session)
     return run_id
+
+
+def notify_runs(session: Session) -> None:
+    """Wake the listening workers at commit: runs of the session's tenant are queued."""
+    session.execute(_NOTIFY)
 
 
 def step_dict(step: WorkflowStepRun) -> dict[str, Any]:

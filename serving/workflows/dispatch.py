@@ -7,8 +7,8 @@ and every AI signal, slice A). For each tenant, in one transaction of that tenan
    take the same event and never wait on each other) and delete them (`delete ... returning`);
 2. for each event, every enabled workflow of the tenant whose trigger matches (`crm.workflows.triggers`) and
    whose conditions hold on the record as it is now gets a run (`start_run`, trigger key `event:<id>`);
-3. every event is offered to the tenant's webhook subscriptions (`crm.webhooks.enqueue`, idempotency key
-   `event:<id>`).
+3. every event that an enabled subscription of the tenant wants is offered to its subscriptions
+   (`crm.webhooks.enqueue`, idempotency key `event:<id>`); runs are announced with one NOTIFY per batch.
 
 The claim commits with the runs and deliveries it produced, or rolls back with them: a dispatcher killed
 mid-batch leaves the events queued, and the unique trigger key / idempotency key make a repeat create nothing.
@@ -28,13 +28,16 @@ from crm import events
 from crm.db.engine import admin_session, tenant_session
 from crm.events import RecordEvent
 from crm.webhooks import enqueue
-from crm.workflows.runs import start_run
+from crm.webhooks.outbox import patterns_matching
+from crm.workflows.runs import notify_runs, start_run
 from crm.workflows.triggers import EVENT_TRIGGERS, matches
 from serving.workflows.records import condition_view, conditions_pass, load_records
 
 log = logging.getLogger(__name__)
 BATCH = 500
 
+_SUBSCRIBED_TYPES = text("select distinct unnest(event_types) from webhook_subscriptions "
+                         "where tenant_id = app_tenant_id() and enabled")
 _EVENT_WORKFLOWS = text("""
 select id, definition from workflows
  where tenant_id = app_tenant_id() and enabled and definition->'trigger'->>'type' = any(:types)
@@ -112,9 +115,15 @@ def dispatch_events(session: Session, claimed: list[RecordEvent]) -> DispatchRep
             if not conditions_pass(conditions, record):
                 continue
         run = start_run(session, wf.id, f"event:{event.id}", {"type": "event", "event": event_payload(event)},
-                        event.entity_type, event.entity_id)
+                        event.entity_type, event.entity_id, notify=False)
         report.runs += run is not None
+    if report.runs:
+        notify_runs(session)
+    # only events some enabled subscription wants are offered (a statement each), the others cost nothing
+    wanted_types = set(session.execute(_SUBSCRIBED_TYPES).scalars())
     for event in claimed:
+        if wanted_types.isdisjoint(patterns_matching(event.event_type)):
+            continue
         report.deliveries += len(enqueue(session, event_type=event.event_type, payload=event_payload(event),
                                          idempotency_key=f"event:{event.id}"))
     return report
