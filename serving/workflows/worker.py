@@ -3,10 +3,10 @@
 - the events lane claims record events and starts the runs and deliveries they call for
   (`serving.workflows.dispatch`), and every `scan_seconds` scans for quiet records and schedule slots
   (`serving.workflows.scans`);
-- `run_threads` runs lanes execute queued runs and waiting runs whose time has come
-  (`serving.workflows.runner.run_due`; a run's advisory lock keeps two lanes, or two workers, off the same run).
-  A run spends most of its time waiting on PostgreSQL round trips, so several lanes overlap those waits: 4 lanes
-  ran 2.4x as many runs per second as one on 2 cores;
+- `run_threads` runs lanes execute queued runs and waiting runs whose time has come, up to `run_batch` at a time,
+  a batch per agency (`serving.workflows.runner.run_due`; a run's advisory lock keeps two lanes, or two workers,
+  off the same run). A batch spends part of its time waiting on PostgreSQL (round trips, commits), so several
+  lanes overlap those waits;
 - the deliveries lane sends due webhook deliveries (`crm.webhooks.delivery.deliver_due`).
 
 They are threads because their waits differ: a webhook receiver that takes its full timeout, or an AI decision
@@ -14,8 +14,8 @@ step waiting on a model, must not hold back the dispatch of new events. Each lan
 sleeps; it sleeps until a NOTIFY (`crm_events` at an event's commit, `crm_workflow_runs` when a run is queued),
 a nudge from another lane in this process (a dispatch that queued deliveries, a run that sent one), or
 `poll_seconds` (a run's `resume_at`, a delivery's retry time), whichever comes first. Stopping (`stop` set,
-e.g. by SIGTERM) lets each lane finish the step it is in; nothing is left half done, because every step
-commits its claim together with its effects.
+e.g. by SIGTERM) lets each lane finish the step it is in (a runs lane: its batch); nothing is left half done,
+because every step of a run commits together with its effects.
 """
 
 from __future__ import annotations
