@@ -231,6 +231,9 @@ def run(home: Path) -> None:
     print(f"\nthroughput phase: {state.started} runs started ({state.failed} failed), {state.done} finished in "
           f"{elapsed:.1f} s from the first write; the writes took {write_s:.1f} s, runs were queued over "
           f"{queued_s:.1f} s; CPU {cpu_line(before, after, wall)}")
+    if state.done:
+        print("CPU per finished run: " + ", ".join(f"{k} {1000 * (after[k] - before[k]) / state.done:.1f} ms"
+                                                  for k in before))
 
 
 def main() -> None:
