@@ -114,7 +114,7 @@ def publish(session: Session, entity_type: str, scores: list[dict], features: li
     current score and features (a lead that converted), never their history.
 
     `scores`: entity_id, score, probability, tier, factors (JSON text), model_name, model_version,
-    model_kind ('learned' | 'bg_nbd' | 'engagement'), scored_at;
+    model_kind ('learned' | 'bg_nbd' | 'survival' | 'engagement'), scored_at;
     `features`: entity_id, as_of_date, features (JSON text), published_at. The tenant is the session's.
     """
     ids = [s["entity_id"] for s in scores] + [f["entity_id"] for f in features]

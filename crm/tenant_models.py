@@ -1,9 +1,10 @@
 """Which model scores an agency's leads or accounts (migration 0014), read by every scorer.
 
 The pipeline's `scoring_choice` asset decides, per agency and entity type, between the pooled learned champion
-and a transparent fallback fitted on the agency's own data (BG/NBD for purchase churn, an engagement model for
-leads), and records the fallback's parameters, the comparison it decided on and why. No row means the learned
-champion (an install that has not run that asset yet scores as before).
+and a transparent fallback fitted on the agency's own data (BG/NBD for purchase churn, a tenure life table for
+contractual churn (migration 0019), an engagement model for leads), and records the fallback's parameters, the
+comparison it decided on and why. No row means the learned champion (an install that has not run that asset yet
+scores as before).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-Kind = Literal["learned", "bg_nbd", "engagement"]
-KINDS: tuple[str, ...] = ("learned", "bg_nbd", "engagement")
+Kind = Literal["learned", "bg_nbd", "survival", "engagement"]
+KINDS: tuple[str, ...] = ("learned", "bg_nbd", "survival", "engagement")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
-"""Scores from an agency's own fallback model (crm.tenant_models): BG/NBD churn risk, the lead engagement model.
+"""Scores from an agency's own fallback model (crm.tenant_models): BG/NBD churn risk for purchase churn, the tenure
+life table for contractual churn, the lead engagement model.
 
 They come out as the learned champion's do (serving.scoring.Score: 0-100, probability, tier, top reasons), with
 `model_kind` naming what produced them. BG/NBD has no additive decomposition, so its reasons are counterfactuals
 against the agency's typical customer (medians stored with the fit): "Last order 140 days ago: +31" is how many
 points the churn risk drops when this customer's days since the last order are replaced by the typical
-customer's. The engagement model's reasons are its terms' contributions (crm.engagement_model).
+customer's. The tenure life table's one reason is the same counterfactual on tenure: "Customer for 700 days: +4"
+against the agency's typical current customer. The engagement model's reasons are its terms' contributions
+(crm.engagement_model).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from crm.btyd import HORIZON_DAYS, MIN_AGE_DAYS, BgNbd, histories_of
 from crm.engagement_model import COLUMNS as ENGAGEMENT_COLUMNS
 from crm.engagement_model import EngagementModel
 from crm.tenant_models import ModelChoice
+from crm.tenure_survival import TENURE_COLUMN, TenureSurvival, tenure_of
 from serving.explain import sentence
 from serving.scoring import TOP_FACTORS, Score, tiers_of
 
@@ -67,13 +71,15 @@ class FallbackModel:
 
     @property
     def features(self) -> tuple[str, ...]:
-        return BG_NBD_COLUMNS if self.kind == "bg_nbd" else ENGAGEMENT_COLUMNS
+        return {"bg_nbd": BG_NBD_COLUMNS, "survival": (TENURE_COLUMN,)}.get(self.kind, ENGAGEMENT_COLUMNS)
 
     def score(self, frame: pl.DataFrame, entity_key: str, explain: bool = True) -> list[Score]:
         if frame.is_empty():
             return []
         if self.kind == "bg_nbd":
             points, factors = self._bg_nbd(frame, explain)
+        elif self.kind == "survival":
+            points, factors = self._survival(frame, explain)
         elif self.kind == "engagement":
             points, factors = self._engagement(frame, explain)
         else:
@@ -100,6 +106,16 @@ class FallbackModel:
             ranked = sorted(moved, key=lambda n: -abs(moved[n][i]))[:TOP_FACTORS]
             out.append([_factor(n, raw[i][n], float(moved[n][i])) for n in ranked])
         return points, out
+
+    def _survival(self, frame: pl.DataFrame, explain: bool) -> tuple[np.ndarray, list[list[dict]]]:
+        model = TenureSurvival.from_dict(self.params["model"])
+        tenure = tenure_of(frame)
+        points = 100.0 * model.p_churn(tenure)
+        if not explain:
+            return points, []
+        typical = 100.0 * float(model.p_churn(self.params["typical"][TENURE_COLUMN]))
+        return points, [[_factor(TENURE_COLUMN, round(float(u)), float(p - typical))]
+                        for u, p in zip(tenure, points, strict=True)]
 
     def _engagement(self, frame: pl.DataFrame, explain: bool) -> tuple[np.ndarray, list[list[dict]]]:
         model = EngagementModel.from_dict(self.params["model"])

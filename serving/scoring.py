@@ -31,7 +31,7 @@ class Score:
     factors: list[dict[str, Any]] = field(default_factory=list)
     model_name: str = ""
     model_version: str = ""
-    model_kind: str = "learned"  # or the agency's fallback: 'bg_nbd' | 'engagement' (crm.tenant_models)
+    model_kind: str = "learned"  # or the agency's fallback: 'bg_nbd' | 'survival' | 'engagement' (crm.tenant_models)
 
     def as_dict(self) -> dict[str, Any]:
         return {"score": self.score, "probability": self.probability, "tier": self.tier, "factors": self.factors,

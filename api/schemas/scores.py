@@ -27,13 +27,15 @@ class ModelRef(BaseModel):
         default="learned", description="learned: the pooled LightGBM champion; fallback: a transparent model fitted "
                                        "on this agency's own data, chosen for it where the champion cannot be shown "
                                        "to rank its data better (see method)")
-    method: Literal["lightgbm", "bg_nbd", "engagement"] = Field(
+    method: Literal["lightgbm", "bg_nbd", "survival", "engagement"] = Field(
         default="lightgbm", description="lightgbm (learned); bg_nbd: buy-till-you-die P(no order in 90 days) for "
-                                        "purchase churn; engagement: a calibrated logistic model of lead engagement")
+                                        "purchase churn; survival: P(the contract ends within 90 days | tenure) "
+                                        "from a life table of the agency's own customers, for contractual churn; "
+                                        "engagement: a calibrated logistic model of lead engagement")
 
     @classmethod
     def of(cls, name: str, version: str, model_kind: str) -> ModelRef:
-        """From a stored score's model_kind ('learned' | 'bg_nbd' | 'engagement')."""
+        """From a stored score's model_kind ('learned' | 'bg_nbd' | 'survival' | 'engagement')."""
         learned = model_kind == "learned"
         return cls(name=name, version=version, kind="learned" if learned else "fallback",
                    method="lightgbm" if learned else model_kind)

@@ -22,6 +22,8 @@ def model_label(kind: str | None, version: str | None = None) -> str:
     """A score's model in words, as a person reads it on the card and in the lists."""
     if kind == "bg_nbd":
         return "BG/NBD (fitted on this agency's orders)"
+    if kind == "survival":
+        return "Tenure life table (fitted on this agency's contracts)"
     if kind == "engagement":
         return "Engagement model (this agency's leads)"
     return f"Learned model v{version}" if version else "Learned model"

@@ -44,7 +44,7 @@ class EntityRefresh:
     computed: int = 0   # entities in the population whose features were computed
     scored: int = 0     # of those, scored (0 while no champion exists)
     retired: int = 0    # touched entities no longer in the population: current score removed
-    kind: str = ""      # the kind of model that scored them ('learned', 'bg_nbd', 'engagement'; '' = none)
+    kind: str = ""      # the kind of model that scored them ('learned', 'bg_nbd', 'survival', 'engagement'; '' = none)
 
 
 @dataclass

@@ -161,3 +161,20 @@ def test_contractual_accounts_and_leads_name_their_model_without_an_order_outloo
     leads = html.unescape(client.get("/leads").text)
     assert "Scored by Engagement model (this agency's leads)" in leads
     assert 'title="Engagement model (this agency\'s leads)"' in leads   # each row's score names its model
+
+
+def test_a_contractual_account_scored_by_its_tenure_life_table_names_it(client, tenant):
+    data = TenantData(tenant["tenant_id"])
+    acme = data.company("Acme")
+    reason = "no learned churn_risk model yet: the tenure life table fitted on this agency's own data"
+    with tenant_session(tenant["tenant_id"]) as s:
+        tenant_models.record(s, ModelChoice("account", "survival", reason))
+    publish_score(tenant["tenant_id"], "account", acme, "survival", "survival@2026-05-01T02:00Z",
+                  {"days_as_customer": 400})
+    login(client, tenant["admin_email"], tenant["password"])
+
+    page = html.unescape(client.get(f"/companies/{acme}").text)
+    assert "Tenure life table (fitted on this agency's contracts)" in page and reason in page
+    assert "Expected next 90 days" not in page   # contractual: no order outlook
+    accounts = html.unescape(client.get("/accounts").text)
+    assert "Tenure life table (fitted on this agency's contracts)" in accounts

@@ -1,8 +1,11 @@
 """Per-agency model choice (models_ml.choice.choose_for_tenant) on real frames and a real trained champion: a new
 agency with no labelled month-end is scored by its own fallback, an agency with history gets whichever model
-ranks its own newest labelled month-ends better, and contractual churn keeps the learned model."""
+ranks its own newest labelled month-ends better, and a contractual agency without a champion gets its tenure life
+table."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import polars as pl
@@ -50,14 +53,23 @@ def test_with_history_the_better_ranker_on_the_agencys_own_rows_wins(learned_lea
     assert chosen.params["fitted_on"] == "learned"   # the agency has enough labels of its own
 
 
-def test_no_champion_means_the_fallback_and_contractual_churn_means_learned():
+def test_no_champion_means_the_fallback_for_leads_and_for_contractual_churn():
     rows = _agency(7, size=120)
     chosen = choose_for_tenant("lead", lead_config(), rows, rows, None, "contractual")
     assert chosen.kind == "engagement" and "no learned lead_score model yet" in chosen.reason
-    accounts = ml_support.account_frame(sizes=(80,))
-    kept = choose_for_tenant("account", churn_config(), accounts, accounts, None, "contractual")
-    assert kept.kind == "learned" and "contractual" in kept.reason and kept.params == {}
     assert np.isfinite(chosen.params["model"]["intercept"])
+    accounts = ml_support.account_frame(sizes=(80,))
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    signed = [dt.date(2024, 1, 1) + dt.timedelta(days=9 * i) for i in range(60)]
+    tenures = pl.DataFrame({"customer_since": signed,
+                            "churned_at": [now - dt.timedelta(days=3 * i + 1) if i % 5 == 0 else None
+                                           for i in range(60)]},
+                           schema={"customer_since": pl.Date, "churned_at": pl.Datetime("us", "UTC")})
+    contractual = choose_for_tenant("account", churn_config(), accounts, accounts, None, "contractual", tenures, now)
+    assert contractual.kind == "survival" and "the tenure life table fitted on" in contractual.reason
+    assert (contractual.params["customers"], contractual.params["churns"]) == (60, 12)
+    with pytest.raises(ValueError, match="tenures"):
+        choose_for_tenant("account", churn_config(), accounts, accounts, None, "contractual")
 
 
 def test_an_agency_with_no_leads_yet_gets_the_engagement_prior_not_an_error(learned_lead):

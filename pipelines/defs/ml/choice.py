@@ -32,8 +32,9 @@ def lead_scoring_choice(context: AssetExecutionContext) -> MaterializeResult:
 
 
 @asset(group_name="ml", deps=[AssetKey("churn_risk_model")], kinds={"postgres"},
-       description="Per agency: the learned churn_risk champion, or BG/NBD fitted on its own order history for "
-                   "purchase (activity-mode) churn where the champion cannot be checked on it or ranks it worse")
+       description="Per agency: the learned churn_risk champion, or a fallback fitted on its own data where the "
+                   "champion cannot be checked on it or ranks it worse: BG/NBD on its order history for purchase "
+                   "(activity-mode) churn, a tenure life table of its contracts for contractual churn")
 def account_scoring_choice(context: AssetExecutionContext) -> MaterializeResult:
     return _choose(context, "account")
 
