@@ -54,7 +54,8 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def cpu(worker_pid: int, server_pid: int, home: Path) -> dict[str, float]:
-    return {"worker": cpu_seconds(worker_pid), "api": sum(cpu_seconds(p) for p in descendants(server_pid)),
+    return {"worker": sum(cpu_seconds(p) for p in descendants(worker_pid)),   # with its runs processes
+            "api": sum(cpu_seconds(p) for p in descendants(server_pid)),
             "postgres": sum(cpu_seconds(p) for p in postgres_pids(home))}
 
 
