@@ -8,7 +8,7 @@ changing it relabels that agency's accounts at the next build, and no other agen
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from mlflow import MlflowClient
 from sqlalchemy import text
@@ -206,3 +206,32 @@ def test_changing_the_churn_mode_relabels_that_agency_only_at_the_next_build(tmp
         assert {r[2] for r in second} == {"activity"}
         assert {(r[0], r[1], r[3]) for r in second} != {(r[0], r[1], r[3]) for r in first}
         assert _accounts(kept["tenant_id"]) == first_kept  # the other agency's accounts and labels as they were
+
+
+def seed_young_contractual(tenant_id: str, customers: int = 45, ended: int = 15, seed: int = 6) -> None:
+    """An agency four months in the CRM that imported its book: customers signed over the last three years and
+    contracts that ended (churned_at), no order and no lead."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    imported = now - timedelta(days=120)
+    with tenant_session(tenant_id) as s:
+        for i in range(customers + ended):
+            since = (now - timedelta(days=rng.randint(30, 1100))).date()
+            churned = now - timedelta(days=rng.randint(1, (now.date() - since).days - 1)) if i >= customers else None
+            insert(s, "companies", name=f"Client {i}", lifecycle="churned" if churned else "customer",
+                   customer_since=since, churned_at=churned, created_at=imported)
+
+
+def test_a_young_contractual_agency_runs_green_and_its_accounts_get_the_tenure_life_table(tmp_path):
+    with private_home(tmp_path / "home"):
+        agency = make_tenant("Contracts")
+        set_churn_mode(agency["tenant_id"], "contractual")
+        seed_young_contractual(agency["tenant_id"])
+        result = _run_whole_pipeline()
+        assert result.success
+        # no activity yet: no month-end to label, so no learned churn model; every account still has a score
+        _assert_skipped(result, "churn_risk_model", "churn_risk", "account_scores")
+        accounts = _scores(agency["tenant_id"], "account")
+        assert len(accounts) == 45 and {row.model_kind for row in accounts} == {"survival"}
+        assert all(row.factors[0]["feature"] == "days_as_customer" for row in accounts)
+        assert _metadata(result, "account_scoring_choice")["kind_survival"] == 1
