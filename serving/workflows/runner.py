@@ -48,7 +48,9 @@ select cast(tenant_id as text) as tenant_id, cast(id as text) as id from workflo
  order by coalesce(resume_at, queued_at)
  limit :n
 """)
-_LOCK = text("select id from unnest(cast(:runs as text[])) as id where pg_try_advisory_lock(:k, hashtext(id))")
+# tried in order until `n` are taken: runs other workers hold are skipped, not counted
+_LOCK = text("select id from unnest(cast(:runs as text[])) as id where pg_try_advisory_lock(:k, hashtext(id)) "
+             "limit :n")
 _UNLOCK = text("select count(pg_advisory_unlock(:k, hashtext(id))) from unnest(cast(:runs as text[])) as id")
 _CLAIM = text("""
 update workflow_runs r
@@ -266,7 +268,8 @@ def run_due_outcomes(limit: int = 50) -> list[Outcome]:
             for tenant_id, run_ids in by_tenant.items():
                 if len(outcomes) >= limit:
                     break
-                mine = list(locks.execute(_LOCK, {"k": LOCK_CLASS, "runs": run_ids[:limit - len(outcomes)]}).scalars())
+                mine = list(locks.execute(_LOCK, {"k": LOCK_CLASS, "runs": run_ids,
+                                                  "n": limit - len(outcomes)}).scalars())
                 if not mine:
                     continue   # other workers are executing them
                 try:
