@@ -6,7 +6,11 @@ month of tenure (a piecewise-exponential life table), so censoring costs nothing
 over the customer-days at risk in it, whoever left or was last seen inside it. Each month's rate is shrunk
 towards the agency's overall rate by `PRIOR_CHURNS` pseudo-churns at that rate, so a month with few customers
 reads as the agency's average rather than as 0 or as one unlucky churn; tenures past the last month with data
-(`MAX_MONTHS`) share one pooled rate. The probability served is P(the contract ends within the next t days |
+(`MAX_MONTHS`) share one pooled rate. A customer can also come under observation late (`entered`, delayed entry):
+when an agency's record of ended contracts starts after some of its customers signed, the tenure those customers
+had lived through by then is not exposure, since an end in it could not have been recorded; counting it would
+make early tenures look safer than they are (the customers who ended then are simply missing). The probability
+served is P(the contract ends within the next t days |
 a customer for u days).
 
 Below `MIN_CUSTOMERS` customers or `MIN_CHURNS` churns an agency's own table says too little; it gets
@@ -37,14 +41,17 @@ def tenure_of(frame: pl.DataFrame) -> np.ndarray:
     return frame[TENURE_COLUMN].cast(pl.Float64).fill_nan(None).fill_null(0.0).to_numpy()
 
 
-def _durations(days, churned) -> tuple[np.ndarray, np.ndarray]:
+def _durations(days, churned, entered) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     days = np.asarray(days, dtype=np.float64)
     churned = np.asarray(churned, dtype=bool)
-    if days.shape != churned.shape:
-        raise ValueError("tenure days and churned flags must have the same length")
+    entered = np.zeros_like(days) if entered is None else np.asarray(entered, dtype=np.float64)
+    if days.shape != churned.shape or days.shape != entered.shape:
+        raise ValueError("tenure days, churned flags and entry days must have the same length")
     if np.any(~np.isfinite(days)) or np.any(days < 0):
         raise ValueError("tenures must be finite days >= 0 (customer_since to churned_at, or to now)")
-    return days, churned
+    if np.any(~np.isfinite(entered)) or np.any(entered < 0) or np.any(entered > days):
+        raise ValueError("entry tenures must be finite days between 0 and the customer's tenure")
+    return days, churned, entered
 
 
 @dataclass(frozen=True)
@@ -59,16 +66,18 @@ class TenureSurvival:
         return cls((-np.log1p(-PRIOR_YEARLY_CHURN) / 365.0,), "prior", customers, churns)
 
     @classmethod
-    def fit(cls, days, churned, prior_churns: float = PRIOR_CHURNS) -> TenureSurvival:
-        """The life table of these tenures (days) and whether each ended in churn (False: still a customer)."""
-        days, churned = _durations(days, churned)
+    def fit(cls, days, churned, entered=None, prior_churns: float = PRIOR_CHURNS) -> TenureSurvival:
+        """The life table of these tenures (days), whether each ended in churn (False: still a customer) and the
+        tenure at which each came under observation (None: at signing)."""
+        days, churned, entered = _durations(days, churned, entered)
         customers, churns = int(days.size), int(churned.sum())
         if customers < MIN_CUSTOMERS or churns < MIN_CHURNS:
             return cls.prior(customers, churns)
         months = int(min(MAX_MONTHS, max(1, np.ceil(days.max() / MONTH_DAYS))))
         starts = np.arange(months) * MONTH_DAYS
         ends = np.append(starts[1:], np.inf)
-        exposure = np.clip(days[:, None], starts, ends) - starts          # customer-days at risk in each month
+        # customer-days at risk in each month: from entry to churn or to now
+        exposure = np.clip(days[:, None], starts, ends) - np.clip(entered[:, None], starts, ends)
         ended_in = np.minimum((days[churned] // MONTH_DAYS).astype(int), months - 1)
         events = np.bincount(ended_in, minlength=months).astype(np.float64)
         at_risk = exposure.sum(axis=0)

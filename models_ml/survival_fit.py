@@ -2,8 +2,11 @@
 
 Every company that became a customer (`customer_since`) before the instant counts, whether it is still one or
 not: a contract that ended (`churned_at` before the instant) is a churn at its tenure, every other is censored
-at its tenure then. The same read serves now (the fit that scores) and each past month-end (the fit the choice
-compares with the learned model: only contracts known to have ended by then count as ended).
+at its tenure then. An agency's record of ended contracts starts with its first recorded end: a customer that
+signed before then is observed from then on (delayed entry, `TenureSurvival.fit`'s `entered`), since an end
+before it would not have been recorded (the demo, and an agency that imported only its current book, have no
+ended contract before their history). The same read serves now (the fit that scores) and each past month-end
+(the fit the choice compares with the learned model: only contracts known to have ended by then count as ended).
 """
 
 from __future__ import annotations
@@ -29,15 +32,23 @@ def read_tenures(session: Session) -> pl.DataFrame:
     return pl.DataFrame([tuple(r) for r in rows], schema=_SCHEMA, orient="row")
 
 
-def tenures_at(tenures: pl.DataFrame, as_of_at: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
-    """(days from customer_since to churn or to `as_of_at`, churned by then) of those who were customers by then."""
+def tenures_at(tenures: pl.DataFrame, as_of_at: dt.datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(days from customer_since to churn or to `as_of_at`, churned by then, days from customer_since to the first
+    recorded end) of those who were customers by then; the last is 0 for those who signed after it."""
     as_of_at = as_of_at if as_of_at.tzinfo else as_of_at.replace(tzinfo=dt.UTC)
     start = pl.col("customer_since").cast(pl.Datetime("us", "UTC"))
     ended = pl.col("churned_at").is_not_null() & (pl.col("churned_at") < as_of_at)
     until = pl.when(ended).then(pl.col("churned_at")).otherwise(pl.lit(as_of_at))
-    known = tenures.filter(start < as_of_at).select(
-        ((until - start).dt.total_seconds() / 86_400.0).clip(lower_bound=0.0).alias("days"), ended.alias("churned"))
-    return known["days"].to_numpy(), known["churned"].to_numpy()
+    known = tenures.filter(start < as_of_at).with_columns(ended.alias("churned"))
+    first_end = known.filter(pl.col("churned"))["churned_at"].min()
+    observed_from = pl.lit(first_end if first_end is not None else as_of_at).cast(pl.Datetime("us", "UTC"))
+    days = ((until - start).dt.total_seconds() / 86_400.0).clip(lower_bound=0.0)
+    entered = ((observed_from - start).dt.total_seconds() / 86_400.0).clip(lower_bound=0.0)
+    if first_end is None:   # no end recorded yet: nothing to learn the start of the record from
+        entered = pl.lit(0.0)
+    out = known.select(days.alias("days"), "churned", entered.alias("entered")).with_columns(
+        pl.min_horizontal("entered", "days").alias("entered"))
+    return out["days"].to_numpy(), out["churned"].to_numpy(), out["entered"].to_numpy()
 
 
 def fit_survival(tenures: pl.DataFrame, as_of_at: dt.datetime) -> TenureSurvival:

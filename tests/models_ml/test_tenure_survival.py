@@ -100,3 +100,30 @@ def test_its_probabilities_are_calibrated_on_the_next_90_days_of_simulated_contr
     y = (length[current] <= signed[current] + 90).astype(float)   # what the next 90 days bring
     assert abs(p.mean() - y.mean()) < 0.005
     assert _ece(p, y) < 0.01
+
+
+def test_delayed_entry_counts_only_the_tenure_lived_under_observation():
+    days, churned = _hand_case()
+    # the 12 customers last seen on day 60 came under observation on day 40: 20 days each in month 1, none in
+    # month 0, which is now 4 x 10 + 2 x 20 + 2 x 30 = 140 customer-days; month 1 is 2 x 15 + 12 x 20 = 270
+    entered = np.where(days == 60, 40.0, 0.0)
+    model = TenureSurvival.fit(days, churned, entered, prior_churns=0.0)
+    assert model.rates == pytest.approx((4 / 140, 2 / 270))
+    with pytest.raises(ValueError, match="entry"):
+        TenureSurvival.fit(days, churned, days + 1)
+
+
+def test_survivors_of_a_record_that_starts_late_do_not_make_early_tenures_look_safe():
+    """Contracts signed over five years, ends recorded only in the last two: the customers who ended before the
+    record are missing. Without delayed entry the early months look safer than they are."""
+    rng = np.random.default_rng(5)
+    signed, length = _contracts(rng, 30_000, _increasing)
+    record = 2 * 365.0
+    seen = length > signed - record                # still a customer when the record began (or signed after)
+    days, ended = np.minimum(length, signed)[seen], (length <= signed)[seen]
+    entered = np.clip(signed - record, 0.0, None)[seen]
+    truncated = TenureSurvival.fit(days, ended, entered)
+    naive = TenureSurvival.fit(days, ended)
+    truth = 1 - np.exp(-90 * 0.0004)
+    assert truncated.p_churn(100.0) == pytest.approx(truth, abs=0.006)
+    assert naive.p_churn(100.0) < truth - 0.01
