@@ -63,7 +63,7 @@ class TenureSurvival:
 
     @classmethod
     def prior(cls, customers: int = 0, churns: int = 0) -> TenureSurvival:
-        return cls((-np.log1p(-PRIOR_YEARLY_CHURN) / 365.0,), "prior", customers, churns)
+        return cls((float(-np.log1p(-PRIOR_YEARLY_CHURN) / 365.0),), "prior", customers, churns)
 
     @classmethod
     def fit(cls, days, churned, entered=None, prior_churns: float = PRIOR_CHURNS) -> TenureSurvival:
