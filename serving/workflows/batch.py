@@ -1,11 +1,13 @@
 """A batch: due runs of one agency executed together, step by step, one tenant transaction per step round.
 
 The runner advances every run of the batch by one step (one LangGraph super-step), then commits: round k holds
-step k of each run. Each run's step writes its effect and its `workflow_step_runs` row inside a savepoint of the
-round's transaction (`ledger.once`), so a failing step rolls back only its own work, and a run's step is
-durable exactly when its row is: a worker killed in round k leaves rounds 1..k-1 committed and nothing of k.
-The runs' statuses (running with their current step, waiting, succeeded, failed) are written set-based at the
-end of the round, in its transaction.
+step k of each run. Each run's step writes its effect and its `workflow_step_runs` row in the round's
+transaction (`ledger.once`), so a run's step is durable exactly when its row is: a worker killed in round k
+leaves rounds 1..k-1 committed and nothing of k. A round starts without savepoints; a step that fails `spoil`s
+it, the runner rolls it back (`rollback` also forgets what the batch learnt in it) and does it again `careful`ly,
+with a savepoint around each step (`step`), so a failing step rolls back only its own work. The runs' statuses
+(running with their current step, waiting, succeeded, failed) are written set-based at the end of the round, in
+its transaction, and the records the runs are about are loaded into each round's session in one query per kind.
 
 The batch also holds the step rows of its runs that existed before it started (read in one statement for the
 runs that are not new), so a replayed step costs no round trip, and the steps this execution carried out.

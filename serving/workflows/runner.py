@@ -11,13 +11,14 @@ One pass:
 1. the operator connection lists due runs by `workflow_runs_due_idx` (ids and tenant ids only: the one
    cross-tenant read, as in `crm.live_queue.pending_tenants`);
 2. per agency, the advisory locks of its runs are tried in one statement (runs another worker holds are
-   skipped), and the runs are claimed in one statement of the first round (`for update skip locked`,
-   status -> running);
+   skipped), and the runs are claimed in one statement, committed before the first round (`for update skip
+   locked`, status -> running);
 3. every run's graph is advanced one step per round, all runs of the batch in the round's transaction
    (`serving.workflows.batch`): from the start (queued, or no checkpoint), with `Command(resume=...)` (a wait
-   that is due), or from its checkpoint. LangGraph writes a run's checkpoint when its graph exits (durability
-   "exit"): at a wait's interrupt, which a resume needs, and at the end; a finished run's checkpoints are then
-   deleted (its history is its step rows). A run ends `waiting` (with `resume_at`), `succeeded`, or `failed`
+   that is due), or from its checkpoint. LangGraph takes a run's checkpoint when its graph stops (durability
+   "exit"), and it is written only when the run stops at a wait, in the wait's round (`deferred_saver`): the
+   resume needs it; a run that ends needs none, and the checkpoints of a run that waited before are deleted
+   when it ends (its history is its step rows). A run ends `waiting` (with `resume_at`), `succeeded`, or `failed`
    with the step and error; a failing run never stops the batch. A lost database connection is not a run's
    failure: the batch's open round is rolled back and its runs stay due.
 """
