@@ -53,6 +53,9 @@ def demo(
                       "setting up the demo now, the dashboard says how far it is.", soft_wrap=True)
         result = _load(size, seed, server.url if server else None)
         ok = _run_pipeline(None if no_serve else SERVING_SELECTION)
+        # Dagster's in-process run leaves SIGTERM mapped to SIGINT's handler, which a background job ignores:
+        # a supervisor's SIGTERM must still stop the demo and its server
+        stop_on_sigterm()
         write_setup_status("ready" if ok else "failed", "running the data pipeline")
         _print_where_to_look(result, server.url if server else "http://127.0.0.1:8000", serving=server is not None)
         if server is not None:
