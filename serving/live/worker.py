@@ -28,13 +28,13 @@ from typing import Literal
 
 from crm import live_queue
 from crm.live_features import FeatureQueries
+from serving.lanes import WAKE_CHECK_SECONDS, run_until_stopped
 
 log = logging.getLogger(__name__)
 
 Lane = Literal["score", "index"]
 QUEUE_OF: dict[str, live_queue.Queue] = {"score": "refresh", "index": "index"}
 MAX_RETRY_SECONDS = 60.0
-WAKE_CHECK_SECONDS = 1.0   # how soon a waiting lane notices `stop`
 INDEX_NICE = 10            # the index lane's nice value: background work
 FRESH_LIMIT: dict[str, int] = {"score": 100, "index": 32}   # rows per tenant per sweep of new arrivals
 # A new change waits for at most about one backlog batch (the sweeps run between them). Embedding is the slow
@@ -195,24 +195,10 @@ class Refresher:
         self._stop = stop
         threads = [threading.Thread(target=self.lane_loop, args=(lane, stop), name=f"refresher-{lane}", daemon=True)
                    for lane in self.lanes()]
-        for thread in threads:
-            thread.start()
-        try:
-            while not stop.is_set() and any(t.is_alive() for t in threads):
-                stop.wait(WAKE_CHECK_SECONDS)
-        except KeyboardInterrupt:   # Ctrl-C: stop the lanes like `stop` would
-            pass
-        stop.set()
         # a score batch in flight finishes (under a second), an index batch gives up at its next encode slice;
         # one still running after the grace is abandoned, and its open transaction rolls back when the process
         # exits (its rows stay queued)
-        deadline = time.monotonic() + join_grace
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = [t.name for t in threads if t.is_alive()]
-        if stuck:
-            log.warning("%s still inside a batch after %.0fs: abandoned", ", ".join(stuck), join_grace)
-        return not stuck
+        return run_until_stopped(threads, stop, join_grace, inside="a batch")
 
     def drain(self) -> dict:
         """Both lanes until their queues are empty (a failing tenant is tried once); the summary of it all."""

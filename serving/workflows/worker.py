@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from crm.events import EVENTS_CHANNEL
 from crm.live_queue import LiveListener
 from crm.workflows.runs import CHANNEL as RUNS_CHANNEL
+from serving.lanes import WAKE_CHECK_SECONDS, run_until_stopped
 from serving.workflows.dispatch import DispatchReport, dispatch
 from serving.workflows.scans import scan
 
 log = logging.getLogger(__name__)
-WAKE_CHECK_SECONDS = 1.0    # how soon a sleeping lane notices `stop`
 MAX_RETRY_SECONDS = 60.0    # a failing tenant's dispatch is retried after 2, 4, ... up to this many seconds
 ONCE_ROUNDS = 10            # `drain`: rounds of dispatch + runs + deliveries at most (runs may emit events)
 
@@ -197,21 +197,7 @@ class WorkflowWorker:
         """Every lane until `stop` is set; True when all stopped within `join_grace` seconds of it."""
         threads = [threading.Thread(target=self.lane_loop, args=(name, stop), name=f"workflows-{name}", daemon=True)
                    for name in self.lanes()]
-        for thread in threads:
-            thread.start()
-        try:
-            while not stop.is_set() and any(t.is_alive() for t in threads):
-                stop.wait(WAKE_CHECK_SECONDS)
-        except KeyboardInterrupt:
-            pass
-        stop.set()
-        deadline = time.monotonic() + join_grace
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = [t.name for t in threads if t.is_alive()]
-        if stuck:
-            log.warning("%s still inside a step after %.0fs: abandoned", ", ".join(stuck), join_grace)
-        return not stuck
+        return run_until_stopped(threads, stop, join_grace, inside="a step")
 
     def drain(self) -> dict:
         """Until nothing is left to do now: every event dispatched, one scan, every due run taken forward, every
