@@ -19,16 +19,13 @@ generator's own probabilities are printed as the bound. Nothing is asserted: eve
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from bench_io import quiet_fd
+from bench_io import demo_bench_main, quiet_fd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -245,36 +242,7 @@ def run(size: str, home: Path, reuse: bool) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", default="small", choices=["small", "medium", "large"])
-    ap.add_argument("--home", type=Path, default=None, help="CRM_HOME to use (default: a new dir under /tmp)")
-    ap.add_argument("--keep", action="store_true", help="keep the CRM_HOME afterwards")
-    ap.add_argument("--reuse", action="store_true",
-                    help="--home already holds a loaded demo and a pipeline run: measure only")
-    args = ap.parse_args()
-    if args.reuse and args.home is None:
-        ap.error("--reuse needs --home")
-    home = args.home or Path(tempfile.mkdtemp(prefix=f"crm-bench-churn-{args.size}-"))
-    os.environ["CRM_HOME"] = str(home)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("CRM_WAREHOUSE", None)   # the staging read below is the DuckDB warehouse's
-    from crm.db.migrate import migrate
-    from crm.settings import reset_settings
-    from crm.state import ensure_home
-
-    reset_settings()
-    ensure_home()
-    migrate()
-    try:
-        run(args.size, home, args.reuse)
-    finally:
-        from crm.db.embedded import release_embedded_servers
-
-        reset_settings()
-        release_embedded_servers()
-        if not args.keep and args.home is None:
-            shutil.rmtree(home, ignore_errors=True)
-
+    demo_bench_main(__doc__.splitlines()[0], "crm-bench-churn", run)
 
 if __name__ == "__main__":
     main()
