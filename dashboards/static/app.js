@@ -144,7 +144,30 @@ function renderAnswer(out, data) {
     return c ? `<a class="cite-ref" href="${citationLink(c)}">[${n}]</a>` : m;
   });
   out.className = "ai-out";
-  out.innerHTML = `<div class="answer" data-answer>${answer}</div>` + citationList(cites);
+  out.innerHTML = `<div class="answer" data-answer>${answer}</div>` + groupList(data, cites) + citationList(cites);
+}
+
+// Grouped answers (which / how many / why): every record linked to its page, with its citation numbers;
+// a long group shows its first GROUP_PREVIEW records and the rest behind "show all".
+const GROUP_PREVIEW = 12;
+
+function groupList(data, cites) {
+  const groups = data.groups || [];
+  if (!groups.length) return "";
+  const item = (i) => {
+    const refs = (i.citations || []).map((n) => cites[n - 1] ?
+      `<a class="cite-ref" href="${citationLink(cites[n - 1])}">[${n}]</a>` : "").join("");
+    return `<li data-item="${esc(i.entity_id)}"><a href="${esc(i.url)}">${esc(i.name)}</a>` +
+      (i.detail ? ` <span class="muted small">${esc(i.detail)}</span>` : "") + ` ${refs}</li>`;
+  };
+  return `<div class="answer-groups" data-groups>` + groups.map((g) => {
+    const head = g.items.slice(0, GROUP_PREVIEW).map(item).join("");
+    const rest = g.items.slice(GROUP_PREVIEW);
+    const more = rest.length ? `<details><summary>show all ${esc(g.count)}</summary><ul>${rest.map(item).join("")}` +
+      `</ul></details>` : "";
+    return `<section class="answer-group" data-group="${esc(g.key)}"><h3>${esc(g.label)} ` +
+      `<span class="count">${esc(g.count)}</span></h3><ul>${head}</ul>${more}</section>`;
+  }).join("") + `</div>`;
 }
 
 function citationList(cites) {
