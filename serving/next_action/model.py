@@ -9,15 +9,16 @@ from typing import Literal
 EntityType = Literal["company", "contact"]
 Kind = Literal["rescue_account", "close_deal", "follow_up", "nurture", "wait"]
 Priority = Literal["high", "medium", "low"]
-# What a reason cites: the record it was read from ('score' and 'sentiment' name the scored entity itself).
-SourceType = Literal["score", "task", "note", "activity", "deal", "sentiment"]
+# What a reason cites: the record it was read from. 'score' is the entity's current score row (its id is the
+# scored contact's or company's); 'contact' / 'company' cite the record itself ("nothing on record since ...").
+SourceType = Literal["score", "task", "note", "activity", "deal", "contact", "company"]
 
 
 @dataclass(frozen=True)
 class Reason:
     text: str                      # one sentence a person reads: "Churn risk 82/100 (tier A)."
     source_type: SourceType
-    source_id: str                 # the cited record's id (for 'score': the scored contact's or company's id)
+    source_id: str                 # the cited record's id
     occurred_at: datetime | None   # when the cited record happened (scored, due, written, updated)
     snippet: str | None = None     # the record's own words, verbatim, when it has some (a note's sentence)
 
