@@ -22,6 +22,7 @@ from api.routes import audit as audit_routes
 from api.routes import events as events_routes
 from api.routes import imports as csv_imports
 from api.routes import insights as insights_routes
+from api.routes import next_action as next_action_routes
 from api.routes import scores as scores_routes
 from api.routes import tenant_settings as settings_routes
 from api.routes import webhooks as webhook_routes
@@ -72,6 +73,7 @@ def create_app() -> FastAPI:
     for module in (companies, contacts, pipelines, deals, activities, notes, tasks, campaigns):
         v1.include_router(module.router)
     v1.include_router(insights_routes.router)  # POST /insights, /contacts/{id}/email-draft
+    v1.include_router(next_action_routes.router)  # GET /companies|contacts/{id}/next-action
     v1.include_router(csv_imports.router)
     v1.include_router(scores_routes.router)  # GET /scores/leads|accounts/{id}, leads:batch, :what-if
     v1.include_router(events_routes.router)  # POST /events: batches of activity events
