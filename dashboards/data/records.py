@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from crm.db.models import Company, Contact, Deal, PipelineStage, Task
 from dashboards.data.common import current_score, score_history, sentiment_weekly
+from dashboards.data.next_action import next_action_panel
 from dashboards.data.score_models import account_outlook, model_of
 
 ACTIVITY_LABELS = {
@@ -94,6 +95,7 @@ def contact_page(session: Session, contact_id: uuid.UUID) -> dict | None:
         "timeline": timeline(session, "contact_id", contact_id),
         "tasks": tasks_for(session, "contact_id", contact_id),
         "deals": deals_for(session, "contact_id", contact_id),
+        "next_action": next_action_panel(session, "contact", contact_id),
     }
 
 
@@ -113,6 +115,7 @@ def company_page(session: Session, company_id: uuid.UUID) -> dict | None:
         "tasks": tasks_for(session, "company_id", company_id),
         "deals": deals_for(session, "company_id", company_id),
         "people": [dict(r._mapping) for r in people],
+        "next_action": next_action_panel(session, "company", company_id),
     }
 
 
