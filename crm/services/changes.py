@@ -27,7 +27,7 @@ from typing import Any, Literal
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session, SessionTransaction
 
-from crm.services.actor import actor_of, request_id_of
+from crm.services.actor import Actor, actor_of, request_id_of
 
 Action = Literal["create", "update", "delete"]
 _KEY, _OUTBOX, _MARKS = "changes", "outbox", "outbox_marks"
@@ -71,21 +71,25 @@ def as_json(value: Any) -> Any:
     return json.loads(json.dumps(value, default=_json_default))
 
 
-def record(session: Session, entity: str, id_: uuid.UUID, action: Action, changes: dict[str, list[Any]]) -> Change:
+def record(session: Session, entity: str, id_: uuid.UUID, action: Action, changes: dict[str, list[Any]],
+           actor: Actor | None = None) -> Change:
+    """`actor`: who made this change, when not the session's actor (a set-based write on behalf of several,
+    e.g. a batch of workflow runs, each its own actor)."""
     change = Change(entity, id_, action, changes)
     session.info.setdefault(_KEY, []).append(change)
     if action == "update" and not changes:   # nothing really changed: nothing to audit or announce
         return change
     label = entity_type_of(entity)
     queue(session, audit=True, event_type=f"{label}.{PAST[action]}", entity_type=label, entity_id=id_,
-          action=action, changes=changes)
+          action=action, changes=changes, actor=actor)
     return change
 
 
 def queue(session: Session, *, audit: bool, event_type: str, entity_type: str, entity_id: uuid.UUID,
-          action: Action | None, changes: dict[str, Any]) -> None:
-    """Queue an outbox row (and its audit row when `audit`) for this transaction, by the session's actor."""
-    actor = actor_of(session)
+          action: Action | None, changes: dict[str, Any], actor: Actor | None = None) -> None:
+    """Queue an outbox row (and its audit row when `audit`) for this transaction, by `actor` (default: the
+    session's actor)."""
+    actor = actor or actor_of(session)
     pending = session.info.setdefault(_OUTBOX, [])
     pending.append({"audit": audit, "event_type": event_type, "entity_type": entity_type,
                     "entity_id": entity_id, "action": action, "changes": changes, "actor_type": actor.type,

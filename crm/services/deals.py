@@ -4,6 +4,7 @@ open stage reopens it), and every move is kept in its stage history."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from crm.db.models import Deal, DealStageHistory, PipelineStage
 from crm.schemas.deals import DealCreate, DealUpdate
 from crm.services import pipelines, records
+from crm.services.actor import Actor
 from crm.services.errors import Invalid
 from crm.tenancy import Principal
 
@@ -42,12 +44,13 @@ def _place(session: Session, pipeline_id: uuid.UUID | None, stage_id: uuid.UUID 
     return stages[0]
 
 
-def _record_move(session: Session, deal: Deal, from_stage_id: uuid.UUID | None) -> None:
+def _record_move(session: Session, deal: Deal, from_stage_id: uuid.UUID | None, *, flush: bool = True) -> None:
     # The deal row is locked until commit, so moves take turns; clock_timestamp(), not now() (the
     # transaction's start), keeps changed_at in the order the moves really happened.
     session.add(DealStageHistory(tenant_id=deal.tenant_id, deal_id=deal.id, from_stage_id=from_stage_id,
                                  to_stage_id=deal.stage_id, changed_at=func.clock_timestamp()))
-    session.flush()
+    if flush:
+        session.flush()
 
 
 def create(session: Session, payload: DealCreate, actor: Principal | None = None) -> Deal:
@@ -66,21 +69,51 @@ def update(session: Session, deal: Deal, changes: DealUpdate, *, pipeline_id: uu
     values = changes.model_dump(exclude_unset=True)
     records.check_references(session, values)
     deal = records.find(session, Deal, deal.id, lock=True)   # the stage we move from is the committed one
+    from_stage_id = deal.stage_id
+    records.apply(session, deal, _resolved(session, deal, values, pipeline_id))
+    if deal.stage_id != from_stage_id:
+        _record_move(session, deal, from_stage_id)
+    return deal
+
+
+def update_many(session: Session, items: Sequence[tuple[uuid.UUID, DealUpdate]],
+                actors: Sequence[Actor | None] | None = None) -> list[Deal]:
+    """`update` for many deals (a deal may come more than once: its changes apply in order): the same rules,
+    the deals locked in one statement, references checked in one query per kind, one flush for the rows and one
+    for the stage moves; each change recorded by its actor in `actors` (None: the session's)."""
+    values = [changes.model_dump(exclude_unset=True) for _, changes in items]
+    records.check_references_many(session, values)
+    locked = records.find_many(session, Deal, [deal_id for deal_id, _ in items], lock=True)
+    moves: list[tuple[Deal, uuid.UUID | None]] = []
+    done = []
+    for (deal_id, _), vals, actor in zip(items, values, actors or [None] * len(items), strict=True):
+        deal = locked[deal_id]
+        from_stage_id = deal.stage_id
+        records.apply(session, deal, _resolved(session, deal, vals, None), flush=False, actor=actor)
+        if deal.stage_id != from_stage_id:
+            moves.append((deal, from_stage_id))
+        done.append(deal)
+    session.flush()
+    for deal, from_stage_id in moves:
+        _record_move(session, deal, from_stage_id, flush=False)
+    if moves:
+        session.flush()
+    return done
+
+
+def _resolved(session: Session, deal: Deal, values: dict[str, Any], pipeline_id: uuid.UUID | None) -> dict[str, Any]:
+    """The values to set on a (locked) deal for these changes: a new stage checked, its status with it."""
     stage = None
     if pipeline_id is not None and pipeline_id != deal.pipeline_id:
         stage = _place(session, pipeline_id, values.get("stage_id"))
-        values.update(pipeline_id=pipeline_id, stage_id=stage.id)
+        values = {**values, "pipeline_id": pipeline_id, "stage_id": stage.id}
     elif "stage_id" in values and values["stage_id"] != deal.stage_id:
         stage = session.get(PipelineStage, values["stage_id"])
         if stage is None or stage.pipeline_id != deal.pipeline_id:
             raise Invalid("stage_id", f"stage_id {values['stage_id']} is not a stage of this deal's pipeline")
-    from_stage_id = deal.stage_id
-    if stage is not None and stage.id != from_stage_id:
+    if stage is not None and stage.id != deal.stage_id:
         values = {**_status_for(session, stage), **values}   # an explicit lost_reason still wins
-    records.apply(session, deal, values)
-    if deal.stage_id != from_stage_id:
-        _record_move(session, deal, from_stage_id)
-    return deal
+    return values
 
 
 def delete(session: Session, deal: Deal) -> None:

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, inspect, select
+from sqlalchemy import insert as insert_rows
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from crm.db.engine import session_tenant
 from crm.db.models import (
@@ -24,6 +27,7 @@ from crm.db.models import (
     Task,
     User,
 )
+from crm.services.actor import Actor
 from crm.services.changes import record
 from crm.services.errors import InvalidReference, NotFound
 
@@ -61,6 +65,32 @@ def check_references(session: Session, values: dict[str, Any]) -> None:
             raise InvalidReference(field)
 
 
+def find_many(session: Session, model: type, ids: Sequence[uuid.UUID], *, lock: bool = False) -> dict[uuid.UUID, Any]:
+    """{id: row} for these ids in one query, as `find` (NotFound for the first missing; `lock`: FOR NO KEY
+    UPDATE, taken in id order so two set-based writers cannot deadlock on each other)."""
+    wanted = sorted(set(ids))
+    query = select(model).where(model.id.in_(wanted)).order_by(model.id)
+    if lock:
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
+    found = {obj.id: obj for obj in session.scalars(query)}
+    for id_ in wanted:
+        if id_ not in found:
+            raise NotFound(LABELS.get(model, model.__tablename__), id_)
+    return found
+
+
+def check_references_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """`check_references` for many rows: the records named and not yet in the session are looked up in one
+    query per kind (they stay loaded for as long as the caller keeps `rows`' write going)."""
+    for field, model in REFERENCES.items():
+        ids = {row[field] for row in rows if row.get(field) is not None}
+        missing = [id_ for id_ in ids if session.identity_map.get(identity_key(model, id_)) is None]
+        if missing:
+            found = set(session.scalars(select(model.id).where(model.id.in_(missing))))
+            if found != set(missing):
+                raise InvalidReference(field)
+
+
 def insert(session: Session, model: type, values: dict[str, Any]) -> Any:
     obj = model(id=uuid.uuid4(), tenant_id=session_tenant(session), **values)
     session.add(obj)
@@ -69,13 +99,30 @@ def insert(session: Session, model: type, values: dict[str, Any]) -> Any:
     return obj
 
 
-def apply(session: Session, obj: Any, values: dict[str, Any]) -> Any:
-    """Set `values` on the row; the change records the fields whose value really changed, as [old, new]."""
+def insert_many(session: Session, model: type, rows: Sequence[dict[str, Any]],
+                actors: Sequence[Actor | None] | None = None) -> list[uuid.UUID]:
+    """`insert` for many rows in one statement (no objects loaded); their ids, in order. Each row's change is
+    recorded as `insert` records it, by its actor in `actors` (None: the session's)."""
+    tenant_id = session_tenant(session)
+    ids = [uuid.uuid4() for _ in rows]
+    if rows:
+        session.execute(insert_rows(model), [{"id": id_, "tenant_id": tenant_id, **row}
+                                             for id_, row in zip(ids, rows, strict=True)])
+    for id_, row, actor in zip(ids, rows, actors or [None] * len(rows), strict=True):
+        record(session, model.__tablename__, id_, "create", {k: [None, v] for k, v in row.items()}, actor=actor)
+    return ids
+
+
+def apply(session: Session, obj: Any, values: dict[str, Any], *, flush: bool = True,
+          actor: Actor | None = None) -> Any:
+    """Set `values` on the row; the change records the fields whose value really changed, as [old, new].
+    `flush=False`: the caller flushes (a set-based write: one flush for all its rows)."""
     diff = {k: [getattr(obj, k), v] for k, v in values.items() if getattr(obj, k) != v}
     for key, value in values.items():
         setattr(obj, key, value)
-    session.flush()
-    record(session, obj.__tablename__, obj.id, "update", diff)
+    if flush:
+        session.flush()
+    record(session, obj.__tablename__, obj.id, "update", diff, actor=actor)
     return obj
 
 
