@@ -22,7 +22,9 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager, nullco
 from contextvars import ContextVar
 from typing import Any
 
+import psycopg
 from sqlalchemy import select, text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from crm.db.engine import tenant_session
@@ -59,6 +61,7 @@ class Batch:
         self.performed: dict[str, list[str]] = {}   # run id -> steps carried out (committed) by this execution
         self.records: dict[type, set[str]] = {}     # model -> ids of the records the batch's runs are about
         self._loaded: list = []
+        self._deferred: list = []   # steps left to the round's end (`ledger.Deferred`), in the order deferred
 
     # ---- the round's transaction --------------------------------------------------------------------------
 
@@ -78,9 +81,10 @@ class Batch:
         self._loaded = [row for model, ids in self.records.items()
                         for row in session.scalars(select(model).where(model.id.in_(ids)))]
 
-    def commit(self) -> None:
-        """Write the statuses gathered, commit the round (nothing to do when it wrote nothing)."""
-        if self._statuses:
+    def commit(self, statuses: bool = True) -> None:
+        """Write the statuses gathered (unless `statuses` is False: a wave of deferred steps within the round),
+        commit the round (nothing to do when it wrote nothing)."""
+        if self._statuses and statuses:
             self.session().execute(_STATUSES, {"rows": json.dumps(list(self._statuses.values()), default=str)})
             self._statuses.clear()
         if self._open is not None:
@@ -101,6 +105,7 @@ class Batch:
         self._written.clear()
         self._performed.clear()
         self._statuses.clear()
+        self._deferred.clear()
         self.spoiled = False
         if self._open is not None:
             stack, self._open, self._session, self._loaded = self._open, None, None, []
@@ -114,6 +119,13 @@ class Batch:
 
     def spoil(self) -> None:
         self.spoiled = True
+
+    def defer(self, deferred: Any) -> None:
+        self._deferred.append(deferred)
+
+    def take_deferred(self) -> list:
+        taken, self._deferred = self._deferred, []
+        return taken
 
     # ---- step rows ---------------------------------------------------------------------------------------
 
@@ -139,6 +151,17 @@ class Batch:
                error: str | None = None) -> None:
         self._statuses[run_id] = {"id": run_id, "status": status, "step": step, "resume_at": resume_at,
                                   "error": error}
+
+
+def connection_lost(error: BaseException | None) -> bool:
+    """The database connection failing (a restart, a network cut), anywhere in the error's chain: not a run's
+    fault, so it is not failed; it stays due and the next pass resumes it."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError, OperationalError, InterfaceError)):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
 
 
 def current() -> Batch:

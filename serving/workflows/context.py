@@ -64,3 +64,17 @@ class RunContext:
         if self.entity_type in ("contact", "company", "deal"):
             links[f"{self.entity_type}_id"] = self.entity_id
         return links
+
+
+def records_of(session: Session, contexts: list[RunContext]) -> list[dict[str, Any] | None]:
+    """`RunContext.record` of many runs (a set-based step), one query per kind of record."""
+    wanted: dict[str, set[str]] = {}
+    for ctx in contexts:
+        if ctx.entity_type in TABLES and ctx.entity_id is not None:
+            wanted.setdefault(TABLES[ctx.entity_type], set()).add(ctx.entity_id)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for table, ids in wanted.items():
+        rows = session.execute(text(f"select cast(id as text), to_jsonb(t) from {table} t "
+                                    "where id = any(cast(:ids as uuid[]))"), {"ids": sorted(ids)})
+        found.update(((table, id_), record) for id_, record in rows)
+    return [found.get((TABLES.get(ctx.entity_type or "", ""), ctx.entity_id or "")) for ctx in contexts]

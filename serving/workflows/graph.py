@@ -1,6 +1,10 @@
 """A workflow definition as a LangGraph `StateGraph`, compiled with the durable PostgreSQL checkpointer.
 
-One node per step; a step's `next` is an edge (None: END); `branch` and `ai_decision` are conditional edges
+One node per step, except that set-based steps (create_task, add_note, update_field) that follow one another,
+each the only way into the next, are one node named after the first (`nodes`): a run takes one super-step for
+them, and in a batch's fast round they are deferred and carried out at the round's end in order
+(`ledger.run_deferred`), each step still with its own row and its own commit, so a run killed among them resumes
+at the step it reached. A step's `next` is an edge (None: END); `branch` and `ai_decision` are conditional edges
 reading the route their node recorded in the state. The state is small and typed: who the run is (ids, the
 trigger) plus the steps done and the routes taken, so a checkpoint holds no CRM data beyond ids. The thread id
 is the run id: the runner resumes a run from its last checkpoint, whatever process wrote it.
@@ -28,7 +32,7 @@ from crm.workflows.checkpoints import checkpointer_conninfo
 from crm.workflows.definition import ROUTING, Step, WorkflowDefinition, parse_definition
 from serving.workflows.context import RunContext, StepFailed
 from serving.workflows.deferred_saver import DeferredSaver
-from serving.workflows.steps import STEPS
+from serving.workflows.steps import SET_BASED, STEPS
 
 
 class StepError(Exception):
@@ -55,24 +59,51 @@ class RunState(TypedDict, total=False):
     routes: Annotated[dict[str, str | None], _merge]   # routing step -> the step it chose (None: the end)
 
 
-def _node(step: Step):
-    run_step = STEPS[step.type]
+def _node(steps: list[Step]):
+    """The node of one step, or of a run of set-based steps (carried out in order; a failure names its step)."""
+    runs = [(step, STEPS[step.type]) for step in steps]
 
     def node(state: RunState) -> dict:
-        try:
-            output = run_step(RunContext.from_state(state), step)
-        except GraphBubbleUp:   # a wait's interrupt: not a failure
-            raise
-        except Exception as error:
-            raise StepError(step.id, str(error) if isinstance(error, StepFailed) else
-                            f"{type(error).__name__}: {error}") from error
-        update: dict[str, Any] = {"done": [step.id]}
-        if step.type in ROUTING:
-            update["routes"] = {step.id: output.get("next")}
+        ctx = RunContext.from_state(state)
+        for step, run_step in runs:
+            try:
+                output = run_step(ctx, step)
+            except GraphBubbleUp:   # a wait's interrupt: not a failure
+                raise
+            except Exception as error:
+                raise StepError(step.id, str(error) if isinstance(error, StepFailed) else
+                                f"{type(error).__name__}: {error}") from error
+        update: dict[str, Any] = {"done": [step.id for step in steps]}
+        if steps[-1].type in ROUTING:
+            update["routes"] = {steps[-1].id: output.get("next")}
         return update
 
-    node.__name__ = f"step_{step.id}"
+    node.__name__ = f"step_{steps[0].id}"
     return node
+
+
+def nodes(definition: WorkflowDefinition) -> list[list[Step]]:
+    """The graph's nodes as their steps: a step alone, or set-based steps one after the other where each is the
+    only way into the next (a node is named after its first step, so a routing target or the step after a wait
+    always starts one)."""
+    by_id = {step.id: step for step in definition.steps}
+    into: dict[str, int] = {}
+    for step in definition.steps:
+        for target in step.successors():
+            if target is not None:
+                into[target] = into.get(target, 0) + 1
+    joined = {step.next for step in definition.steps
+              if step.type in SET_BASED and step.next is not None and by_id[step.next].type in SET_BASED
+              and into[step.next] == 1 and step.next != definition.steps[0].id}
+    result = []
+    for step in definition.steps:
+        if step.id in joined:
+            continue
+        chain = [step]
+        while chain[-1].next in joined:
+            chain.append(by_id[chain[-1].next])
+        result.append(chain)
+    return result
 
 
 def _router(step: Step):
@@ -83,15 +114,17 @@ def _router(step: Step):
 
 def build_graph(definition: WorkflowDefinition) -> StateGraph:
     graph = StateGraph(RunState)
-    for step in definition.steps:
-        graph.add_node(step.id, _node(step))
+    chains = nodes(definition)
+    for chain in chains:
+        graph.add_node(chain[0].id, _node(chain))
     graph.add_edge(START, definition.steps[0].id)
-    for step in definition.steps:
-        if step.type in ROUTING:
-            targets = {target: target for target in step.successors() if target is not None}
-            graph.add_conditional_edges(step.id, _router(step), {**targets, END: END})
+    for chain in chains:
+        last = chain[-1]
+        if last.type in ROUTING:
+            targets = {target: target for target in last.successors() if target is not None}
+            graph.add_conditional_edges(chain[0].id, _router(last), {**targets, END: END})
         else:
-            graph.add_edge(step.id, step.next or END)
+            graph.add_edge(chain[0].id, last.next or END)
     return graph
 
 

@@ -16,20 +16,31 @@ rolls it back and does it again with a savepoint around each step (`Batch.step`)
 back its savepoint only, the failure is recorded on the row (status failed, error) in the round's transaction
 and raised as StepFailed, and the other runs of the batch go on. A failing preparation has written nothing: its
 failure is recorded at once.
+
+Set-based steps. A step with a set-based form (`many`: create_task, add_note, update_field) is not carried out
+by its node in a batch's fast rounds: `once` defers it to the batch (`Deferred`) and the node goes on. At the
+round's end `run_deferred` carries out the deferred steps of all the batch's runs a wave at a time (wave k: the
+k-th deferred step of each run, so a run's steps keep their order and each sees the effects of the one before):
+per wave, one set-based effect per kind of step (`many(session, deferred)`, through the services' set-based
+writes, each change recorded by its own run's actor) and the steps' rows in one upsert, then the wave commits
+(the last one with the round). A step already recorded by another execution, or any error, spoils the round:
+it is redone carefully, where `once` carries out each step itself, with its savepoint, as above.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import zip_longest
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from crm.services.actor import set_actor
-from serving.workflows.batch import current
+from serving.workflows.batch import Batch, connection_lost, current
 from serving.workflows.context import RunContext, StepFailed
 
 _RECORDED = text("select status, output from workflow_step_runs where run_id = :run and step_id = :step")
@@ -54,6 +65,33 @@ on conflict (tenant_id, run_id, step_id) do update
 """)
 
 
+# The rows of a wave of set-based steps: as _RECORD, for many; one row back per row taken.
+_RECORD_MANY = text("""
+insert into workflow_step_runs (tenant_id, run_id, step_id, status, input, output, started_at, finished_at)
+select app_tenant_id(), v.run_id, v.step_id, 'succeeded', v.input, v.output, v.started, clock_timestamp()
+  from jsonb_to_recordset(cast(:rows as jsonb)) as v(run_id uuid, step_id text, input jsonb, output jsonb,
+                                                   started timestamptz)
+on conflict (tenant_id, run_id, step_id) do update
+   set status = excluded.status, input = excluded.input, output = excluded.output, error = null,
+       started_at = case when workflow_step_runs.status = 'waiting' then workflow_step_runs.started_at
+                         else excluded.started_at end,
+       finished_at = excluded.finished_at
+ where workflow_step_runs.status <> 'succeeded'
+returning 1
+""")
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A step of a run left to the round's end, to be carried out with the same kind of step of other runs."""
+    ctx: RunContext
+    step_id: str
+    input: dict[str, Any]
+    started: datetime
+    many: Callable[[Session, list[Deferred]], list[dict[str, Any]]]   # the set-based effect: an output each
+    item: Any                                                         # what `many` needs of this step
+
+
 class _AlreadyRecorded(Exception):
     """Another execution recorded this step first: roll this one's effect back."""
 
@@ -69,14 +107,21 @@ def recorded(ctx: RunContext, step_id: str) -> tuple[str, dict | None] | None:
 
 def once(ctx: RunContext, step_id: str, input: dict[str, Any],
          effect: Callable[[Session, Any], dict[str, Any]],
-         prepare: Callable[[], Any] | None = None, status: str = "succeeded") -> dict[str, Any]:
+         prepare: Callable[[], Any] | None = None, status: str = "succeeded",
+         many: Callable[[Session, list[Deferred]], list[dict[str, Any]]] | None = None,
+         item: Any = None) -> dict[str, Any]:
     """Run the step's effect exactly once for this run; its output (recorded, or new). `status` waiting: the
-    row records a wait that began (its effect sets the run's resume_at), and a later `once` completes it."""
+    row records a wait that began (its effect sets the run's resume_at), and a later `once` completes it.
+    `many` (with `item`): the step's set-based form; in a fast round the step is deferred to the round's end
+    and `once` returns {} (its output is recorded then; only routing steps read it at once, and they have none)."""
     batch = current()
     prior = batch.recorded(ctx.run_id, step_id)
     if prior is not None and prior[0] == "succeeded":
         return prior[1] or {}
     started = datetime.now(UTC)
+    if many is not None and prepare is None and status == "succeeded" and not batch.careful:
+        batch.defer(Deferred(ctx, step_id, input, started, many, item))
+        return {}
     if prepare is not None:
         batch.commit()   # what the round did so far is durable; no transaction waits on the preparation
         try:
@@ -125,3 +170,41 @@ def _record(session: Session, ctx: RunContext, step_id: str, status: str, input:
     """Upsert the step's row as `status`; False when it already said succeeded."""
     return session.execute(_RECORD, {"run": ctx.run_id, "step": step_id, "status": status, "input": as_json(input),
                                      "output": as_json(output), "started": started}).first() is not None
+
+
+def run_deferred(batch: Batch) -> None:
+    """Carry out the round's deferred steps, a wave at a time (see the module's docstring). Every wave but the
+    last commits; the last is left to the round's commit. A failure spoils the round (a lost connection is
+    raised: the runner leaves the batch's runs due)."""
+    by_run: dict[str, list[Deferred]] = {}
+    for deferred in batch.take_deferred():
+        by_run.setdefault(deferred.ctx.run_id, []).append(deferred)
+    waves = [[d for d in wave if d is not None] for wave in zip_longest(*by_run.values())]
+    for n, wave in enumerate(waves):
+        try:
+            outputs = _carry_out(batch.session(), wave)
+        except Exception as error:
+            if connection_lost(error):
+                raise
+            batch.spoil()
+            return
+        for deferred, output in zip(wave, outputs, strict=True):
+            batch.remember(deferred.ctx.run_id, deferred.step_id, "succeeded", output)
+        if n < len(waves) - 1:
+            batch.commit(statuses=False)
+
+
+def _carry_out(session: Session, wave: list[Deferred]) -> list[dict[str, Any]]:
+    """One wave: each kind's set-based effect, then every step's row; the outputs, in the wave's order."""
+    kinds: dict[Callable, list[int]] = {}
+    for n, deferred in enumerate(wave):
+        kinds.setdefault(deferred.many, []).append(n)
+    outputs: list[dict[str, Any]] = [{}] * len(wave)
+    for many, positions in kinds.items():
+        for n, output in zip(positions, many(session, [wave[n] for n in positions]), strict=True):
+            outputs[n] = json.loads(as_json(output))   # as a resumed run reads it back
+    rows = [{"run_id": d.ctx.run_id, "step_id": d.step_id, "input": d.input, "output": output, "started": d.started}
+            for d, output in zip(wave, outputs, strict=True)]
+    if len(session.execute(_RECORD_MANY, {"rows": as_json(rows)}).all()) != len(wave):
+        raise _AlreadyRecorded   # some step was recorded by another execution meanwhile: redone carefully
+    return outputs

@@ -30,15 +30,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
 from langgraph.types import Command
 from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crm.db.engine import admin_engine, app_engine
-from serving.workflows.batch import Batch, active
+from serving.workflows.batch import Batch, active, connection_lost
 from serving.workflows.context import MODELS
 from serving.workflows.graph import StepError, checkpointer, compiled, forget
+from serving.workflows.ledger import run_deferred
 
 log = logging.getLogger(__name__)
 LOCK_CLASS = 7_214_018   # first key of every run's advisory lock (the second: hashtext(run id))
@@ -87,17 +86,6 @@ def _initial_state(tenant_id: str, claim: Any) -> dict[str, Any]:
             "workflow_name": claim.workflow_name or "", "entity_type": claim.entity_type,
             "entity_id": str(claim.entity_id) if claim.entity_id else None, "trigger": claim.trigger or {},
             "done": [], "routes": {}}
-
-
-def _transient(error: BaseException | None) -> bool:
-    """The database connection failing (a restart, a network cut), anywhere in the error's chain: not the run's
-    fault, so it is not failed; it stays due and the next pass resumes it."""
-    seen = 0
-    while error is not None and seen < 10:
-        if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError, OperationalError, InterfaceError)):
-            return True
-        error, seen = error.__cause__ or error.__context__, seen + 1
-    return False
 
 
 class _Run:
@@ -152,14 +140,15 @@ class _Run:
                 self.pending = chunk["__interrupt__"][0].value
                 chunk = next(self.stream, None)
         except Exception as error:
-            if _transient(error):
+            if connection_lost(error):
                 raise BatchLost(str(error)) from error
             checkpointer().drop(self.claim.id)
             if not self.batch.spoiled:   # spoiled: the round is redone, this run with it
                 self.fail(error)
             return False
         if chunk is not None:
-            self.last = list(chunk)[-1]
+            node, update = list(chunk.items())[-1]
+            self.last = ((update or {}).get("done") or [node])[-1]   # a node of several steps: its last
             self.batch.status(self.claim.id, "running", self.last)
             return True
         if self.pending is not None:   # the resume starts from the interrupt's checkpoint
@@ -188,7 +177,7 @@ def _start(runs: list[_Run]) -> None:
         try:
             run.start()
         except Exception as error:
-            if _transient(error):
+            if connection_lost(error):
                 raise BatchLost(str(error)) from error
             run.fail(error)
 
@@ -210,6 +199,8 @@ def execute_batch(tenant_id: str, run_ids: list[str]) -> list[Outcome]:
             moving = [run for run in runs if run.stream is not None]
             while moving:   # one round: every run one step further, then commit
                 moving = [run for run in moving if run.advance() and not batch.spoiled]
+                if not batch.spoiled:
+                    run_deferred(batch)   # the steps the round's nodes left to its end, set-based
                 if batch.spoiled:   # a step failed without a savepoint: the round again, with savepoints
                     batch.rollback()
                     batch.careful = True
@@ -225,7 +216,7 @@ def execute_batch(tenant_id: str, run_ids: list[str]) -> list[Outcome]:
             batch.rollback()
             for run_id in run_ids:
                 checkpointer().drop(run_id)
-            if isinstance(error, Exception) and not isinstance(error, BatchLost) and _transient(error):
+            if isinstance(error, Exception) and not isinstance(error, BatchLost) and connection_lost(error):
                 raise BatchLost(str(error)) from error
             raise
     for run in runs:

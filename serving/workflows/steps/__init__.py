@@ -18,3 +18,5 @@ STEPS: dict[str, Callable[[RunContext, Step], dict]] = {
     "send_webhook": send_webhook, "wait": wait, "branch": branch, "enroll_in_campaign": enroll_in_campaign,
     "ai_decision": ai_decision,
 }
+# steps with a set-based form: deferred to the end of a batch's fast round (`ledger.once(many=...)`)
+SET_BASED = frozenset({"create_task", "add_note", "update_field"})
