@@ -49,7 +49,9 @@ MARKERS = ("concern*", "worr*", "objection*", "pushback", "push back", "hesitat*
 # Themes a mere mention of is a concern: a client naming a rival is comparing.
 ALWAYS = ("a competitor",)
 NEGATIVE = -0.05   # VADER's usual threshold for a negative sentence
-_THEME_WORD = {w: re.compile(rf"(?<![\w-]){re.escape(w)}") for words in THEMES.values() for w in words}
+_EXCEPT = {"report": r"(?!(?:ing|ed|s)? (?:a|an) )"}   # the verb: "reporting a problem" is no report
+_THEME_WORD = {w: re.compile(rf"(?<![\w-]){re.escape(w)}{_EXCEPT.get(w, '')}")
+               for words in THEMES.values() for w in words}
 _MARKER = re.compile("|".join(rf"(?<![\w-]){re.escape(m.rstrip('*'))}" + ("" if m.endswith("*") else r"(?![\w-])")
                               for m in MARKERS))
 

@@ -167,7 +167,9 @@ def _concerns(sig: Signals, ev: Evidence, themes: int = 3) -> None:
         who = sig.people.get(newest.text.contact_id or "")
         count = f"{len(mentions)} mention{'s' if len(mentions) != 1 else ''}"
         source = newest.text
-        ev.concerns.append(Reason(f"{who.name if who else 'They'} raised {theme} ({count}, latest in "
+        said = "mentioned a competitor or an alternative to us" if theme == "a competitor" else \
+            f"raised a concern about {theme}"
+        ev.concerns.append(Reason(f"{who.name if who else 'They'} {said} ({count}, latest in "
                                   f"{LABELS.get(source.kind, source.kind)} on {_day(source.occurred_at)}).",
                                   source.source_type, source.source_id, source.occurred_at, clip(newest.sentence)))
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from serving.next_action.evidence import STALLED_DAYS, Evidence, gather
+from serving.next_action.evidence import LABELS, STALLED_DAYS, Evidence, gather
 from serving.next_action.model import Reason, Recommendation
 from serving.next_action.signals import Person, Signals
 
@@ -116,7 +116,7 @@ def _follow_up(sig: Signals, ev: Evidence, who: str):
         action, due, priority, first = f"Reply to {who} {about}".strip() + " today", today, "high", ev.unanswered
         why = "a message from them has no answer yet"
     elif ev.overdue:
-        action, due, first = f"Follow up with {who} today: '{ev.overdue_titles[0]}' is overdue", today, ev.overdue[0]
+        action, due, first = f"Finish the overdue task '{ev.overdue_titles[0]}' today", today, ev.overdue[0]
         priority = "high" if ev.hot else "medium"
         why = "a task is overdue"
     elif ev.hot and silent >= HOT_SILENT_DAYS:
@@ -160,7 +160,7 @@ def _wait(sig: Signals, ev: Evidence, who: str):
     last_reason = None
     if ev.last_touch is not None:
         t = ev.last_touch
-        last_reason = Reason(f"Last touch {ev.silent_days} days ago: {t.kind.replace('_', ' ')} on "
+        last_reason = Reason(f"Last touch {ev.silent_days} days ago: {LABELS.get(t.kind, t.kind)} on "
                              f"{t.occurred_at.date().isoformat()}.", t.source_type, t.id, t.occurred_at, t.subject)
     return (f"Wait: nothing is due; look at {who} again on {due.isoformat()}", "wait", "low", due,
             "wait: touched recently and nothing pending",

@@ -29,7 +29,7 @@ def test_next_action_shape_and_citations(api, other_api):
                          "rule", "contact_id", "contact_name", "generated_at"}
     assert (body["entity_type"], body["entity_id"], body["entity_name"]) == ("contact", mine["contact"], "Dana Cole")
     assert (body["kind"], body["priority"], body["contact_name"]) == ("follow_up", "medium", "Dana Cole")
-    assert body["action"] == "Follow up with Dana Cole today: 'Send the renewal quote' is overdue"
+    assert body["action"] == "Finish the overdue task 'Send the renewal quote' today"
     assert body["due"] == dt.datetime.now(dt.UTC).date().isoformat()
     cited = {(x["source_type"], x["source_id"]) for x in body["reasons"]}
     assert {("task", mine["task"]), ("note", mine["note"])} <= cited

@@ -30,7 +30,7 @@ def test_the_panel_names_the_action_and_links_every_reason_to_its_record(tenant,
         login(client, tenant["admin_email"], tenant["password"])
 
         panel = _panel(client.get(f"/companies/{company['id']}").text)
-        assert "Follow up with Ann Park today: &#39;Send the audit&#39; is overdue" in panel
+        assert "Finish the overdue task &#39;Send the audit&#39; today" in panel
         assert f'href="/contacts/{contact["id"]}">Ann Park</a>' in panel
         links = dict(re.findall(r'data-source-id="([0-9a-f-]+)">.*?<a class="na-cite" href="([^"]+)"', panel, re.S))
         assert links[task["id"]].startswith(f"/tasks/{task['id']}/edit?next=")
