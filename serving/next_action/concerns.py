@@ -50,8 +50,8 @@ MARKERS = ("concern*", "worr*", "objection*", "pushback", "push back", "hesitat*
 ALWAYS = ("a competitor",)
 NEGATIVE = -0.05   # VADER's usual threshold for a negative sentence
 _EXCEPT = {"report": r"(?!(?:ing|ed|s)? (?:a|an) )"}   # the verb: "reporting a problem" is no report
-_THEME_WORD = {w: re.compile(rf"(?<![\w-]){re.escape(w)}{_EXCEPT.get(w, '')}")
-               for words in THEMES.values() for w in words}
+_THEME = {theme: re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(w) + _EXCEPT.get(w, "") for w in words) + ")")
+          for theme, words in THEMES.items()}
 _MARKER = re.compile("|".join(rf"(?<![\w-]){re.escape(m.rstrip('*'))}" + ("" if m.endswith("*") else r"(?![\w-])")
                               for m in MARKERS))
 
@@ -78,8 +78,8 @@ class Concern:
 
 def theme_of(sentence: str) -> str | None:
     lowered = sentence.lower()
-    for theme, words in THEMES.items():
-        if any(_THEME_WORD[w].search(lowered) for w in words):
+    for theme, pattern in _THEME.items():
+        if pattern.search(lowered):
             return theme
     return None
 

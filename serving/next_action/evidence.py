@@ -71,10 +71,12 @@ def _factors(score: Score, limit: int = 2) -> list[str]:
 
 
 def score_reason(score: Score, label: str, meaning: str) -> Reason:
+    """The score with the factors that pushed it up in the sentence; every factor of the row as the snippet."""
     factors = _factors(score)
     sentence = f"{label} {score.score}/100, tier {score.tier} ({score.probability:.0%} {meaning})"
+    every = "; ".join(str(f.get("text") or f.get("feature")) for f in score.factors)
     return Reason(sentence + (": " + "; ".join(factors) if factors else "") + ".", "score", score.entity_id,
-                  score.scored_at, "; ".join(factors) or None)
+                  score.scored_at, every or None)
 
 
 def risk_level(score: Score) -> str:

@@ -95,10 +95,12 @@ class Signals:
 
 
 def scope(entity_type: str, alias: str) -> str:
-    """Rows about the entity: a contact's own; a company's own and its contacts'."""
+    """Rows about the entity: a contact's own (binds :id); a company's own and its contacts' (binds :id and
+    :contacts, the company's contact ids, so each side is an index probe rather than a scan of the tenant)."""
     if entity_type == "contact":
-        return f"{alias}.contact_id = :id"
-    return f"({alias}.company_id = :id or {alias}.contact_id in (select id from contacts where company_id = :id))"
+        return f"{alias}.tenant_id = app_tenant_id() and {alias}.contact_id = :id"
+    return (f"{alias}.tenant_id = app_tenant_id() and ({alias}.company_id = :id "
+            f"or {alias}.contact_id = any(cast(:contacts as uuid[])))")
 
 
 def _name(first: str | None, last: str | None, email: str | None) -> str:
@@ -141,7 +143,8 @@ def read_signals(session: Session, entity_type: str, entity_id: uuid.UUID | str,
             sig.account = _score(scores.current(session, "account", cid), cid)
     else:
         raise ValueError(f"entity_type must be 'company' or 'contact', not {entity_type!r}")
-    params = {"id": eid, "now": now, "since": now - timedelta(days=TEXT_DAYS), "n": MAX_TEXTS}
+    params = {"id": eid, "contacts": list(sig.people), "now": now, "since": now - timedelta(days=TEXT_DAYS),
+              "n": MAX_TEXTS}
     sig.tasks = [OpenTask(str(r.id), r.title, r.due_at, r.created_at) for r in session.execute(text(
         f"select id, title, due_at, created_at from tasks t where not is_done and {scope(entity_type, 't')} "
         "order by due_at nulls last, created_at limit 20"), params)]
@@ -184,11 +187,13 @@ _TEXTS = f"""
 select * from (
   select 'note' as source_type, n.id, 'note' as kind, n.occurred_at, n.contact_id, null as subject, n.body,
          s.compound
-  from notes n left join text_sentiment s on s.source_type = 'note' and s.source_id = n.id
+  from notes n left join text_sentiment s
+    on s.tenant_id = app_tenant_id() and s.source_type = 'note' and s.source_id = n.id
   where {{n}} and n.occurred_at > :since and n.occurred_at <= :now
   union all
   select 'activity', a.id, a.type, a.occurred_at, a.contact_id, a.subject, a.body, s.compound
-  from activities a left join text_sentiment s on s.source_type = 'activity' and s.source_id = a.id
+  from activities a left join text_sentiment s
+    on s.tenant_id = app_tenant_id() and s.source_type = 'activity' and s.source_id = a.id
   where {{a}} and a.type in {TEXT_ACTIVITIES} and a.occurred_at > :since and a.occurred_at <= :now
     and coalesce(nullif(a.body, ''), a.subject) is not null
 ) t order by occurred_at desc limit :n
