@@ -8,8 +8,12 @@ that states that fact for that company is among the first k passages. Two scopes
 - tenant: asked with no entity filter, across the whole tenant's text;
 - linked: as the insights API answers a question with no company_id: the company the question names is
   looked up among the tenant's companies and the search runs within it (hybrid only).
+Then the aggregate questions of bench/insights_aggregate.py (which / how many / mixed with churn tiers /
+off-topic) through the insights agent, beside the single-record answer on the same questions. A new home gets
+the demo and one pipeline run (for the published scores the mixed questions join), then the index.
 
     .venv/bin/python bench/rag_eval.py [--home DIR] [--tenants 2] [--contacts 300] [--max-questions 600]
+                                       [--only aggregate|single]
 """
 
 from __future__ import annotations
@@ -43,7 +47,26 @@ def _setup(home: Path, tenants: int, contacts: int, seed: int) -> Path:
         t0 = time.perf_counter()
         load_demo(spec=DemoSpec(tenants=tenants, contacts=contacts, name="rag-eval"), seed=seed)
         print(f"demo loaded in {time.perf_counter() - t0:.0f}s ({tenants} tenants, {contacts} contacts)")
+    if not _scores_published():
+        from bench_io import quiet_fd
+
+        from pipelines.run import run_pipeline
+
+        t0 = time.perf_counter()
+        (home / "logs").mkdir(parents=True, exist_ok=True)
+        with quiet_fd(1, home / "logs" / "bench-pipeline-stdout.log"):
+            result = run_pipeline("not key:rag_index", raise_on_error=False)
+        print(f"pipeline (scores for the mixed questions) in {time.perf_counter() - t0:.0f}s, success={result.success}")
     return facts
+
+
+def _scores_published() -> bool:
+    from sqlalchemy import text
+
+    from crm.db.engine import admin_engine
+
+    with admin_engine().connect() as conn:
+        return bool(conn.execute(text("select exists (select 1 from scores)")).scalar())
 
 
 def evaluation_set(facts_path: Path, max_questions: int, seed: int) -> list[dict]:
@@ -97,19 +120,23 @@ def evaluate(items: list[dict], k: int = 5, depth: int = 10) -> dict[tuple[str, 
     # within it, else the whole tenant. Hybrid only, as the API.
     from crm.db.engine import tenant_session
     from serving.insights import read_records, retrieve
+    from serving.insights_agent.planner import plan_offline
 
     hits = rr = 0.0
     latencies = []
+    single = 0
     for item in items:
         t0 = time.perf_counter()
         with tenant_session(item["tenant_id"]) as session:
             records = read_records(session, item["question"])
+        single += plan_offline(records).shape == "single"   # the agent keeps these on this retrieval path
         passages, _, _ = retrieve(records, k=depth)
         latencies.append(time.perf_counter() - t0)
         rank = _rank(passages, item)
         hits += rank is not None and rank <= k
         rr += 1.0 / rank if rank else 0.0
     results[("linked", "hybrid")] = _summary(hits, rr, latencies, len(items))
+    print(f"insights agent's planner: {single}/{len(items)} single-fact questions planned as 'single'")
     return results
 
 
@@ -132,6 +159,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--max-questions", type=int, default=600)
     parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--only", choices=["single", "aggregate"], default=None,
+                        help="run one of the two question sets (default: both)")
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="rag-eval-"))
     facts = _setup(home, args.tenants, args.contacts, args.seed)
@@ -142,6 +171,20 @@ def main() -> None:
     run = index_all_tenants()
     print(f"index: {run.sources} sources, {run.embedded_chunks} chunks embedded in {time.perf_counter() - t0:.0f}s "
           f"(CRM_HOME={home})")
+    if args.only != "aggregate":
+        single_facts(facts, args)
+    if args.only != "single":
+        import insights_aggregate
+
+        questions = insights_aggregate.question_set(facts)
+        print(f"\naggregate set: {len(questions)} questions from {facts}")
+        insights_aggregate.report(insights_aggregate.run(questions, company_names()))
+    from crm.db.embedded import release_embedded_servers
+
+    release_embedded_servers()
+
+
+def single_facts(facts: Path, args) -> None:
     items = evaluation_set(facts, args.max_questions, args.seed)
     print(f"evaluation set: {len(items)} questions from {facts}")
     results = evaluate(items, k=args.k)

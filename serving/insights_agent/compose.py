@@ -86,7 +86,7 @@ def aggregate_answer(plan: Plan, items: list[Item], scope: str = "") -> AgentAns
         from serving.insights_agent.themes import cluster
 
         groups = theme_groups(cluster([i.evidence[0] for i in items]), items, plan.subject)
-        answer += " By theme: " + "; ".join(f"{g.count} — {g.label}" for g in groups[:5]) + "."
+        answer += " By theme: " + "; ".join(f"{g.count} — “{g.label.rstrip('.')}”" for g in groups[:5]) + "."
     elif plan.tiers:
         groups = [Group(f"tier-{t}", f"Tier {t}", [i for i in items if f"tier {t}," in i.detail])
                   for t in plan.tiers[2]]
@@ -118,37 +118,44 @@ def why_answer(plan: Plan, themes, items: list[Item]) -> AgentAnswer:
     parts = []
     for g in groups[:5]:
         refs = "".join(f"[{numbers[i.entity_id][0]}]" for i in g.items[:3])
-        parts.append(f"{g.count} {noun(plan, g.count)}: “{g.label}” {refs}")
+        parts.append(f"{g.count} {noun(plan, g.count)}: “{g.label.rstrip('.')}” {refs}")
     answer = f"{len(items)} {noun(plan, len(items))} gave reasons; by theme — " + "; ".join(parts) + "."
     return AgentAnswer(Insight(answer, citations), groups, plan)
 
 
 def score_reason_answer(plan: Plan, scored: dict[str, ScoredRecord]) -> AgentAnswer:
-    """Why accounts are at risk / leads are hot: their scores' published reasons, grouped and counted."""
+    """Why accounts are at risk / leads are hot: the reasons their published scores give, grouped by factor
+    and counted; each record cites its score."""
     if not scored:
         return AgentAnswer(Insight(NOTHING_FOUND, []), [], plan)
     entity_type = "company" if plan.churn_tiers else "contact"
     by_reason: dict[str, list[Item]] = defaultdict(list)
+    labels: dict[str, str] = {}
     citations: list[Citation] = []
+    number: dict[str, int] = {}
     for s in scored.values():
-        sentence = f"{s.name}: {s.score}/100, tier {s.tier}; " + ("; ".join(r for r in s.reasons if r) or "no reasons")
-        citations.append(Citation("score", s.entity_id, sentence, None))
+        reasons = "; ".join(text for _, text in s.reasons) or "no reason raising it"
+        citations.append(Citation("score", s.entity_id, f"{s.name}: {s.score}/100, tier {s.tier}; {reasons}", None))
+        number[s.entity_id] = len(citations)
         item = Item(entity_type, s.entity_id, s.name, url_of(entity_type, s.entity_id), [],
                     f"tier {s.tier}, {s.score}/100")
-        for reason in dict.fromkeys(_reason_key(r) for r in s.reasons if r):
-            by_reason[reason].append(item)
-    groups = sorted((Group(f"reason-{n}", r, its, len(its)) for n, (r, its) in enumerate(by_reason.items(), 1)),
+        for feature, text in s.reasons:
+            by_reason[feature].append(item)
+            labels.setdefault(feature, reason_label(text))
+    groups = sorted((Group(f"reason-{f}", labels[f], its, len(its)) for f, its in by_reason.items()),
                     key=lambda g: -g.count)
-    top = "; ".join(f"{g.label} ({g.count})" for g in groups[:5])
-    answer = f"{len(scored)} {noun(plan, len(scored))}; their most common reasons: {top} [1]."
+    top = "; ".join(f"{g.label} ({g.count}) {''.join(f'[{number[i.entity_id]}]' for i in g.items[:3])}"
+                    for g in groups[:5])
+    answer = f"{len(scored)} {noun(plan, len(scored))}. The reasons their scores give, most common first: {top}."
     return AgentAnswer(Insight(answer, citations), groups, plan)
 
 
-def _reason_key(reason: str) -> str:
-    """"No activity in 40 days" and "No activity in 12 days" are one reason: numbers are left out."""
+def reason_label(text: str) -> str:
+    """'Last order 80 days ago: +20' -> 'Last order N days ago': one label for every account with that reason."""
     import re
 
-    return re.sub(r"\s+", " ", re.sub(r"[\d.,%$]+", "#", reason)).strip()
+    text = re.sub(r":\s*[+-]?\d+(?:\.\d+)?\s*$", "", text)
+    return re.sub(r"[$]?\d[\d,]*(?:\.\d+)?%?", "N", text).strip()
 
 
 def records_answer(plan: Plan, title: str, items: list[Item], citations: list[Citation]) -> AgentAnswer:

@@ -18,8 +18,9 @@ from langgraph.graph import END, START, StateGraph
 from serving.citations import Citation
 from serving.insights import QuestionRecords
 from serving.insights_agent import compose
+from serving.insights_agent.matching import content_words
 from serving.insights_agent.model_planner import plan_with_model
-from serving.insights_agent.planner import plan_offline
+from serving.insights_agent.planner import COMPANY_WORDS, CONTACT_WORDS, plan_offline
 from serving.insights_agent.single import single_answer
 from serving.insights_agent.state import AgentAnswer, AgentState, Item
 from serving.insights_agent.themes import cluster
@@ -51,10 +52,17 @@ def _names_for(tools: TenantTools, subject: str, evidence) -> dict[str, str]:
     return tools.names(subject, sorted(ids)) if ids else {}
 
 
+def _customers(plan, tools: TenantTools, evidence: list) -> list:
+    if not plan.customers_only or plan.tiers:   # a churn tier already means a customer
+        return evidence
+    customers = tools.customer_ids()
+    return [e for e in evidence if e.company_id in customers]
+
+
 def mentions_node(state: AgentState, tools: TenantTools) -> dict:
     """Tools: term/semantic evidence, the score tier's records, entity lookup -> items."""
     plan, records = state["plan"], state["records"]
-    evidence = tools.find_mentions(plan.topic, plan.negative, **_scope(records))
+    evidence = _customers(plan, tools, tools.find_mentions(plan.topic, plan.negative, **_scope(records)))
     scored = tools.scored(plan.tiers[0], plan.tiers[2]) if plan.tiers else None
     items = compose.items_from_evidence(plan, evidence, _names_for(tools, plan.subject, evidence), scored)
     return {"items": items}
@@ -66,11 +74,28 @@ def _asks_for_scores(plan) -> bool:
                                               plan.topic, re.IGNORECASE)
 
 
+_NOT_A_TOPIC = re.compile(rf"^(?:{COMPANY_WORDS}|{CONTACT_WORDS}|unhapp\w*|complain\w*|frustrat\w*|dissatisf\w*|"
+                          r"upset|angry|at|risk|churn\w*|leav\w*|hot|warm|cold|why|our|so|many|some)$", re.IGNORECASE)
+
+
+def topic_words(topic: str) -> list[str]:
+    """The words of a why-question that name what it is about ("reporting" in "why are clients unhappy with
+    reporting"), without the words saying who or how they feel."""
+    return [w for w in content_words(topic) if not _NOT_A_TOPIC.match(w)]
+
+
 def why_node(state: AgentState, tools: TenantTools) -> dict:
     plan = state["plan"]
     if _asks_for_scores(plan):
         return {"scored": tools.scored(plan.tiers[0], plan.tiers[2])}
-    evidence = tools.themes_of(plan.topic or state["records"].question, plan.negative)
+    words = topic_words(plan.topic)
+    if words:
+        evidence = tools.find_mentions(" ".join(words), plan.negative)
+    elif plan.negative:
+        evidence = tools.complaints()
+    else:
+        evidence = tools.themes_of(plan.topic or state["records"].question, negative=False)
+    evidence = _customers(plan, tools, evidence)
     scored = tools.scored(plan.tiers[0], plan.tiers[2]) if plan.tiers else None
     items = compose.items_from_evidence(plan, evidence, _names_for(tools, plan.subject, evidence), scored)
     return {"items": items, "themes": cluster([i.evidence[0] for i in items])}

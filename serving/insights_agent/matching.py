@@ -18,6 +18,7 @@ _STOP = (
     "should will just also into over under up down out off again more most other such only own same "
     "mentioned mention mentions said say says talked talk raised raise complained complain asked ask")
 STOPWORDS = frozenset(_STOP.split())
+_DETERMINER = r"(?:a|an|the|this|that|these|those|my|our|your|their|his|her|its)\b"
 
 
 def _stem(word: str) -> str:
@@ -50,7 +51,10 @@ class TopicMatcher:
             text = re.sub(r"^(?:the|a|an)\s+", "", text, flags=re.IGNORECASE)
             phrase = r"\s+".join(re.escape(w) for w in text.split())
             return cls(topic, re.compile(rf"(?<!\w){phrase}(?!\w)", re.IGNORECASE), ())
-        return cls(topic, None, tuple(re.compile(rf"(?<!\w){re.escape(_stem(w))}", re.IGNORECASE) for w in words))
+        # a word followed by a determiner is a verb ("Reporting a problem with ...", "report the figures"): it is
+        # not the topic ("reporting") however it is spelled
+        return cls(topic, None, tuple(re.compile(rf"(?<!\w){re.escape(_stem(w))}\w*(?!\w)(?!\s+{_DETERMINER})",
+                                                 re.IGNORECASE) for w in words))
 
     @property
     def usable(self) -> bool:

@@ -14,8 +14,8 @@ import re
 from serving.insights import QuestionRecords
 from serving.insights_agent.state import Plan
 
-_COMPANIES = r"compan(?:y|ies)|clients?|accounts?|customers?|brands?|businesses|organi[sz]ations?"
-_CONTACTS = r"contacts?|people|persons?|prospects?|leads?|buyers?|decision[- ]makers?"
+COMPANY_WORDS = r"compan(?:y|ies)|clients?|accounts?|customers?|brands?|businesses|organi[sz]ations?"
+CONTACT_WORDS = r"contacts?|people|persons?|prospects?|leads?|buyers?|decision[- ]makers?"
 _VERBS = (r"mentioned|mention|mentions|brought up|talked about|spoke about|spoken about|referred to|named|"
           r"(?:are |were |is )?compar(?:ed|ing) us (?:with|to)|(?:are |were )?(?:also )?talking to|got a quote from|"
           r"(?:are |were |is )?considering(?: switching to)?|(?:are |were |is )?evaluating|switch(?:ed|ing)? to|"
@@ -31,6 +31,7 @@ _LEAD_TIERS = [(re.compile(r"\b(?:hot|top|best|high[- ]scor\w*)\b", re.IGNORECAS
                (re.compile(r"\bwarm\b", re.IGNORECASE), ("B",)),
                (re.compile(r"\b(?:cold|low[- ]scor\w*)\b", re.IGNORECASE), ("C", "D"))]
 AT_RISK_TIERS = ("A", "B")   # churn tiers: A is the highest risk the model sees
+_CUSTOMERS = re.compile(r"\b(?:customers?|clients?)\b", re.IGNORECASE)
 
 _AGGREGATE = re.compile(
     rf"^\s*(?:which|what|how many|list|show(?: me)?|name|find|who(?:m)?)\b(?P<head>.*?)\b(?P<verb>{_VERBS})\b"
@@ -40,14 +41,14 @@ _DEALS = re.compile(r"\bdeals?\b.*\b(?:in|at)\s+(?:the\s+)?(?P<stage>[\w &/-]+?)
                     re.IGNORECASE)
 _CAMPAIGNS = re.compile(r"\bcampaigns?\b.*\b(?:results?|perform\w*|do|did|work\w*|respon\w*)\b|"
                         r"\b(?:results?|perform\w*)\b.*\bcampaigns?\b", re.IGNORECASE)
-_LIST_RISK = re.compile(rf"^\s*(?:which|what|who|list|show(?: me)?|how many)\b.*\b(?:{_COMPANIES}|{_CONTACTS})\b",
-                        re.IGNORECASE)
+_LIST_RISK = re.compile(rf"^\s*(?:which|what|who|list|show(?: me)?|how many)\b.*"
+                        rf"\b(?:{COMPANY_WORDS}|{CONTACT_WORDS})\b", re.IGNORECASE)
 
 
 def _subject(head: str, lead_tiers: tuple[str, ...], verb_is_who: bool) -> str:
-    if re.search(rf"\b(?:{_COMPANIES})\b", head, re.IGNORECASE) and not lead_tiers:
+    if re.search(rf"\b(?:{COMPANY_WORDS})\b", head, re.IGNORECASE) and not lead_tiers:
         return "company"
-    if lead_tiers or re.search(rf"\b(?:{_CONTACTS})\b", head, re.IGNORECASE) or verb_is_who:
+    if lead_tiers or re.search(rf"\b(?:{CONTACT_WORDS})\b", head, re.IGNORECASE) or verb_is_who:
         return "contact"
     return "company"
 
@@ -56,7 +57,7 @@ def _tiers(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     churn = AT_RISK_TIERS if _AT_RISK.search(text) else ()
     if churn:
         return churn, ()
-    if re.search(rf"\b(?:{_CONTACTS})\b", text, re.IGNORECASE):
+    if re.search(rf"\b(?:{CONTACT_WORDS})\b", text, re.IGNORECASE):
         for pattern, tiers in _LEAD_TIERS:
             if pattern.search(text):
                 return (), tiers
@@ -77,18 +78,20 @@ def plan_offline(records: QuestionRecords, stages: list[str] | None = None) -> P
     m = _AGGREGATE.match(q)
     if m and not _clean_topic(m["topic"]) and _NEGATIVE.search(m["verb"]):   # "what are clients unhappy about?"
         churn, lead = _tiers(m["head"])
-        return Plan("why", topic=q, negative=True, churn_tiers=churn, lead_tiers=lead)
+        return Plan("why", topic=q, negative=True, churn_tiers=churn, lead_tiers=lead,
+                    customers_only=bool(_CUSTOMERS.search(m["head"])))
     if m and _clean_topic(m["topic"]):
         churn, lead = _tiers(m["head"])
         head_is_who = m["head"].strip() == "" and q.lower().startswith("who")
         return Plan("aggregate", subject=_subject(m["head"], lead, head_is_who), topic=_clean_topic(m["topic"]),
                     negative=bool(_NEGATIVE.search(m["verb"])), churn_tiers=churn, lead_tiers=lead,
-                    count_only=q.lower().startswith("how many"), by_theme=bool(m["why"]))
+                    count_only=q.lower().startswith("how many"), by_theme=bool(m["why"]),
+                    customers_only=bool(_CUSTOMERS.search(m["head"])))
     w = _WHY.match(q)
     if w:
         churn, lead = _tiers(w["rest"])
         return Plan("why", topic=w["rest"].strip(), negative=bool(_NEGATIVE.search(w["rest"])) or bool(churn),
-                    churn_tiers=churn, lead_tiers=lead)
+                    churn_tiers=churn, lead_tiers=lead, customers_only=bool(_CUSTOMERS.search(w["rest"])))
     d = _DEALS.search(q)
     if d and stages:
         stage = next((s for s in stages if s.lower() == d["stage"].strip().lower()), None)

@@ -25,6 +25,7 @@ class Plan:
     churn_tiers: tuple[str, ...] = ()    # accounts whose current churn tier is one of these
     lead_tiers: tuple[str, ...] = ()     # contacts whose current lead tier is one of these
     count_only: bool = False             # "how many": the answer leads with the count
+    customers_only: bool = False         # "customers" / "clients": companies that are or were customers
     by_theme: bool = False               # "... and why": the matches grouped by what they said
     listing: str = ""                    # records shape: scores | deals | campaigns
     stage: str = ""                      # deals in this stage

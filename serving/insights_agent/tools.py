@@ -26,7 +26,8 @@ from serving.sentiment import score_text
 SAID_BY_THEM = ("note", "email_replied", "call", "meeting", "support_ticket")
 SEMANTIC_CUTOFF = 0.55    # cosine (MiniLM) a sentence needs to count as about a topic no word of it names
 SEMANTIC_DEPTH = 300
-NEGATIVE_BELOW = -0.05    # VADER compound under which a sentence reads as a complaint
+NEGATIVE_BELOW = -0.05    # VADER compound under which a sentence about a named topic reads as a complaint
+COMPLAINT_BELOW = -0.3    # ... and under which any sentence does, when the question names no topic
 TIERS = ("A", "B", "C", "D")
 _PASSAGE_COLUMNS = ["source_type", "kind", "source_id", "contact_id", "company_id", "occurred_at", "text"]
 
@@ -38,7 +39,13 @@ class ScoredRecord:
     score: int
     tier: str
     probability: float
-    reasons: tuple[str, ...]
+    reasons: tuple[tuple[str, str], ...]   # (feature, sentence) of the factors that raise the score
+
+
+def _raising(factors) -> tuple[tuple[str, str], ...]:
+    """The published reasons that push the score up (a reason lowering churn risk does not explain it)."""
+    return tuple((f.get("feature") or f.get("text"), f.get("text") or f.get("feature")) for f in (factors or [])
+                 if isinstance(f, dict) and (f.get("impact") is None or f.get("impact", 0) > 0))
 
 
 def _evidence(row: dict, score: float = 1.0) -> Evidence:
@@ -81,6 +88,37 @@ class TenantTools:
                 .to_list())
         return [_evidence(r, 1.0 - r["_distance"]) for r in rows if 1.0 - r["_distance"] >= SEMANTIC_CUTOFF]
 
+    def complaints(self) -> list[Evidence]:
+        """Every sentence of the tenant's clients that reads as a complaint (VADER below COMPLAINT_BELOW), looked
+        for only in texts whose published sentiment is negative when the sentiment job has run."""
+        table = open_table()
+        if table is None:
+            return []
+        rows = table.search().where(self._scope(None, None)).select(_PASSAGE_COLUMNS).limit(None).to_list()
+        negative = self._negative_texts()
+        if negative is not None:
+            rows = [r for r in rows if r["source_id"] in negative]
+        return [_evidence(r, -c) for r in rows if (c := score_text(r["text"])) < COMPLAINT_BELOW]
+
+    def _negative_texts(self) -> set[str] | None:
+        with tenant_session(self.tenant_id) as session:
+            if session.execute(text("select to_regclass('text_sentiment')")).scalar() is None:
+                return None
+            scored = session.execute(text("select exists (select 1 from text_sentiment "
+                                          "where tenant_id = app_tenant_id())")).scalar()
+            if not scored:
+                return None
+            return set(session.execute(text(
+                "select cast(source_id as text) from text_sentiment where tenant_id = app_tenant_id() "
+                "and compound < 0")).scalars())
+
+    def customer_ids(self) -> set[str]:
+        """The tenant's companies that are or were customers (lifecycle customer or churned)."""
+        with tenant_session(self.tenant_id) as session:
+            return set(session.execute(text(
+                "select cast(id as text) from companies where tenant_id = app_tenant_id() "
+                "and lifecycle in ('customer', 'churned')")).scalars())
+
     def themes_of(self, query: str, negative: bool, company_ids: Sequence[str] | None = None) -> list[Evidence]:
         """Sentences about `query` by meaning (for why-questions), optionally only of these companies."""
         table = open_table()
@@ -108,9 +146,7 @@ class TenantTools:
                 f"select cast(s.entity_id as text) as id, {name} as name, s.score, s.tier, s.probability, s.factors "
                 "from scores s where s.tenant_id = app_tenant_id() and s.entity_type = :e and s.tier = any(:tiers) "
                 "order by s.score desc"), {"e": entity_type, "tiers": tiers}).all()
-        return {r.id: ScoredRecord(r.id, r.name or "(unnamed)", r.score, r.tier, r.probability,
-                                   tuple(f.get("text") or f.get("feature") for f in (r.factors or [])[:3]
-                                         if isinstance(f, dict)))
+        return {r.id: ScoredRecord(r.id, r.name, r.score, r.tier, r.probability, _raising(r.factors))
                 for r in rows if r.name is not None}
 
     def names(self, entity_type: str, ids: Sequence[str]) -> dict[str, str]:
