@@ -139,13 +139,20 @@ def test_record_tools_see_only_the_bound_agency(tenant, other_tenant, agencies):
     assert {i.entity_id for g in listed.groups for i in g.items} == at_risk
 
 
-class _FailingModel(BaseHTTPRequestHandler):
+class _ModelServer(BaseHTTPRequestHandler):
+    """Speaks the Ollama chat API: HTTP 500 when the server has no `call`, else one tool call of it."""
+
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.requests += 1
-        body = b'{"error": "model runner crashed"}'
-        self.send_response(500)
-        self.send_header("Content-Type", "application/json")
+        if self.server.call is None:
+            body, status = b'{"error": "model runner crashed"}', 500
+        else:
+            message = {"role": "assistant", "content": "", "tool_calls": [{"function": self.server.call}]}
+            body, status = json.dumps({"model": "m", "created_at": "2026-01-01T00:00:00Z", "message": message,
+                                       "done": True, "done_reason": "stop"}).encode() + b"\n", 200
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -155,10 +162,10 @@ class _FailingModel(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def failing_model(monkeypatch):
-    """CRM_LLM set to an Ollama model whose local server answers HTTP 500 to every request."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FailingModel)
-    server.requests, server.daemon_threads, server.block_on_close = 0, True, False
+def model_server(monkeypatch):
+    """CRM_LLM set to an Ollama model served by a local HTTP server (see _ModelServer)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ModelServer)
+    server.requests, server.call, server.daemon_threads, server.block_on_close = 0, None, True, False
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{server.server_address[1]}")
     monkeypatch.setattr(get_settings(), "crm_llm", f"ollama:test-{uuid.uuid4().hex[:8]}")
@@ -167,9 +174,14 @@ def failing_model(monkeypatch):
     server.server_close()
 
 
-def test_provider_error_falls_back_to_the_offline_plan(tenant, agencies, failing_model):
+def test_provider_error_falls_back_to_the_offline_plan_and_a_tool_call_plans(tenant, agencies, model_server):
     model = llm_module.get_chat_model()
     out = agent(tenant["tenant_id"], "Which companies mentioned Adsmith?", llm=model)
-    assert failing_model.requests >= 1
+    assert model_server.requests >= 1
     assert out.plan.planner.startswith("offline fallback (")
     assert _names(out) == {"Mine Alder", "Mine Birch", "Mine Cedar"}
+
+    model_server.call = {"name": "find_mentions", "arguments": {"topic": "Adsmith", "at_risk_accounts_only": True}}
+    out = agent(tenant["tenant_id"], "Which of my risky clients talk about that ad shop Adsmith?", llm=model)
+    assert out.plan.planner == "model" and out.plan.churn_tiers == ("A", "B")
+    assert _names(out) == {"Mine Alder", "Mine Cedar"}
