@@ -13,6 +13,7 @@ from serving.citations import clip
 from serving.next_action.concerns import Concern, Text, by_theme, find_concerns
 from serving.next_action.model import Reason
 from serving.next_action.signals import INBOUND, OpenDeal, Score, Signals, Touch
+from serving.rag.chunking import split_sentences, strip_quoted
 from serving.sentiment import RECENT_DAYS, score_text
 
 HIGH_RISK_TIERS = ("A",)       # churn tier A: the riskiest tenth of accounts (models_ml tier shares)
@@ -159,7 +160,13 @@ def _sentiment(sig: Signals, ev: Evidence) -> None:
     texts = f"{len(recent)} text{'s' if len(recent) != 1 else ''}"
     ev.sentiment = Reason(f"Sentiment is {trend}: mean {mean:+.2f} over {texts} in the last {RECENT_DAYS} days{then}; "
                           f"the most negative was {LABELS.get(worst.kind, worst.kind)} on {_day(worst.occurred_at)}.",
-                          worst.source_type, worst.source_id, worst.occurred_at, clip(worst.body))
+                          worst.source_type, worst.source_id, worst.occurred_at, clip(_most_negative(worst.body)))
+
+
+def _most_negative(body: str) -> str:
+    """The text's most negative sentence (the words that make it negative), verbatim."""
+    sentences = split_sentences(strip_quoted(body)) or [body]
+    return min(sentences, key=score_text)
 
 
 def _concerns(sig: Signals, ev: Evidence, themes: int = 3) -> None:
