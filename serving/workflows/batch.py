@@ -65,12 +65,14 @@ class Batch:
 
     # ---- the round's transaction --------------------------------------------------------------------------
 
-    def session(self) -> Session:
-        """The round's tenant session (its transaction begins on first use)."""
+    def session(self, records: bool = True) -> Session:
+        """The round's tenant session (its transaction begins on first use), with the runs' records loaded
+        unless `records` is False (set-based steps look records up in one query of their own)."""
         if self._session is None:
             self._open = ExitStack()
             self._session = self._open.enter_context(tenant_session(self.tenant_id))
-            self._load_records(self._session)
+            if records:
+                self._load_records(self._session)
         return self._session
 
     def _load_records(self, session: Session) -> None:
@@ -85,7 +87,8 @@ class Batch:
         """Write the statuses gathered (unless `statuses` is False: a wave of deferred steps within the round),
         commit the round (nothing to do when it wrote nothing)."""
         if self._statuses and statuses:
-            self.session().execute(_STATUSES, {"rows": json.dumps(list(self._statuses.values()), default=str)})
+            rows = json.dumps(list(self._statuses.values()), default=str)
+            self.session(records=False).execute(_STATUSES, {"rows": rows})
             self._statuses.clear()
         if self._open is not None:
             stack, self._open, self._session, self._loaded = self._open, None, None, []

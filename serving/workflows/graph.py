@@ -21,7 +21,7 @@ import json
 import operator
 import threading
 from functools import lru_cache
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NamedTuple, TypedDict
 
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
@@ -171,13 +171,26 @@ def forget(run_ids: list[str]) -> None:
             cur.execute(f"delete from {table} where thread_id = any(%s)", (run_ids,))
 
 
+class Compiled(NamedTuple):
+    graph: CompiledStateGraph
+    ends: frozenset[str]   # the nodes after which the run can only end (no routing, no next step)
+
+
 @lru_cache(maxsize=256)
-def _compiled(canonical: str) -> CompiledStateGraph:
-    return build_graph(parse_definition(json.loads(canonical))).compile(checkpointer=checkpointer())
+def _compiled(canonical: str) -> Compiled:
+    definition = parse_definition(json.loads(canonical))
+    stops = any(step.type == "wait" for step in definition.steps)
+    ends = frozenset(chain[0].id for chain in nodes(definition)
+                     if chain[-1].type not in ROUTING and chain[-1].next is None)
+    return Compiled(build_graph(definition).compile(checkpointer=checkpointer() if stops else None), ends)
 
 
-def compiled(definition: dict) -> CompiledStateGraph:
-    """The compiled graph of a definition (as stored JSON), with the checkpointer."""
+def compiled(definition: dict) -> Compiled:
+    """The compiled graph of a definition (as stored JSON): with the checkpointer when it has a wait, the only
+    place a run stops mid-way and so the only checkpoint ever kept (the runner writes a checkpoint when a run
+    waits, never when it ends). A graph without a wait has none: a run re-executed after a crash starts from its
+    input and its recorded steps replay, as it would from a checkpoint dropped at its end, and no checkpoint is
+    taken per run (LangGraph saves it from a thread of its own per run)."""
     return _compiled(json.dumps(definition, sort_keys=True, default=str))
 
 

@@ -89,6 +89,7 @@ class Deferred:
     input: dict[str, Any]
     started: datetime
     many: Callable[[Session, list[Deferred]], list[dict[str, Any]]]   # the set-based effect: an output each
+    # (a module's function: deferred steps with the same `many` are carried out together)
     item: Any                                                         # what `many` needs of this step
 
 
@@ -182,7 +183,7 @@ def run_deferred(batch: Batch) -> None:
     waves = [[d for d in wave if d is not None] for wave in zip_longest(*by_run.values())]
     for n, wave in enumerate(waves):
         try:
-            outputs = _carry_out(batch.session(), wave)
+            outputs = _carry_out(batch.session(records=False), wave)
         except Exception as error:
             if connection_lost(error):
                 raise

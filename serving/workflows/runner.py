@@ -106,7 +106,7 @@ class _Run:
         self.pending: dict | None = None   # a wait's interrupt
         self.last: str | None = None       # the last step whose node ran
         self.stream = None
-        graph = compiled(self.claim.definition)
+        graph, self.ends = compiled(self.claim.definition)
         if self.claim.was == "queued":   # whatever a spoiled round stored, it starts from its input
             checkpointer().fresh(self.claim.id)
         if self.begin is _UNSET:
@@ -115,12 +115,13 @@ class _Run:
             pending = self.begin
             self.settle("waiting", pending["step"], resume_at=pending["resume_at"])
             return
-        self.stream = iter(graph.stream(self.begin, self.config, durability="exit", stream_mode="updates"))
+        exit_only = {"durability": "exit"} if graph.checkpointer is not None else {}
+        self.stream = iter(graph.stream(self.begin, self.config, stream_mode="updates", **exit_only))
 
     def _origin(self, graph) -> tuple[Any, dict | None]:
         """(what the graph starts from, its config); (the pending wait, None) for a run to leave waiting."""
         config = {"configurable": {"thread_id": self.claim.id}}
-        if self.claim.was == "queued":   # never executed: no checkpoint to read
+        if self.claim.was == "queued" or graph.checkpointer is None:   # no checkpoint to read (no wait: never any)
             return _initial_state(self.batch.tenant_id, self.claim), config
         snapshot = graph.get_state(config)
         if snapshot.interrupts and self.claim.was == "running":
@@ -139,6 +140,10 @@ class _Run:
                 # the graph stops at a wait: its exit (the checkpoint) belongs to this round, with the wait's row
                 self.pending = chunk["__interrupt__"][0].value
                 chunk = next(self.stream, None)
+            if chunk is not None and list(chunk)[-1] in self.ends and self.pending is None:
+                # nothing can follow this node: the graph's exit belongs to this round too (no round of its own)
+                self.last = self._step_of(chunk)
+                chunk = next(self.stream, None)
         except Exception as error:
             if connection_lost(error):
                 raise BatchLost(str(error)) from error
@@ -147,8 +152,7 @@ class _Run:
                 self.fail(error)
             return False
         if chunk is not None:
-            node, update = list(chunk.items())[-1]
-            self.last = ((update or {}).get("done") or [node])[-1]   # a node of several steps: its last
+            self.last = self._step_of(chunk)
             self.batch.status(self.claim.id, "running", self.last)
             return True
         if self.pending is not None:   # the resume starts from the interrupt's checkpoint
@@ -159,6 +163,12 @@ class _Run:
             checkpointer().drop(self.claim.id)
             self.settle("succeeded", self.last)
         return False
+
+    @staticmethod
+    def _step_of(chunk: dict) -> str:
+        """The last step of the node that ran (a node of several steps: its last)."""
+        node, update = list(chunk.items())[-1]
+        return ((update or {}).get("done") or [node])[-1]
 
     def fail(self, error: Exception) -> None:
         step = error.step_id if isinstance(error, StepError) else None

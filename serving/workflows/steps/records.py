@@ -73,12 +73,14 @@ def update_fields(session: Session, wanted: list[tuple[RunContext, UpdateFieldPa
     return outputs
 
 
+def _many_fields(session: Session, deferred: list[Deferred]) -> list[dict]:
+    return update_fields(session, [(d.ctx, d.item) for d in deferred])
+
+
 def update_field(ctx: RunContext, step: Step) -> dict:
     params: UpdateFieldParams = step.params
     return once(ctx, step.id, params.model_dump(mode="json"),
-                lambda session, _: update_fields(session, [(ctx, params)])[0],
-                many=lambda session, deferred: update_fields(session, [(d.ctx, d.item) for d in deferred]),
-                item=params)
+                lambda session, _: update_fields(session, [(ctx, params)])[0], many=_many_fields, item=params)
 
 
 def add_notes(session: Session, wanted: list[tuple[RunContext, str]]) -> list[dict]:
