@@ -53,6 +53,8 @@ def capture(base_url: str, email: str, password: str, out: Path) -> list[Path]:
         if first.count():
             first.click()
             shot("company")
+            page.locator("#next-action").scroll_into_view_if_needed()
+            shot("next-action")   # the riskiest account's next best action, its reasons linked to their records
         page.goto("/pipeline")
         shot("pipeline")
         page.goto("/campaigns")
