@@ -49,7 +49,7 @@ class Evidence:
     hot: bool = False
     overdue: list[Reason] = field(default_factory=list)
     overdue_titles: list[str] = field(default_factory=list)
-    upcoming: list[tuple[datetime, Reason]] = field(default_factory=list)
+    upcoming: list[tuple[datetime, str, Reason]] = field(default_factory=list)   # (due, title, reason), soonest first
     last_touch: Touch | None = None
     silent_days: int | None = None       # days since the last touch (since the record was added if none)
     silence: Reason | None = None
@@ -111,8 +111,8 @@ def _tasks(sig: Signals, ev: Evidence) -> None:
             ev.overdue.append(Reason(f"Open task '{t.title}' was due {_day(t.due_at)}"
                                      f" ({late} day{'s' if late != 1 else ''} overdue).", "task", t.id, t.due_at))
         elif t.due_at is not None:
-            ev.upcoming.append((t.due_at, Reason(f"Open task '{t.title}' is due {_day(t.due_at)}.", "task", t.id,
-                                                 t.due_at)))
+            reason = Reason(f"Open task '{t.title}' is due {_day(t.due_at)}.", "task", t.id, t.due_at)
+            ev.upcoming.append((t.due_at, t.title, reason))
 
 
 def _touches(sig: Signals, ev: Evidence) -> None:

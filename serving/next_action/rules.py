@@ -5,9 +5,9 @@
                    an unanswered message, or a month of silence.
 2. close_deal      an open deal at a stage with >= 50% win probability, or expected to close within 14 days
                    (or already past that date).
-3. follow_up       a message from them has no answer yet, a task is overdue, a hot lead (tier A/B or >= 50%)
-                   has not been touched for 7 days, a deal has stalled for 30 days, sentiment is negative, or
-                   a new record has never been contacted.
+3. follow_up       a message from them has no answer yet, a task is overdue or due by tomorrow, a hot lead
+                   (tier A/B or >= 50%) has not been touched for 7 days, a deal has stalled for 30 days,
+                   sentiment is negative, or a new record has never been contacted.
 4. nurture         nothing is pending and the entity has gone 30 days without a touch.
 5. wait            otherwise: touched recently, nothing pending; look again when the quiet period ends.
 
@@ -24,6 +24,7 @@ from serving.next_action.signals import Person, Signals
 
 HOT_SILENT_DAYS = 7
 QUIET_DAYS = 30            # a month without a touch: nurture, and a corroborating sign for an elevated risk
+DUE_SOON_DAYS = 1         # a task due today or tomorrow is the next thing to do
 NEW_DAYS = 14              # a record this new that nobody has contacted yet needs a first conversation
 MAX_REASONS = 6
 TOPICS = {"a competitor": "the competitor they mentioned", "price": "price", "contract terms": "contract terms",
@@ -33,7 +34,7 @@ TOPICS = {"a competitor": "the competitor they mentioned", "price": "price", "co
 
 def _when(now: datetime, due: date) -> str:
     days = (due - now.date()).days
-    return "today" if days <= 0 else "this week" if days <= 7 else f"by {due.isoformat()}"
+    return "today" if days <= 0 else "tomorrow" if days == 1 else "this week" if days <= 7 else f"by {due.isoformat()}"
 
 
 def _person(sig: Signals, ev: Evidence) -> Person | None:
@@ -119,6 +120,11 @@ def _follow_up(sig: Signals, ev: Evidence, who: str):
         action, due, first = f"Finish the overdue task '{ev.overdue_titles[0]}' today", today, ev.overdue[0]
         priority = "high" if ev.hot else "medium"
         why = "a task is overdue"
+    elif ev.upcoming and ev.upcoming[0][0].date() <= today + timedelta(days=DUE_SOON_DAYS):
+        due_at, title, first = ev.upcoming[0]
+        due = due_at.date()
+        action, priority, why = f"Do '{title}' {_when(sig.now, due)}", "high" if ev.hot else "medium", \
+            f"a task is due within {DUE_SOON_DAYS} day"
     elif ev.hot and silent >= HOT_SILENT_DAYS:
         due = today + timedelta(days=2)
         action = f"Email {who} {_when(sig.now, due)} {_topic(ev, 'about next steps')}"
@@ -164,4 +170,4 @@ def _wait(sig: Signals, ev: Evidence, who: str):
                              f"{t.occurred_at.date().isoformat()}.", t.source_type, t.id, t.occurred_at, t.subject)
     return (f"Wait: nothing is due; look at {who} again on {due.isoformat()}", "wait", "low", due,
             "wait: touched recently and nothing pending",
-            _reasons(last_reason or ev.silence, [r for _, r in ev.upcoming[:1]], ev.lead, ev.risk))
+            _reasons(last_reason or ev.silence, [r for _, _, r in ev.upcoming[:1]], ev.lead, ev.risk))

@@ -113,6 +113,14 @@ def test_a_hot_lead_untouched_for_ten_days_gets_a_follow_up_and_a_recent_touch_w
         rec = recommend(s, "contact", lead.id, now=NOW)
     assert rec.kind == "wait" and rec.due == (ago(2) + dt.timedelta(days=7)).date()
 
+    with tenant_session(t) as s:   # a task due tomorrow is the next thing to do
+        task = tasks.create(s, TaskCreate(title="Send the case study", contact_id=lead.id,
+                                          due_at=NOW + dt.timedelta(days=1)))
+    with tenant_session(t) as s:
+        rec = recommend(s, "contact", lead.id, now=NOW)
+    assert (rec.kind, rec.priority, rec.action) == ("follow_up", "high", "Do 'Send the case study' tomorrow")
+    assert (rec.reasons[0].source_type, rec.reasons[0].source_id) == ("task", str(task.id))
+
     with tenant_session(t) as s:   # then they reply: the reply waits for an answer
         reply = activities.create(s, ActivityCreate(type="email_replied", occurred_at=ago(1), contact_id=lead.id,
                                                     subject="Re: Proposal", body="Looks good, one question."))
