@@ -11,6 +11,9 @@ In a fresh CRM_HOME (own embedded PostgreSQL) with one fresh agency, the real pr
    change: every update becomes one run. Runs per second = runs / (first write -> last run finished). Each run
    writes three records (task, note, deal), so the bare service writes per second over three is the ceiling a
    run could reach if running it cost nothing but its writes.
+3. backlog: the worker is paused (SIGSTOP) while the same deals are updated once more, then let go (SIGCONT):
+   runs per second = runs / (let go -> last run finished): what the worker and PostgreSQL sustain on their own
+   (dispatch and runs), without the writer competing for the same cores. Same baseline.
 CPU seconds of the worker, the API and PostgreSQL over each phase are printed (Linux /proc). Nothing is asserted.
 
     .venv/bin/python bench/workflows.py [--writes 100] [--interval 0.2] [--runs 2000] [--batch 100]
@@ -23,6 +26,7 @@ import argparse
 import datetime as dt
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -209,6 +213,7 @@ def run(home: Path) -> None:
             time.sleep(0.2)
         wall = time.perf_counter() - started
         after = cpu(worker.pid, server.pid, home)
+        backlog = backlog_phase(worker, server, home, t, targets, wf, state.done)
     finally:
         stop(worker)
         stop(server)
@@ -235,6 +240,33 @@ def run(home: Path) -> None:
     if state.done:
         print("CPU per finished run: " + ", ".join(f"{k} {1000 * (after[k] - before[k]) / state.done:.1f} ms"
                                                   for k in before))
+    runs, seconds, b_before, b_after, b_wall = backlog
+    drained = runs / seconds if runs and seconds > 0 else 0.0
+    print(f"\n{'backlog runs/s (3 steps, worker let go)':44}{drained:>12.1f}{writes_per_s:>12.1f}"
+          f"{drained / writes_per_s:>8.2f}   >= {GOAL_RUNS_PER_S:.0f}/s")
+    print(f"backlog phase: {runs} runs in {seconds:.1f} s after the worker was let go; CPU "
+          f"{cpu_line(b_before, b_after, b_wall)}")
+    if runs:
+        print("CPU per finished run: " + ", ".join(f"{k} {1000 * (b_after[k] - b_before[k]) / runs:.1f} ms"
+                                                  for k in b_before)
+              + " (the worker's and PostgreSQL's: nothing else of the bench runs meanwhile)")
+
+
+def backlog_phase(worker, server, home: Path, tenant_id: str, targets: list, wf: uuid.UUID, done_before: int):
+    """(runs, seconds from letting the worker go to the last run finished, CPU before, CPU after, wall)."""
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        bulk_updates(tenant_id, targets, 4000)
+    finally:
+        before, started = cpu(worker.pid, server.pid, home), time.perf_counter()
+        let_go = dt.datetime.now(dt.UTC)
+        os.kill(worker.pid, signal.SIGCONT)
+    deadline = time.monotonic() + ARGS.timeout
+    while (state := runs_state(tenant_id, wf)).done < done_before + len(targets) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    wall = time.perf_counter() - started
+    return state.done - done_before, (state.last - let_go).total_seconds(), before, cpu(worker.pid, server.pid,
+                                                                                        home), wall
 
 
 def main() -> None:

@@ -30,6 +30,15 @@ select w.tenant_id, w.id, :key, cast(:trigger as jsonb), :entity_type, :entity_i
 on conflict (tenant_id, workflow_id, trigger_key) do nothing
 returning id
 """)
+_START_MANY = text("""
+insert into workflow_runs (tenant_id, workflow_id, trigger_key, trigger, entity_type, entity_id, definition)
+select w.tenant_id, w.id, v.key, v.trigger, v.entity_type, v.entity_id, w.definition
+  from jsonb_to_recordset(cast(:rows as jsonb))
+       as v(workflow_id uuid, key text, trigger jsonb, entity_type text, entity_id uuid)
+  join workflows w on w.id = v.workflow_id
+on conflict (tenant_id, workflow_id, trigger_key) do nothing
+returning id
+""")
 _WORKFLOW_EXISTS = text("select 1 from workflows where id = :workflow_id")
 _NOTIFY = text(f"select pg_notify('{CHANNEL}', cast(app_tenant_id() as text))")
 
@@ -49,6 +58,19 @@ def start_run(session: Session, workflow_id: uuid.UUID | str, trigger_key: str, 
     if notify:
         notify_runs(session)
     return run_id
+
+
+def start_runs(session: Session, starts: list[tuple[uuid.UUID | str, str, dict[str, Any], str | None,
+                                                  uuid.UUID | str | None]]) -> int:
+    """`start_run` for many (workflow id, trigger key, trigger, entity type, entity id) in one statement, the
+    workflows being the session's tenant's (others start nothing); how many runs were queued (a key that
+    already started one starts none). The caller calls `notify_runs`."""
+    if not starts:
+        return 0
+    rows = [{"workflow_id": str(workflow_id), "key": key, "trigger": trigger, "entity_type": entity_type,
+             "entity_id": str(entity_id) if entity_id is not None else None}
+            for workflow_id, key, trigger, entity_type, entity_id in starts]
+    return len(session.execute(_START_MANY, {"rows": json.dumps(rows, default=str)}).all())
 
 
 def notify_runs(session: Session) -> None:

@@ -6,7 +6,8 @@ and every AI signal, slice A). For each tenant, in one transaction of that tenan
 1. claim up to `limit` events, oldest first: lock them (`for update skip locked`, so two dispatchers never
    take the same event and never wait on each other) and delete them (`delete ... returning`);
 2. for each event, every enabled workflow of the tenant whose trigger matches (`crm.workflows.triggers`) and
-   whose conditions hold on the record as it is now gets a run (`start_run`, trigger key `event:<id>`);
+   whose conditions hold on the record as it is now gets a run (`start_runs`, one statement for the batch,
+   trigger key `event:<id>`);
 3. every event that an enabled subscription of the tenant wants is offered to its subscriptions
    (`crm.webhooks.enqueue`, idempotency key `event:<id>`); runs are announced with one NOTIFY per batch.
 
@@ -29,7 +30,7 @@ from crm.db.engine import admin_session, tenant_session
 from crm.events import RecordEvent
 from crm.webhooks import enqueue
 from crm.webhooks.outbox import patterns_matching
-from crm.workflows.runs import notify_runs, start_run
+from crm.workflows.runs import notify_runs, start_runs
 from crm.workflows.triggers import EVENT_TRIGGERS, matches
 from serving.workflows.records import condition_view, conditions_pass, load_records
 
@@ -108,15 +109,16 @@ def dispatch_events(session: Session, claimed: list[RecordEvent]) -> DispatchRep
         if wf.definition.get("conditions"):
             wanted.setdefault(event.entity_type, set()).add(event.entity_id)
     records = {kind: load_records(session, kind, ids) for kind, ids in wanted.items()}
+    starts = []
     for event, wf in fired:
         conditions = wf.definition.get("conditions") or []
         if conditions:
             record = condition_view(records[event.entity_type].get(event.entity_id), event)
             if not conditions_pass(conditions, record):
                 continue
-        run = start_run(session, wf.id, f"event:{event.id}", {"type": "event", "event": event_payload(event)},
-                        event.entity_type, event.entity_id, notify=False)
-        report.runs += run is not None
+        starts.append((wf.id, f"event:{event.id}", {"type": "event", "event": event_payload(event)},
+                       event.entity_type, event.entity_id))
+    report.runs = start_runs(session, starts)   # one statement for the batch
     if report.runs:
         notify_runs(session)
     # only events some enabled subscription wants are offered (a statement each), the others cost nothing
