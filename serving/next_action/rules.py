@@ -124,7 +124,7 @@ def _follow_up(sig: Signals, ev: Evidence, who: str):
         due_at, title, first = ev.upcoming[0]
         due = due_at.date()
         action, priority, why = f"Do '{title}' {_when(sig.now, due)}", "high" if ev.hot else "medium", \
-            f"a task is due within {DUE_SOON_DAYS} day"
+            "a task is due today or tomorrow"
     elif ev.hot and silent >= HOT_SILENT_DAYS:
         due = today + timedelta(days=2)
         action = f"Email {who} {_when(sig.now, due)} {_topic(ev, 'about next steps')}"
