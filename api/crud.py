@@ -14,7 +14,7 @@ the resource's own schema classes, which FastAPI must see as real classes.
 
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
@@ -22,15 +22,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import Integer, Select, String, Uuid, and_, bindparam, cast, func, literal_column, or_, select
+from sqlalchemy import Integer, Select, String, Uuid, bindparam, cast, func, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
 from api import fast_lane
 from api.deps import CallerDep, SessionDep, WriterDep, read_in_one_trip
 from api.errors import ApiError, not_found
 from api.idempotency import IdempotencyDep
-from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, page
 from api.preconditions import check_if_match, etag, etag_of, lock_or_404
+from api.sql_json import page_sql, record_fields
 from crm.db.one_trip import Caller, Statement
 from crm.ids import parse_uuid
 from crm.schemas.base import Timestamp
@@ -77,6 +78,7 @@ def _filter_value(model: type, name: str, value: str) -> Any:
 
 
 _XMIN = "xmin__"
+MAX_QUERY_TEXT = 200   # characters of a list's cursor or search
 
 
 def _read_columns(res: Resource) -> list:
@@ -88,15 +90,15 @@ def _read_columns(res: Resource) -> list:
 ListShape = tuple[tuple[str, ...], bool, bool, bool]   # filters given, updated_since, q, cursor
 
 
-def list_query(res: Resource, compiled: dict[ListShape, Statement], request: Request, limit: int, cursor: str | None,
-               updated_since: datetime | None, q: str | None) -> Statement:
+def list_query(res: Resource, compiled: dict[ListShape, Statement], query: Mapping[str, str], limit: int,
+               cursor: str | None, updated_since: datetime | None, q: str | None) -> Statement:
     """The page's statement: SQL compiled once per shape of the query (which filters, since, q, cursor are
-    given), values bound per request."""
+    given), values bound per request; the filters' values are read from `query`."""
     model = res.model
     params: dict[str, Any] = {"limit_": limit + 1}
     given = []
     for name in res.filters:
-        value = request.query_params.get(name)
+        value = query.get(name)
         if value is not None:
             given.append(name)
             params[f"f_{name}"] = _filter_value(model, name, value)
@@ -109,8 +111,16 @@ def list_query(res: Resource, compiled: dict[ListShape, Statement], request: Req
     shape = (tuple(given), updated_since is not None, bool(q), bool(cursor))
     statement = compiled.get(shape)
     if statement is None:
-        statement = compiled[shape] = Statement.of(_list_select(res, shape))
+        statement = Statement.of(_list_select(res, shape))
+        if (fields := _json_fields(res)) is not None:   # PostgreSQL renders the page (api.sql_json)
+            statement = Statement(page_sql(statement.sql, fields), statement.params)
+        compiled[shape] = statement
+    params["page_"] = limit
     return Statement(statement.sql, {**statement.params, **params})   # its constants, then this request's values
+
+
+def _json_fields(res: Resource) -> str | None:
+    return None if res.nested else record_fields(res.read, res.model.__table__)
 
 
 def _list_select(res: Resource, shape: ListShape) -> Select:
@@ -125,10 +135,10 @@ def _list_select(res: Resource, shape: ListShape) -> Select:
     if q:
         text = func.concat_ws(" ", *[cast(getattr(model, c), String) for c in res.search])
         stmt = stmt.where(text.ilike(bindparam("q_", type_=String()), escape="\\"))
-    if cursor:   # keyset on (created_at, id), as api.pagination
-        after_at = bindparam("after_at", type_=model.created_at.type)
-        stmt = stmt.where(or_(model.created_at > after_at,
-                              and_(model.created_at == after_at, model.id > bindparam("after_id", type_=Uuid()))))
+    if cursor:   # keyset on (created_at, id), as api.pagination: a row comparison, so the page index
+        # (tenant_id, created_at, id) starts the scan at the cursor instead of filtering every earlier row
+        stmt = stmt.where(tuple_(model.created_at, model.id) > tuple_(
+            bindparam("after_at", type_=model.created_at.type), bindparam("after_id", type_=Uuid())))
     return stmt.order_by(model.created_at, model.id).limit(bindparam("limit_", type_=Integer()))
 
 
@@ -145,6 +155,22 @@ def _page_json(read: type[BaseModel], rows: list[dict]) -> bytes:
     """The rows of a page as a JSON array, validated and serialised in one pass of pydantic-core each."""
     adapter = _many(read)
     return adapter.dump_json(adapter.validate_python(rows))
+
+
+_FAST_LIST_PARAMS = frozenset({"limit", "cursor", "q"})
+
+
+def fast_list_query(res: Resource, query: Mapping[str, str]) -> bool:
+    """Whether the fast lane may answer a page with this query (one value per name): only names and values the
+    declared list route would take as they are (a limit in range, a cursor and a search within their length,
+    the resource's filters; their values are checked by `list_query`), so every refusal the router would give
+    (422 for a bad limit) is still given by the router. `updated_since` is left to the router too."""
+    if not query.keys() <= _FAST_LIST_PARAMS | set(res.filters):
+        return False
+    limit = query.get("limit", str(DEFAULT_LIMIT))
+    if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT):
+        return False
+    return len(query.get("cursor", "")) <= MAX_QUERY_TEXT and len(query.get("q", "")) <= MAX_QUERY_TEXT
 
 
 class _Row:
@@ -164,22 +190,39 @@ def crud_router(res: Resource) -> APIRouter:
 
     filters_doc = ", ".join(f"`{f}`" for f in res.filters) or "none"
     list_shapes: dict[ListShape, Statement] = {}
+    rendered = _json_fields(res) is not None
 
     @router.get("", summary=f"List {res.name}",
                 description=f"Keyset-paginated. Filters: {filters_doc}; `updated_since`; `q` searches "
                             f"{', '.join(res.search) or 'nothing'}.")
     async def list_(request: Request, caller: CallerDep,
                     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-                    cursor: Annotated[str | None, Query(max_length=200)] = None,
+                    cursor: Annotated[str | None, Query(max_length=MAX_QUERY_TEXT)] = None,
                     updated_since: Timestamp | None = None,
-                    q: Annotated[str | None, Query(max_length=200)] = None) -> dict:
-        query = list_query(res, list_shapes, request, limit, cursor, updated_since, q)
-        (rows,) = await read_in_one_trip(request, caller, query)
-        rows, next_cursor = page([_Row(r) for r in rows], limit)
-        body = _page_json(Read, [r.row for r in rows])
+                    q: Annotated[str | None, Query(max_length=MAX_QUERY_TEXT)] = None) -> dict:
+        return await read_page(request, caller, request.query_params, limit, cursor, updated_since, q)
+
+    async def read_page(request: Request, caller: Caller, query: Mapping[str, str], limit: int,
+                        cursor: str | None, updated_since: datetime | None, q: str | None) -> Response:
+        statement = list_query(res, list_shapes, query, limit, cursor, updated_since, q)
+        (rows,) = await read_in_one_trip(request, caller, statement)
+        if rendered:   # one row: the page's JSON objects, how many rows were found, the last one's keys
+            found = rows[0]
+            body = b"[" + found["data"].encode() + b"]"
+            next_cursor = (encode_cursor(found["last_at"], uuid.UUID(found["last_id"])) if found["rows"] > limit
+                           else None)
+        else:
+            rows, next_cursor = page([_Row(r) for r in rows], limit)
+            body = _page_json(Read, [r.row for r in rows])
         cursor_json = b"null" if next_cursor is None else f'"{next_cursor}"'.encode()
         return Response(b'{"data":' + body + b',"next_cursor":' + cursor_json + b"}",
                         media_type="application/json")
+
+    def read_page_fast(request: Request, caller: Caller, query: Mapping[str, str]) -> Awaitable[Response]:
+        return read_page(request, caller, query, int(query.get("limit", DEFAULT_LIMIT)), query.get("cursor"),
+                         None, query.get("q"))
+
+    fast_lane.register_list(res.name, read_page_fast, router.routes[-1], functools.partial(fast_list_query, res))
 
     @router.post("", status_code=201, response_model=Read, summary=f"Create a {res.label}")
     def create(payload: Create, session: SessionDep, principal: WriterDep, idem: IdempotencyDep):

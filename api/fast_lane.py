@@ -1,20 +1,23 @@
-"""The hot reads' own door: `GET /api/v1/<resource>/<id>` and `GET /api/v1/scores/{leads|accounts}/<id>`,
-with an API key and no query string, go straight to the handler their declared route calls.
+"""The hot reads' own door: `GET /api/v1/<resource>/<id>`, `GET /api/v1/scores/{leads|accounts}/<id>` and
+`GET /api/v1/<resource>` (a page), with an API key, go straight to the handler their declared route calls.
 
 For such a read FastAPI's routing and dependency injection cost about as much CPU as everything else the
 request does (the read itself is one round trip, `crm.db.one_trip`). This pure ASGI layer sits innermost,
 inside every middleware (request id, access log and metrics, security and rate-limit headers, body limit),
-recognises exactly those two shapes, and calls the route's own handler (`api.crud`, `api.routes.scores`
-register it here with their route object, which it puts in `scope["route"]` as the router would). Anything
-else (another method, a query string, a malformed id, a cookie session, any other path) goes through
-FastAPI unchanged, and so does the OpenAPI document. Errors are rendered by the same problem+json mapping
-as FastAPI's handlers (`api.errors.problem_for`).
+recognises exactly those shapes, and calls the route's own handler (`api.crud`, `api.routes.scores` register
+it here with their route object, which it puts in `scope["route"]` as the router would). A read by id takes
+no query string; a page takes only the query its resource's `accepts` understands as the router would (a
+valid limit, a cursor, a search, equality filters, each once); anything else (another method, another query,
+a malformed id, a cookie session, any other path) goes through FastAPI unchanged, so the router keeps every
+validation error, and the OpenAPI document is the declared routes'. Errors raised by a handler are rendered
+by the same problem+json mapping as FastAPI's handlers (`api.errors.problem_for`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
 from starlette.routing import BaseRoute
@@ -25,7 +28,10 @@ from crm.db import one_trip
 
 PREFIX = "/api/v1/"
 Reader = Callable[[Request, one_trip.Caller, uuid.UUID], Awaitable[Response]]
+Lister = Callable[[Request, one_trip.Caller, Mapping[str, str]], Awaitable[Response]]
+Accepts = Callable[[Mapping[str, str]], bool]
 _by_id: dict[str, tuple[Reader, BaseRoute]] = {}   # "contacts" or "scores/leads" -> (handler, declared route)
+_lists: dict[str, tuple[Lister, BaseRoute, Accepts]] = {}   # "contacts" -> (handler, declared route, accepts)
 
 
 def register(collection: str, reader: Reader, route: BaseRoute) -> None:
@@ -33,27 +39,52 @@ def register(collection: str, reader: Reader, route: BaseRoute) -> None:
     _by_id[collection] = (reader, route)
 
 
-def _match(scope: Scope) -> tuple[Reader, BaseRoute, uuid.UUID, str] | None:
-    if scope["method"] != "GET" or scope["query_string"] or not scope["path"].startswith(PREFIX):
-        return None
-    collection, _, last = scope["path"][len(PREFIX):].rpartition("/")
-    found = _by_id.get(collection)
-    if found is None or len(last) != 36:
-        return None
-    token = None
+def register_list(collection: str, lister: Lister, route: BaseRoute, accepts: Accepts) -> None:
+    """`GET /api/v1/<collection>?<query>` is answered by `lister(request, caller, query)` when `accepts(query)`
+    (the query as one value per name); any other query is left to the router that `route` belongs to."""
+    _lists[collection] = (lister, route, accepts)
+
+
+def _bearer(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                return None
-            break
-    if not token:
+            return token if scheme.lower() == "bearer" and token else None
+    return None
+
+
+def _query(scope: Scope) -> dict[str, str] | None:
+    """The query string as parsed by Starlette, one value per name (None if a name repeats or is blank)."""
+    pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    query = dict(pairs)
+    if len(query) != len(pairs) or "" in query.values():
+        return None
+    return query
+
+
+def _match(scope: Scope) -> tuple[Callable[[Request, one_trip.Caller], Awaitable[Response]], BaseRoute, str] | None:
+    """The handler for this request (bound to its id or query), its declared route and the API key; or None."""
+    if scope["method"] != "GET" or not scope["path"].startswith(PREFIX):
+        return None
+    rest = scope["path"][len(PREFIX):]
+    if (listed := _lists.get(rest)) is not None:
+        lister, route, accepts = listed
+        query = _query(scope)
+        if query is None or not accepts(query) or (token := _bearer(scope)) is None:
+            return None
+        return (lambda request, caller: lister(request, caller, query)), route, token
+    if scope["query_string"]:
+        return None
+    collection, _, last = rest.rpartition("/")
+    found = _by_id.get(collection)
+    if found is None or len(last) != 36 or (token := _bearer(scope)) is None:
         return None
     try:
         id_ = uuid.UUID(last)
     except ValueError:
         return None
-    return found[0], found[1], id_, token
+    reader = found[0]
+    return (lambda request, caller: reader(request, caller, id_)), found[1], token
 
 
 class FastLane:
@@ -65,10 +96,10 @@ class FastLane:
         if matched is None:
             await self.app(scope, receive, send)
             return
-        reader, route, id_, token = matched
+        handler, route, token = matched
         scope["route"] = route
         try:
-            response = await reader(Request(scope, receive), one_trip.KeyCaller.of(token), id_)
+            response = await handler(Request(scope, receive), one_trip.KeyCaller.of(token))
         except Exception as exc:
             response = problem_for(exc)
             if response is None:
