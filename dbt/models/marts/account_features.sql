@@ -1,5 +1,8 @@
 -- Point-in-time account (customer company) features: one row per account per month-end, using only what
 -- was known by the end of as_of_date, and the churned_90d label (per the tenant's churn mode) after it.
+-- Features tested for the README's hypotheses that did not move the churn model (long-run rates as a customer,
+-- ticket and engagement trends, the order rate against the customer's own, expansion deals won or lost) are not
+-- computed: every column here is also computed live for every touched account (specs/models-any-history).
 with accounts as (select * from {{ ref('int_accounts_labeled') }}),
 companies as (select * from {{ ref('stg_crm__companies') }}),
 contacts as (select * from {{ ref('stg_crm__contacts') }}),
@@ -8,8 +11,6 @@ activity as (select * from {{ ref('int_companies_activity_windows') }}),
 order_history as (select * from {{ ref('int_companies_order_history') }}),
 sentiment as (select * from {{ ref('int_companies_sentiment_windows') }}),
 open_deals as (select * from {{ ref('int_deals_open_at_as_of') }}),
-deal_history as (select * from {{ ref('int_companies_deal_history') }}),
-customer_activity as (select * from {{ ref('int_companies_customer_activity') }}),
 
 contacts_known as (
     select a.tenant_id, a.company_id, a.as_of_date, count(*) as contacts_count
@@ -53,18 +54,9 @@ final as (
         {%- endfor %}
         -- orders in the last 90 days minus the 90 days before them: negative = thinning out
         coalesce(x.orders_90d, 0) - (coalesce(x.orders_180d, 0) - coalesce(x.orders_90d, 0)) as orders_trend_90d,
-        coalesce(x.support_tickets_90d, 0) - (coalesce(x.support_tickets_180d, 0) - coalesce(x.support_tickets_90d, 0))
-            as support_tickets_trend_90d,
-        coalesce(x.engagement_30d, 0) - coalesce(x.engagement_prior_30d, 0) as engagement_trend_30d,
         coalesce(x.activities_30d, 0) as activities_30d,
         coalesce(x.activities_90d, 0) as activities_90d,
         x.days_since_last_activity,
-        -- long-run rates per 30 days since becoming a customer (observed over at least 30 days): the account's
-        -- usual health, against which the windows above show a change
-        {%- for column in ['support_tickets', 'web_visits', 'emails_opened', 'emails_replied', 'meetings'] %}
-        {{ ratio('30 * coalesce(ca.' ~ column ~ '_as_customer, 0)',
-                 'greatest(coalesce(ca.customer_days_observed, 0), 30)') }} as {{ column }}_per_30d_as_customer,
-        {%- endfor %}
         -- the whole order history, not the 180-day window above: recency, frequency, value (RFM)
         coalesce(h.order_days_lifetime, 0) as order_days_lifetime,
         h.days_since_first_order,
@@ -73,10 +65,6 @@ final as (
         coalesce(h.spend_90d, 0) as spend_90d,
         coalesce(h.spend_prior_90d, 0) as spend_prior_90d,
         h.avg_order_value,
-        -- the order rate of the last 90 days against the customer's own lifetime rate (1 = as usual, 0 = stopped):
-        -- a customer whose orders thin out is judged against itself, not against bigger or smaller customers
-        {{ ratio('h.orders_last_90d * greatest(h.days_since_first_order, 90)', '90 * h.orders_lifetime') }}
-            as order_rate_vs_lifetime,
         -- a customer who has ordered but not in the 90 days before as_of: "lapsed", not merely "at risk"
         case
             when a.churn_mode = 'activity' and h.order_days_lifetime > 0 and h.orders_last_90d = 0 then 1
@@ -84,10 +72,6 @@ final as (
         end as is_lapsed,
         coalesce(w.won_deals, 0) as won_deals,
         coalesce(w.won_amount, 0) as won_amount,
-        -- expansion deals won and lost in the last 180 days, and how long since the last loss
-        coalesce(dh.won_deals_180d, 0) as won_deals_180d,
-        coalesce(dh.lost_deals_180d, 0) as lost_deals_180d,
-        dh.days_since_last_lost_deal,
         coalesce(o.open_deals, 0) as open_deals,
         coalesce(o.open_deal_amount, 0) as open_deal_amount,
         s.sentiment_mean_30d,
@@ -110,10 +94,6 @@ final as (
         on w.tenant_id = a.tenant_id and w.company_id = a.company_id and w.as_of_date = a.as_of_date
     left join open_by_company as o
         on o.tenant_id = a.tenant_id and o.company_id = a.company_id and o.as_of_date = a.as_of_date
-    left join customer_activity as ca
-        on ca.tenant_id = a.tenant_id and ca.company_id = a.company_id and ca.as_of_date = a.as_of_date
-    left join deal_history as dh
-        on dh.tenant_id = a.tenant_id and dh.company_id = a.company_id and dh.as_of_date = a.as_of_date
 )
 
 select * from final
