@@ -25,6 +25,14 @@ OFF_TOPIC = ("What is the capital of France?", "Who won the 1998 football World 
              "What is the boiling point of water at sea level?", "Which clients asked about quantum chromodynamics?",
              "Recommend a good science fiction novel.", "What will the weather be in Lisbon tomorrow?")
 AT_RISK = ("A", "B")
+# The same objections asked in other words (written for this bench): they go through the semantic path, and
+# are reported on their own line, outside the goal figures.
+PARAPHRASED = {"the price is above what they planned": "Which companies said we are too expensive?",
+               "they worry about a 12-month contract": "Which companies are worried about a long contract?",
+               "their CEO has to sign off": "Which companies need approval from their chief executive?",
+               "they want month-to-month terms": "Which companies asked for a monthly rolling agreement?",
+               "their budget is frozen until the new fiscal year":
+                   "Which companies have no money to spend until the next financial year?"}
 
 
 def question_set(facts_path: Path) -> list[dict]:
@@ -55,7 +63,9 @@ def question_set(facts_path: Path) -> list[dict]:
                               "truth": risky})
         else:
             items.append({"kind": "objection", "question": f"Which companies raised the objection that {g['value']}?"})
-        for item in items[-3:]:
+            if g["value"] in PARAPHRASED:
+                items.append({"kind": "paraphrase", "question": PARAPHRASED[g["value"]]})
+        for item in items[-4:]:
             item.setdefault("truth", truth)
             item.setdefault("sources", sources)
             item.setdefault("tenant_id", tenant)
@@ -129,9 +139,10 @@ def report(stats: dict[str, dict]) -> dict:
             print(f"{kind:<10} {n:>3} {'':>7} {'':>7} {'':>8} {_pct(s['latency'], .5):>7.0f} "
                   f"{_pct(s['latency'], .95):>7.0f} | answered citing: {s['cited_off_topic']} (goal 0)")
             continue
-        for k in ("recall", "precision", "cites", "right"):
-            agg[k] += s[k]
-        agg["n"] += n
+        if kind != "paraphrase":   # outside the goal figures (see PARAPHRASED)
+            for k in ("recall", "precision", "cites", "right"):
+                agg[k] += s[k]
+            agg["n"] += n
         cite_precision = s["right"] / s["cites"] if s["cites"] else 1.0
         extra = f"  counts right {s['count_ok']}/{n}" if kind == "how many" else ""
         print(f"{kind:<10} {n:>3} {s['recall'] / n:>7.3f} {s['precision'] / n:>7.3f} {cite_precision:>8.3f} "
