@@ -4,9 +4,9 @@ those, and cite only texts that say it? Called by bench/rag_eval.py after the si
 The question set is built from ground_truth/facts.parquet (what the generator planted, and where): per agency,
 "Which companies mentioned <competitor>?" and "Which companies raised the objection that <objection>?" for every
 value planted at two or more companies, "How many companies mentioned <competitor>?", and mixed questions
-"Which at-risk customers mentioned <competitor>?" whose truth is the planted set within the agency's published
-churn tiers A/B. Off-topic questions must cite nothing. The agent reads none of this: it answers from the
-agency's texts and records as any agency's would be.
+"Which at-risk customers mentioned <competitor>?" whose truth is the planted set within the accounts whose
+published churn probability is at least 0.5. Off-topic questions must cite nothing. The agent reads none of
+this: it answers from the agency's texts and records as any agency's would be.
 
 Reported: named-entity recall and precision (macro over questions), citation precision (a citation is right
 when its text is one the truth lists for that question's value), citations on off-topic questions, p50/p95
@@ -24,7 +24,7 @@ OFF_TOPIC = ("What is the capital of France?", "Who won the 1998 football World 
              "How do I bake sourdough bread at home?", "Which companies mentioned the moon landing?",
              "What is the boiling point of water at sea level?", "Which clients asked about quantum chromodynamics?",
              "Recommend a good science fiction novel.", "What will the weather be in Lisbon tomorrow?")
-AT_RISK = ("A", "B")
+AT_RISK_PROBABILITY = 0.5   # the product's "at risk" (home page, insights agent)
 # The same objections asked in other words (written for this bench): they go through the semantic path, and
 # are reported on their own line, outside the goal figures.
 PARAPHRASED = {"the price is above what they planned": "Which companies said we are too expensive?",
@@ -44,8 +44,8 @@ def question_set(facts_path: Path) -> list[dict]:
 
     facts = pl.read_parquet(facts_path).filter(pl.col("fact_type").is_in(["competitor", "objection"]))
     with admin_engine().connect() as conn:
-        tiers = {(str(t), str(e)): tier for t, e, tier in conn.execute(text(
-            "select tenant_id, entity_id, tier from scores where entity_type = 'account'"))}
+        risk = {(str(t), str(e)): p for t, e, p in conn.execute(text(
+            "select tenant_id, entity_id, probability from scores where entity_type = 'account'"))}
     grouped = (facts.group_by("tenant_id", "fact_type", "value")
                .agg(pl.col("entity_id").unique().alias("truth"), pl.col("source_id").unique().alias("sources"))
                .sort("tenant_id", "fact_type", "value"))
@@ -57,7 +57,7 @@ def question_set(facts_path: Path) -> list[dict]:
         if g["fact_type"] == "competitor":
             items.append({"kind": "which", "question": f"Which companies mentioned {g['value']}?"})
             items.append({"kind": "how many", "question": f"How many companies mentioned {g['value']}?"})
-            risky = {c for c in truth if tiers.get((tenant, c)) in AT_RISK}
+            risky = {c for c in truth if risk.get((tenant, c), 0.0) >= AT_RISK_PROBABILITY}
             if risky:
                 items.append({"kind": "mixed", "question": f"Which at-risk customers mentioned {g['value']}?",
                               "truth": risky})

@@ -20,7 +20,7 @@ from serving.insights import QuestionRecords
 from serving.insights_agent import compose
 from serving.insights_agent.matching import content_words
 from serving.insights_agent.model_planner import plan_with_model
-from serving.insights_agent.planner import COMPANY_WORDS, CONTACT_WORDS, plan_offline
+from serving.insights_agent.planner import AT_RISK_PROBABILITY, COMPANY_WORDS, CONTACT_WORDS, plan_offline
 from serving.insights_agent.single import single_answer
 from serving.insights_agent.state import AgentAnswer, AgentState, Item
 from serving.insights_agent.themes import cluster
@@ -38,6 +38,14 @@ def plan_node(state: AgentState, tools: TenantTools, llm) -> dict:
     if plan.tiers:  # a score tier decides what is listed: accounts are companies, leads are contacts
         plan = replace(plan, subject=plan.tiers[1])
     return {"plan": plan}
+
+
+def _scored(plan, tools: TenantTools) -> dict:
+    """The records of the plan's score tier: for accounts "at risk", a churn probability of at least
+    AT_RISK_PROBABILITY (whatever their tier: the home page counts them the same way)."""
+    entity_type, _, tiers = plan.tiers
+    floor = AT_RISK_PROBABILITY if plan.churn_tiers else 0.0
+    return tools.scored(entity_type, tiers, min_probability=floor)
 
 
 def _scope(records: QuestionRecords) -> dict:
@@ -63,7 +71,7 @@ def mentions_node(state: AgentState, tools: TenantTools) -> dict:
     """Tools: term/semantic evidence, the score tier's records, entity lookup -> items."""
     plan, records = state["plan"], state["records"]
     evidence = _customers(plan, tools, tools.find_mentions(plan.topic, plan.negative, **_scope(records)))
-    scored = tools.scored(plan.tiers[0], plan.tiers[2]) if plan.tiers else None
+    scored = _scored(plan, tools) if plan.tiers else None
     items = compose.items_from_evidence(plan, evidence, _names_for(tools, plan.subject, evidence), scored)
     return {"items": items}
 
@@ -87,7 +95,7 @@ def topic_words(topic: str) -> list[str]:
 def why_node(state: AgentState, tools: TenantTools) -> dict:
     plan = state["plan"]
     if _asks_for_scores(plan):
-        return {"scored": tools.scored(plan.tiers[0], plan.tiers[2])}
+        return {"scored": _scored(plan, tools)}
     words = topic_words(plan.topic)
     if words:
         evidence = tools.find_mentions(" ".join(words), plan.negative)
@@ -96,7 +104,7 @@ def why_node(state: AgentState, tools: TenantTools) -> dict:
     else:
         evidence = tools.themes_of(plan.topic or state["records"].question, negative=False)
     evidence = _customers(plan, tools, evidence)
-    scored = tools.scored(plan.tiers[0], plan.tiers[2]) if plan.tiers else None
+    scored = _scored(plan, tools) if plan.tiers else None
     items = compose.items_from_evidence(plan, evidence, _names_for(tools, plan.subject, evidence), scored)
     return {"items": items, "themes": cluster([i.evidence[0] for i in items])}
 
@@ -107,7 +115,7 @@ def records_node(state: AgentState, tools: TenantTools) -> dict:
         return {"rows": tools.deals_in_stage(plan.stage)}
     if plan.listing == "campaigns":
         return {"rows": tools.campaign_results()}
-    return {"scored": tools.scored(plan.tiers[0], plan.tiers[2])}
+    return {"scored": _scored(plan, tools)}
 
 
 def single_node(state: AgentState, llm) -> dict:

@@ -30,7 +30,10 @@ _AT_RISK = re.compile(r"\bat[- ]risk\b|\bhigh[- ]risk\b|\blikely to (?:churn|lea
 _LEAD_TIERS = [(re.compile(r"\b(?:hot|top|best|high[- ]scor\w*)\b", re.IGNORECASE), ("A",)),
                (re.compile(r"\bwarm\b", re.IGNORECASE), ("B",)),
                (re.compile(r"\b(?:cold|low[- ]scor\w*)\b", re.IGNORECASE), ("C", "D"))]
-AT_RISK_TIERS = ("A", "B")   # churn tiers: A is the highest risk the model sees
+# "At risk" is what the home page counts: a churn probability of at least one half, in any tier (tiers are
+# quantiles of each agency's model, so a tier B account may be at 19/100)
+AT_RISK_TIERS = ("A", "B", "C", "D")
+AT_RISK_PROBABILITY = 0.5
 _CUSTOMERS = re.compile(r"\b(?:customers?|clients?)\b", re.IGNORECASE)
 
 _AGGREGATE = re.compile(

@@ -145,8 +145,9 @@ class TenantTools:
         return rows
 
     # ---- records (fixed, parameterised queries under RLS) ------------------------------------------------
-    def scored(self, entity_type: str, tiers: Sequence[str]) -> dict[str, ScoredRecord]:
-        """Current scores of the tenant's accounts ('account': churn risk) or leads ('lead') in these tiers."""
+    def scored(self, entity_type: str, tiers: Sequence[str], min_probability: float = 0.0) -> dict[str, ScoredRecord]:
+        """Current scores of the tenant's accounts ('account': churn risk) or leads ('lead') in these tiers, with
+        at least this probability."""
         if entity_type not in ("account", "lead"):
             raise ValueError(f"entity_type must be account or lead, not {entity_type!r}")
         tiers = [t for t in tiers if t in TIERS]
@@ -157,7 +158,8 @@ class TenantTools:
             rows = session.execute(text(
                 f"select cast(s.entity_id as text) as id, {name} as name, s.score, s.tier, s.probability, s.factors "
                 "from scores s where s.tenant_id = app_tenant_id() and s.entity_type = :e and s.tier = any(:tiers) "
-                "order by s.score desc"), {"e": entity_type, "tiers": tiers}).all()
+                "and s.probability >= :p order by s.score desc"),
+                {"e": entity_type, "tiers": tiers, "p": float(min_probability)}).all()
         return {r.id: ScoredRecord(r.id, r.name, r.score, r.tier, r.probability, _raising(r.factors))
                 for r in rows if r.name is not None}
 

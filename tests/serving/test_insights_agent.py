@@ -15,6 +15,7 @@ from crm.settings import get_settings
 from serving import llm as llm_module
 from serving.insights import NOTHING_FOUND, read_records
 from serving.insights_agent import ask
+from serving.insights_agent.planner import AT_RISK_TIERS
 from serving.insights_agent.tools import TenantTools
 from serving.rag.indexer import index_tenant
 from tests.conftest import make_tenant
@@ -54,9 +55,10 @@ def _agency(tenant_id: str, prefix: str) -> dict:
     ids["complaints"] = [d.note("Dun is frustrated: reports arrive late again.", contact_id=ct["Dune"]),
                          d.note("Tense call; the reporting is a mess and slow.", company_id=co["Cedar"])]
     d.note("Elm said reporting is clear and on time, great work.", contact_id=ct["Elm"])      # praise
-    for name, tier, score in (("Alder", "A", 80), ("Cedar", "A", 75), ("Dune", "B", 55), ("Birch", "D", 5),
+    # at risk = churn probability >= 0.5 whatever the tier: Alder, Cedar, Dune (Dune is tier C)
+    for name, tier, score in (("Alder", "A", 80), ("Cedar", "A", 75), ("Dune", "C", 55), ("Birch", "B", 45),
                               ("Elm", "C", 20)):
-        _score(d, "account", co[name], score, tier, "No activity in 40 days" if tier in "AB" else "")
+        _score(d, "account", co[name], score, tier, "No activity in 40 days" if score >= 50 else "")
     _score(d, "lead", ct["Birch"], 90, "A")
     index_tenant(tenant_id)
     return ids
@@ -110,9 +112,9 @@ def test_how_many_raised_an_objection_by_its_words(tenant, agencies):
 
 def test_at_risk_customers_who_complained_about_reporting_joins_tiers_with_text(tenant, agencies):
     out = agent(tenant["tenant_id"], "Which at-risk customers complained about reporting?")
-    assert out.plan.churn_tiers == ("A", "B")
+    assert out.plan.churn_tiers == AT_RISK_TIERS
     assert _names(out) == {"Mine Cedar", "Mine Dune"}           # Elm praised reporting and is tier C
-    assert [g.key for g in out.groups] == ["tier-A", "tier-B"]
+    assert [g.key for g in out.groups] == ["tier-A", "tier-C"]
     hot = agent(tenant["tenant_id"], "Which hot leads mentioned Adsmith?")
     assert _names(hot) == {"Bir Lee"} and hot.groups[0].items[0].entity_type == "contact"
 
@@ -183,5 +185,5 @@ def test_provider_error_falls_back_to_the_offline_plan_and_a_tool_call_plans(ten
 
     model_server.call = {"name": "find_mentions", "arguments": {"topic": "Adsmith", "at_risk_accounts_only": True}}
     out = agent(tenant["tenant_id"], "Which of my risky clients talk about that ad shop Adsmith?", llm=model)
-    assert out.plan.planner == "model" and out.plan.churn_tiers == ("A", "B")
+    assert out.plan.planner == "model" and out.plan.churn_tiers == AT_RISK_TIERS
     assert _names(out) == {"Mine Alder", "Mine Cedar"}

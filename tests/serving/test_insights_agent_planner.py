@@ -6,7 +6,7 @@ import pytest
 
 from serving.entity_facts import Entity
 from serving.insights import QuestionRecords
-from serving.insights_agent.planner import plan_offline
+from serving.insights_agent.planner import AT_RISK_TIERS, plan_offline
 
 
 def plan(question: str, entity: Entity | None = None, stages=("Proposal",)):
@@ -20,14 +20,14 @@ def plan(question: str, entity: Entity | None = None, stages=("Proposal",)):
     ("Who mentioned Pixel & Pine?", dict(shape="aggregate", subject="contact", topic="Pixel & Pine")),
     ("Which contacts complained about slow replies?", dict(subject="contact", topic="slow replies", negative=True)),
     ("Which at-risk customers complained about reporting?",
-     dict(shape="aggregate", topic="reporting", negative=True, churn_tiers=("A", "B"))),
+     dict(shape="aggregate", topic="reporting", negative=True, churn_tiers=AT_RISK_TIERS)),
     ("Which hot leads mentioned Rankly?", dict(shape="aggregate", lead_tiers=("A",), topic="Rankly")),
     ("Which clients are unhappy with reporting, and why?",
      dict(shape="aggregate", topic="reporting", negative=True, by_theme=True, customers_only=True)),
     ("Why are customers unhappy?", dict(shape="why", negative=True, customers_only=True)),
     ("What are customers unhappy about?", dict(shape="why", negative=True)),
-    ("Why are accounts at risk?", dict(shape="why", churn_tiers=("A", "B"))),
-    ("Which accounts are at risk?", dict(shape="records", listing="scores", churn_tiers=("A", "B"))),
+    ("Why are accounts at risk?", dict(shape="why", churn_tiers=AT_RISK_TIERS)),
+    ("Which accounts are at risk?", dict(shape="records", listing="scores", churn_tiers=AT_RISK_TIERS)),
     ("Which deals are in Proposal?", dict(shape="records", listing="deals", stage="Proposal")),
     ("How did our campaigns perform?", dict(shape="records", listing="campaigns")),
     ("Which competitor did Acme mention?", dict(shape="single")),
