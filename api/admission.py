@@ -7,7 +7,8 @@ of their own before the request's tenant transaction (`admit`). Dashboard users,
 session cookie, are not rate limited.
 
 - unknown or revoked key: 401;
-- a bucket empty: 429 with `Retry-After` (seconds) and `RateLimit-Limit` / `RateLimit-Remaining`;
+- a bucket empty: 429 with `Retry-After` (seconds) and `RateLimit-Limit` / `RateLimit-Remaining`; while a key's
+  refusal still runs in a worker, its requests are refused there by `KnownRefusals` before anything else;
 - no database connection within CRM_QUEUE_TIMEOUT, or more than CRM_MAX_IN_FLIGHT API requests already being
   handled by this worker: 503 with `Retry-After`, instead of a client timeout.
 Admitted responses carry `RateLimit-Limit` and `RateLimit-Remaining` of the key.
@@ -54,11 +55,58 @@ def admit(scope: Scope, api_key: str) -> Principal:
 
 def admit_hash(scope: Scope, key_hash: str) -> Principal:
     try:
-        with app_engine().begin() as conn:
-            admission = one_trip.admit_sync(conn, key_hash)
+        admission = one_trip.spend(key_hash)   # a lease's request or a running refusal: no connection needed
+        if admission is None:
+            with app_engine().begin() as conn:
+                admission = one_trip.admit_sync(conn, key_hash)
     except (one_trip.Unauthorized, one_trip.RateLimited) as exc:
         raise refusal(exc) from exc
     return admitted(scope, admission)
+
+
+def _bearer_token(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token if scheme.lower() == "bearer" and token else None
+    return None
+
+
+class KnownRefusals:
+    """Pure ASGI, outside every other layer of the app but the request observer and the security headers: an
+    API request whose key this worker is already refusing (its bucket cannot hold a token before a known
+    instant, `crm.db.one_trip.Leases.refusal`) is answered 429 here, with the same problem+json,
+    `Retry-After` and `RateLimit-*` headers as anywhere else, before routing, sessions, body parsing or the
+    in-flight bound. A flood from one key then costs this worker a hash and a dict look-up per request, and
+    the observer still logs and counts every refusal (under the key's agency and key when this worker has
+    admitted the key before; under its route when it is a hot read's)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and one_trip.leases.any_refused() and scope["path"].startswith("/api/"):
+            token = _bearer_token(scope)
+            if token is not None:
+                key_hash = hash_api_key(token)
+                refused = one_trip.leases.refusal(key_hash)
+                if refused is not None:
+                    await self._refuse(scope, receive, send, key_hash, refused)
+                    return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, key_hash: str,
+                      refused: one_trip.RateLimited) -> None:
+        from api import fast_lane
+
+        state = scope.setdefault("state", {})
+        known = one_trip.leases.known(key_hash)
+        if known is not None:   # who it is, for the access line and the metrics' tenant label
+            state["principal"] = Principal(tenant_id=known.tenant_id, role=known.role, api_key_id=known.api_key_id)
+        if (route := fast_lane.route_of(scope)) is not None:
+            scope["route"] = route
+        await problem_for(refusal(refused))(scope, receive, send)
 
 
 class InFlightLimit:
@@ -106,3 +154,14 @@ class RateLimitHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_rate)
+
+
+def install_known_refusals(app) -> None:
+    """Wrap the app's whole middleware stack (built on the first request) in KnownRefusals; the security
+    headers and the request observer, installed after, wrap it in turn."""
+    build = app.build_middleware_stack
+
+    def build_with_refusals() -> ASGIApp:
+        return KnownRefusals(build())
+
+    app.build_middleware_stack = build_with_refusals  # type: ignore[method-assign]

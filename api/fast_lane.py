@@ -87,6 +87,12 @@ def _match(scope: Scope) -> tuple[Callable[[Request, one_trip.Caller], Awaitable
     return (lambda request, caller: reader(request, caller, id_)), found[1], token
 
 
+def route_of(scope: Scope) -> BaseRoute | None:
+    """The declared route of a hot read (for labels), or None."""
+    matched = _match(scope)
+    return matched[1] if matched is not None else None
+
+
 class FastLane:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

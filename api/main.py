@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from api.admission import InFlightLimit, RateLimitHeaders
+from api.admission import InFlightLimit, RateLimitHeaders, install_known_refusals
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.fast_lane import FastLane
@@ -86,6 +86,9 @@ def create_app() -> FastAPI:
     app.include_router(v1)
     app.include_router(health.router)
     install_docs(app)  # /docs, /redoc from local assets
+    # a key this worker is already refusing gets its 429 before any other layer runs (inside the security
+    # headers and the observer installed below, which wrap it)
+    install_known_refusals(app)
     # CSP, nosniff, frame and referrer policies on every response; it wraps the whole middleware stack when
     # that is built (first request), so middleware added later (the dashboard's) is inside it too
     install_security_headers(app)

@@ -7,7 +7,8 @@ In a scratch CRM_HOME (removed at exit) it seeds agencies (companies, contacts, 
 lead score per contact), starts the real server exactly as users do (`crm serve --workers N`, live refresher
 on) and the bare FastAPI app (bench/bare_app.py) under uvicorn with the same worker count (httptools, uvloop,
 no access log), then:
-  table  wrk, closed loop, at 16 and 64 connections: req/s, p50, p99, ratios to the bare endpoint, non-2xx
+  table  wrk, closed loop, at 16 and 64 connections: req/s, p50, p99, ratios to the bare endpoint of the same
+         shape (a record by id; the page of 50 beside a bare page of 50 records), non-2xx
          answers and server CPU per request (app workers + PostgreSQL, from /proc). The per-key and per-tenant
          rate limits are lifted for the table only: it measures the hot path, not the limiter.
   crowd  bench/open_loop.py: 10,000 kept-alive connections offering 1,000 req/s in total at constant pacing
@@ -38,6 +39,8 @@ from load_mix import AgencyIds, CrowdMix, list_path
 from load_seed import SIZES, Agency, read_cursors, seed
 
 ROOT = Path(__file__).resolve().parent.parent
+BARE_BY_ID = "bare JSON (GET /api/v1/contacts/{id})"
+BARE_LIST = "bare JSON page (GET /api/v1/contacts?limit=50)"
 UNLIMITED = {"CRM_RATE_KEY_PER_S": "1000000", "CRM_RATE_TENANT_PER_S": "1000000"}
 
 
@@ -111,29 +114,49 @@ def table_entries(agencies: list[Agency], rng: random.Random) -> dict[str, list[
     }
 
 
+IDLE_SECONDS = 2.0
+
+
 def measure_wrk(url: str, entries, connections: int, seconds: float, warmup: float, cpu) -> dict:
+    """wrk's figures, and the server's CPU per request net of what it burns with no request at all (the live
+    refresher's and workflow worker's polling, PostgreSQL's background work), read over IDLE_SECONDS before."""
     wrk_runner.run(url, entries, connections, warmup)
-    before = cpu()
+    time.sleep(0.2)   # the warm-up's last answers
+    idle_from, t_idle = cpu(), time.monotonic()
+    time.sleep(IDLE_SECONDS)
+    idle = cpu() - idle_from
+    idle_rate = (idle.app + idle.postgres) / (time.monotonic() - t_idle)
+    before, t = cpu(), time.monotonic()
     result = wrk_runner.run(url, entries, connections, seconds)
-    used = cpu() - before
+    used, took = cpu() - before, time.monotonic() - t
     n = max(result["requests"], 1)
-    return result | {"cpu_ms": (used.app + used.postgres) * 1000 / n, "refresher_ms": used.refresher * 1000 / n}
+    return result | {"cpu_ms": max(0.0, used.app + used.postgres - idle_rate * took) * 1000 / n,
+                     "refresher_ms": used.refresher * 1000 / n, "idle_cores": idle_rate}
 
 
 def run_table(servers: Servers, agencies: list[Agency], args) -> list[dict]:
     report.part(f"table: wrk, closed loop, {args.table_seconds:g} s per row after {args.warmup_table:g} s warm-up; "
-                "per-key and per-tenant rate limits lifted (CRM_RATE_KEY_PER_S / CRM_RATE_TENANT_PER_S = 1e6)")
+                "per-key and per-tenant rate limits lifted (CRM_RATE_KEY_PER_S / CRM_RATE_TENANT_PER_S = 1e6); "
+                f"CPU per request net of the server's idle CPU (measured {IDLE_SECONDS:g} s before each row)")
     entries = table_entries(agencies, random.Random(7))
-    bare_entries = [(path, None) for path, _ in entries["GET /api/v1/contacts/{id}"]]
+    # each row beside the bare endpoint of its own shape: a page of 50 beside a bare page of 50 records
+    # (bench/bare_app.py), everything else beside the bare record by id
+    bare_of = {name: BARE_BY_ID for name in entries} | {"GET /api/v1/contacts?limit=50": BARE_LIST}
+    bare_entries = {BARE_BY_ID: [(path, None) for path, _ in entries["GET /api/v1/contacts/{id}"]],
+                    BARE_LIST: [(path, None) for path, _ in entries["GET /api/v1/contacts?limit=50"]]}
+    print(f"baselines: '{BARE_BY_ID}' for reads by id, scores and /healthz; '{BARE_LIST}' (the same 50-record "
+          "JSON shape, no database) for the page of 50", flush=True)
     rows = []
     report.table_header()
     for conns in args.table_connections:
-        bare = measure_wrk(servers.bare_url, bare_entries, conns, args.table_seconds, args.warmup_table,
-                           servers.bare_cpu)
-        rows.append(report.table_row("bare JSON (GET /api/v1/contacts/{id})", conns, bare, bare))
+        bares = {}
+        for bare_name, bare_ent in bare_entries.items():
+            bares[bare_name] = bare = measure_wrk(servers.bare_url, bare_ent, conns, args.table_seconds,
+                                                  args.warmup_table, servers.bare_cpu)
+            rows.append(report.table_row(bare_name, conns, bare, bare))
         for name, ent in entries.items():
             real = measure_wrk(servers.real_url, ent, conns, args.table_seconds, args.warmup_table, servers.real_cpu)
-            rows.append(report.table_row(name, conns, real, bare))
+            rows.append(report.table_row(name, conns, real, bares[bare_of[name]], bare_of[name]))
     return rows
 
 

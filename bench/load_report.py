@@ -8,7 +8,7 @@ from pathlib import Path
 import bench_servers as srv
 from open_loop import Figures, error_kinds, percentile
 
-_TABLE = (f"{'endpoint':<38}{'conns':>6}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>9}{'x bare':>8}{'p99/bare':>9}"
+_TABLE = (f"{'endpoint':<48}{'conns':>6}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>9}{'x bare':>8}{'p99/bare':>9}"
           f"{'non-2xx':>8}{'CPU ms/req':>11}")
 
 
@@ -20,13 +20,14 @@ def table_header() -> None:
     print(_TABLE + "\n" + "-" * len(_TABLE), flush=True)
 
 
-def table_row(name: str, conns: int, r: dict, bare: dict) -> dict:
+def table_row(name: str, conns: int, r: dict, bare: dict, baseline: str = "") -> dict:
+    """One row of the table, its ratios to `bare` (the run of its baseline endpoint, named `baseline`)."""
     ratio, p99_ratio = r["rps"] / bare["rps"], r["p99"] / bare["p99"]
     errors = r["non_2xx"] + r["socket_errors"]
-    print(f"{name:<38}{conns:>6}{r['rps']:>8.0f}{r['p50']:>8.1f}{r['p99']:>9.1f}{ratio:>7.2f}x{p99_ratio:>8.1f}x"
+    print(f"{name:<48}{conns:>6}{r['rps']:>8.0f}{r['p50']:>8.1f}{r['p99']:>9.1f}{ratio:>7.2f}x{p99_ratio:>8.1f}x"
           f"{errors:>8}{r['cpu_ms']:>11.2f}", flush=True)
     return {"endpoint": name, "conns": conns, "rps": r["rps"], "p50": r["p50"], "p99": r["p99"], "ratio": ratio,
-            "p99_ratio": p99_ratio, "errors": errors, "cpu_ms": r["cpu_ms"]}
+            "p99_ratio": p99_ratio, "errors": errors, "cpu_ms": r["cpu_ms"], "baseline": baseline or name}
 
 
 def server_limits(server_pid: int, connections: int) -> None:
@@ -89,8 +90,9 @@ def summary(results: dict, machine: str) -> None:
     lines = [f"Machine: {machine} (after the run); `crm serve --workers {results['workers']}`, load generators on "
              "the same cores."]
     for row in results.get("table", []):
+        vs = "" if row["baseline"] == row["endpoint"] else f" vs {row['baseline']}"
         lines.append(f"- {row['endpoint']} @ {row['conns']} conns: {row['rps']:,.0f} req/s ({row['ratio']:.2f}x bare),"
-                     f" p99 {row['p99']:,.0f} ms ({row['p99_ratio']:.1f}x bare), {row['cpu_ms']:.2f} ms CPU/req")
+                     f" p99 {row['p99']:,.0f} ms ({row['p99_ratio']:.1f}x bare), {row['cpu_ms']:.2f} ms CPU/req{vs}")
     for key in ("crowd_bare", "crowd"):
         if c := results.get(key):
             errors = sum(c["errors"].values())

@@ -143,6 +143,7 @@ class Leases:
         self._by_key: dict[str, _Lease] = {}
         self._fetching: dict[str, int] = {}
         self._refused: dict[str, tuple[float, RateLimited]] = {}   # key hash -> (until, the refusal)
+        self._known: dict[str, Admission] = {}   # key hash -> its last admission here (who a refused key is)
 
     def refusal(self, key_hash: str) -> RateLimited | None:
         """The key's last refusal while its bucket cannot have refilled yet: a flood is refused here, at no
@@ -157,6 +158,13 @@ class Leases:
                 del self._refused[key_hash]
                 return None
         return RateLimited(max(1, math.ceil(left)), exc.limit, exc.scope, left)
+
+    def any_refused(self) -> bool:
+        """Whether some key is being refused here (a lock-free peek: the outermost check costs nothing else)."""
+        return bool(self._refused)
+
+    def known(self, key_hash: str) -> Admission | None:
+        return self._known.get(key_hash)
 
     def refused(self, key_hash: str, exc: RateLimited) -> None:
         if exc.wait > 0:
@@ -184,6 +192,8 @@ class Leases:
             busy = self._fetching.pop(key_hash, 1) - 1
             if busy:
                 self._fetching[key_hash] = busy
+            if admission is not None:
+                self._known[key_hash] = admission
             if granted > 1 and admission is not None:
                 lease = self._by_key.get(key_hash)
                 now = time.monotonic()
@@ -196,6 +206,7 @@ class Leases:
         with self._lock:
             self._by_key.pop(key_hash, None)
             self._refused.pop(key_hash, None)
+            self._known.pop(key_hash, None)
 
 
 leases = Leases()
@@ -261,6 +272,12 @@ def admit_sync(conn, key_hash: str) -> Admission:
             raise
         return _refused(exc.orig, key_hash)
     return _granted(row, key_hash)
+
+
+def spend(key_hash: str) -> Admission | None:
+    """A request of this worker's lease for the key, or None (then PostgreSQL must be asked); raises the key's
+    refusal while it still runs."""
+    return _spend(key_hash)
 
 
 def _spend(key_hash: str) -> Admission | None:
@@ -335,10 +352,12 @@ async def run(pools: LazyPool | None, caller: Caller,
     if pools is None:
         async with await _connect() as conn:
             return await _dialogue(conn, caller, statements)
+    # a lease's request, or a refusal still running, costs no connection
+    admitted = _spend(caller.key_hash) if isinstance(caller, KeyCaller) else None
     pool = await pools.get()
     try:
         async with pool.connection(timeout=get_settings().crm_queue_timeout) as conn:
-            return await _dialogue(conn, caller, statements)
+            return await _dialogue(conn, caller, statements, admitted)
     except (PoolTimeout, TooManyRequests) as exc:
         raise Overloaded(str(exc)) from exc
 
@@ -357,11 +376,12 @@ async def ping(pools: LazyPool | None) -> None:
         raise Overloaded(str(exc)) from exc
 
 
-async def _dialogue(conn: psycopg.AsyncConnection, caller: Caller,
-                    statements: Sequence[Statement]) -> tuple[Admission | None, list[list[dict]]]:
+async def _dialogue(conn: psycopg.AsyncConnection, caller: Caller, statements: Sequence[Statement],
+                    admission: Admission | None = None) -> tuple[Admission | None, list[list[dict]]]:
     started = time.perf_counter()
     try:
-        admission = await _admit(conn, caller.key_hash) if isinstance(caller, KeyCaller) else None
+        if admission is None and isinstance(caller, KeyCaller):
+            admission = await _admit(conn, caller.key_hash)
         tenant = admission.tenant_id if admission is not None else caller.tenant_id
         prepared = [await _prepared(conn, s) for s in statements]
         # one message: the scope and every statement, one implicit transaction
