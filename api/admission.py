@@ -156,12 +156,12 @@ class RateLimitHeaders:
         await self.app(scope, receive, send_with_rate)
 
 
-def install_known_refusals(app) -> None:
-    """Wrap the app's whole middleware stack (built on the first request) in KnownRefusals; the security
-    headers and the request observer, installed after, wrap it in turn."""
+def install_early_answers(app) -> None:
+    """Wrap the app's whole middleware stack (built on the first request) in KnownRefusals, then the
+    in-flight bound; the security headers and the request observer, installed after, wrap them in turn."""
     build = app.build_middleware_stack
 
-    def build_with_refusals() -> ASGIApp:
-        return KnownRefusals(build())
+    def build_with_early_answers() -> ASGIApp:
+        return KnownRefusals(InFlightLimit(build()))
 
-    app.build_middleware_stack = build_with_refusals  # type: ignore[method-assign]
+    app.build_middleware_stack = build_with_early_answers  # type: ignore[method-assign]

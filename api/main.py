@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from api.admission import InFlightLimit, RateLimitHeaders, install_known_refusals
+from api.admission import RateLimitHeaders, install_early_answers
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.fast_lane import FastLane
@@ -68,7 +68,6 @@ def create_app() -> FastAPI:
     app.add_middleware(FastLane)   # innermost: the hot reads skip routing, inside every other middleware
     app.add_middleware(BodyLimit)
     app.add_middleware(RateLimitHeaders)
-    app.add_middleware(InFlightLimit)   # sheds load before anything else of the API runs
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (companies, contacts, pipelines, deals, activities, notes, tasks, campaigns):
         v1.include_router(module.router)
@@ -86,9 +85,10 @@ def create_app() -> FastAPI:
     app.include_router(v1)
     app.include_router(health.router)
     install_docs(app)  # /docs, /redoc from local assets
-    # a key this worker is already refusing gets its 429 before any other layer runs (inside the security
-    # headers and the observer installed below, which wrap it)
-    install_known_refusals(app)
+    # a key this worker is already refusing gets its 429, and a worker past its in-flight bound its 503, before
+    # any other layer runs (the dashboard's session middleware included; inside the security headers and the
+    # observer installed below, which wrap them)
+    install_early_answers(app)
     # CSP, nosniff, frame and referrer policies on every response; it wraps the whole middleware stack when
     # that is built (first request), so middleware added later (the dashboard's) is inside it too
     install_security_headers(app)
