@@ -7,7 +7,7 @@ import pytest
 
 from crm.workflows.definition import parse_definition
 from serving.workflows.graph import nodes
-from serving.workflows.runner import run_due_outcomes
+from serving.workflows.runner import run_until_idle
 from tests.serving.workflow_world import build_world, count, make_workflow, run_of, start
 
 
@@ -40,7 +40,7 @@ def test_a_batch_of_runs_writes_set_based_each_run_audited_as_itself_and_a_failu
                              {"id": "note", "type": "add_note", "params": {"body": "batch noted"}},
                              {"id": "bump", "type": "update_field", "params": {"field": "amount", "value": 6000}}])
     runs = [start(t, good, "deal", world["deal"]) for _ in range(4)] + [start(t, good, "contact", world["contact"])]
-    outcomes = {o.run_id: o for o in run_due_outcomes(50) if o.run_id in runs}   # one agency: one batch
+    outcomes = {o.run_id: o for o in run_until_idle() if o.run_id in runs}   # one agency's runs: one batch
     assert {r: outcomes[r].status for r in runs[:4]} == dict.fromkeys(runs[:4], "succeeded")
     assert all(outcomes[r].executed == ["task", "note", "bump"] for r in runs[:4])
     failed = run_of(t, runs[4])   # a contact has no amount: that run fails at its own step, after its others
