@@ -1,9 +1,10 @@
 """A batch: due runs of one agency executed together, step by step, one tenant transaction per step round.
 
-The runner advances every run of the batch by one step (one LangGraph super-step), then commits: round k holds
-step k of each run. Each run's step writes its effect and its `workflow_step_runs` row in the round's
-transaction (`ledger.once`), so a run's step is durable exactly when its row is: a worker killed in round k
-leaves rounds 1..k-1 committed and nothing of k. A round starts without savepoints; a step that fails `spoil`s
+The runner advances every run of the batch by one node (one LangGraph super-step), then commits: round k holds
+node k of each run. Each run's step writes its effect and its `workflow_step_runs` row in the same transaction
+(`ledger.once`; set-based steps deferred to the round's end, a wave and a commit per step position), so a run's
+step is durable exactly when its row is: a worker killed in round k leaves rounds 1..k-1 committed and, of k,
+the waves committed before it. A round starts without savepoints; a step that fails `spoil`s
 it, the runner rolls it back (`rollback` also forgets what the batch learnt in it) and does it again `careful`ly,
 with a savepoint around each step (`step`), so a failing step rolls back only its own work. The runs' statuses
 (running with their current step, waiting, succeeded, failed) are written set-based at the end of the round, in

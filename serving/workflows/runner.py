@@ -15,10 +15,12 @@ One pass:
    locked`, status -> running);
 3. every run's graph is advanced one step per round, all runs of the batch in the round's transaction
    (`serving.workflows.batch`): from the start (queued, or no checkpoint), with `Command(resume=...)` (a wait
-   that is due), or from its checkpoint. LangGraph takes a run's checkpoint when its graph stops (durability
-   "exit"), and it is written only when the run stops at a wait, in the wait's round (`deferred_saver`): the
-   resume needs it; a run that ends needs none, and the checkpoints of a run that waited before are deleted
-   when it ends (its history is its step rows). A run ends `waiting` (with `resume_at`), `succeeded`, or `failed`
+   that is due), or from its checkpoint. The set-based steps a round's nodes deferred are carried out at its
+   end, a wave at a time (`ledger.run_deferred`). LangGraph takes a run's checkpoint when its graph stops
+   (durability "exit"), and it is written only when the run stops at a wait, in the wait's round
+   (`deferred_saver`): the resume needs it; a run that ends needs none (a graph without a wait has no
+   checkpointer at all), and the checkpoints of a run that waited before are deleted when it ends (its history
+   is its step rows). A run ends `waiting` (with `resume_at`), `succeeded`, or `failed`
    with the step and error; a failing run never stops the batch. A lost database connection is not a run's
    failure: the batch's open round is rolled back and its runs stay due.
 """
