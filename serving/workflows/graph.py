@@ -1,4 +1,4 @@
-"""A workflow definition as a LangGraph `StateGraph`, compiled with the durable PostgreSQL checkpointer.
+"""A workflow definition as a LangGraph `StateGraph`, with the durable PostgreSQL checkpointer if it has a wait.
 
 One node per step, except that set-based steps (create_task, add_note, update_field) that follow one another,
 each the only way into the next, are one node named after the first (`nodes`): a run takes one super-step for
