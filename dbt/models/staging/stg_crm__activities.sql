@@ -1,4 +1,7 @@
-with source as (select * from {{ source('crm', 'activities') }}),
+with source as (
+    select * from {{ source('crm', 'activities') }}
+    {{- live_activities_of_entities() }}
+),
 
 final as (
     select
