@@ -168,3 +168,23 @@ def records_answer(plan: Plan, title: str, items: list[Item], citations: list[Ci
         answer = answer[:-1] + " [1]."
     return AgentAnswer(Insight(answer, citations), [Group("records", title[0].upper() + title[1:], items,
                                                           len(items))], plan)
+
+
+def not_found_answer(plan: Plan) -> AgentAnswer:
+    return AgentAnswer(Insight(f"No company or contact named “{plan.target}” was found in this workspace.", []),
+                       [], plan)
+
+
+def action_answer(plan: Plan, rec) -> AgentAnswer:
+    """A `serving.next_action.Recommendation` as an answer: the action, then each reason with its citation (the
+    record it was read from); the one item is the company or contact, linked, citing every reason."""
+    citations = [Citation(r.source_type, r.source_id, r.snippet or r.text, r.occurred_at) for r in rec.reasons]
+    why = "; ".join(f"{r.text.rstrip('.')} [{n}]" for n, r in enumerate(rec.reasons, 1))
+    answer = (f"Next best action for {rec.entity_name}: {rec.action} ({rec.priority} priority, by "
+              f"{rec.due.isoformat()}).") + (f" Why: {why}." if why else "")
+    company = rec.entity_id if rec.entity_type == "company" else None
+    contact = rec.entity_id if rec.entity_type == "contact" else None
+    item = Item(rec.entity_type, rec.entity_id, rec.entity_name, url_of(rec.entity_type, rec.entity_id),
+                [Evidence(c, company, contact, c.source_type) for c in citations],
+                f"{rec.action} ({rec.priority} priority, by {rec.due.isoformat()})")
+    return AgentAnswer(Insight(answer, citations), [Group("next-action", rec.action, [item], 1)], plan)

@@ -26,14 +26,14 @@ from serving.insights_agent.state import AgentAnswer, AgentState, Item
 from serving.insights_agent.themes import cluster
 from serving.insights_agent.tools import TenantTools
 
-SHAPES = ("aggregate", "why", "records", "single")
+SHAPES = ("aggregate", "why", "records", "next_action", "single")
 
 
 def plan_node(state: AgentState, tools: TenantTools, llm) -> dict:
     records = state["records"]
     stages = tools.stage_names() if re.search(r"\bdeals?\b", records.question, re.IGNORECASE) else []
     plan = plan_offline(records, stages)
-    if llm is not None:
+    if llm is not None and plan.shape != "next_action":   # a named record's next action needs no planning
         plan = plan_with_model(llm, records, offline=plan)
     if plan.tiers:  # a score tier decides what is listed: accounts are companies, leads are contacts
         plan = replace(plan, subject=plan.tiers[1])
@@ -118,6 +118,19 @@ def records_node(state: AgentState, tools: TenantTools) -> dict:
     return {"scored": _scored(plan, tools)}
 
 
+def next_action_node(state: AgentState, tools: TenantTools) -> dict:
+    """The record the question names (or the page it was asked on), then the recommendation tool on it."""
+    plan, records = state["plan"], state["records"]
+    entity = records.entity or records.named
+    if entity is not None and (records.entity is not None or entity.name.lower() == plan.target.lower()):
+        found = (entity.kind, entity.id, entity.name)
+    else:
+        found = tools.find_record(plan.target)
+    if found is None:
+        return {"answer": compose.not_found_answer(plan)}
+    return {"answer": compose.action_answer(plan, tools.next_action(found[0], found[1]))}
+
+
 def single_node(state: AgentState, llm) -> dict:
     return {"answer": AgentAnswer(single_answer(state["records"], llm), [], state["plan"])}
 
@@ -159,6 +172,7 @@ def build_graph(tools: TenantTools, llm=None):
     graph.add_node("aggregate", partial(mentions_node, tools=tools))
     graph.add_node("why", partial(why_node, tools=tools))
     graph.add_node("records", partial(records_node, tools=tools))
+    graph.add_node("next_action", partial(next_action_node, tools=tools))
     graph.add_node("single", partial(single_node, llm=llm))
     graph.add_node("compose", compose_node)
     graph.add_edge(START, "plan")

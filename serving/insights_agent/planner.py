@@ -2,7 +2,9 @@
 
 Shapes: "which / how many / who <companies|contacts> <mentioned|raised|complained about|...> X" (aggregate),
 optionally narrowed by a score tier ("at-risk customers", "hot leads"); "why ..." (reasons grouped by theme);
-"which accounts are at risk" / "deals in <stage>" / "campaign results" (records); a question about one
+"which accounts are at risk" / "deals in <stage>" / "campaign results" (records); "what should we do next about
+<company or contact>" / "next best action for <name>" (next_action: `serving.next_action.recommend`); a bare
+"hot leads that mentioned X" reads as "which hot leads ..."; a question about one
 record (an id given, or a company named) keeps the single-record answer; anything else is a search whose
 answer must clear a relevance cut-off, else nothing is cited.
 """
@@ -44,6 +46,13 @@ _DEALS = re.compile(r"\bdeals?\b.*\b(?:in|at)\s+(?:the\s+)?(?P<stage>[\w &/-]+?)
                     re.IGNORECASE)
 _CAMPAIGNS = re.compile(r"\bcampaigns?\b.*\b(?:results?|perform\w*|do|did|work\w*|respon\w*)\b|"
                         r"\b(?:results?|perform\w*)\b.*\bcampaigns?\b", re.IGNORECASE)
+_NEXT_ACTION = re.compile(
+    r"^\s*(?:what(?:'s| is| are)? (?:should|shall|do|can|could) (?:we|i) do (?:next )?(?:about|with|for)|"
+    r"what(?:'s| is) (?:the )?next (?:best )?(?:action|step|move) (?:for|with|on)|"
+    r"(?:the |our )?next best action (?:for|on|with)|how (?:should|do) (?:we|i) (?:move|follow up) "
+    r"(?:with|on))\s+(?P<target>.+?)\s*(?:next)?\s*[?.!]*\s*$", re.IGNORECASE)
+_BARE_LIST = re.compile(rf"^\s*(?:the\s+)?(?:[\w-]+\s+){{0,3}}?(?:{COMPANY_WORDS}|{CONTACT_WORDS})\s+"
+                        r"(?:that|who|which)\b", re.IGNORECASE)
 _LIST_RISK = re.compile(rf"^\s*(?:which|what|who|list|show(?: me)?|how many)\b.*"
                         rf"\b(?:{COMPANY_WORDS}|{CONTACT_WORDS})\b", re.IGNORECASE)
 
@@ -76,6 +85,11 @@ def _clean_topic(topic: str) -> str:
 def plan_offline(records: QuestionRecords, stages: list[str] | None = None) -> Plan:
     """The tool plan for a question, from its wording alone (and the tenant's stage names for deals)."""
     q = " ".join(records.question.split())
+    n = _NEXT_ACTION.match(q)
+    if n:
+        return Plan("next_action", target=n["target"].strip(" \"'“”"))
+    if _BARE_LIST.match(q) and not _AGGREGATE.match(q):   # "hot leads that mentioned a competitor"
+        q = f"Which {q}"
     if records.entity is not None and not _AGGREGATE.match(q):
         return Plan("single")
     m = _AGGREGATE.match(q)

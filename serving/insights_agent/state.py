@@ -8,7 +8,7 @@ from typing import Literal, TypedDict
 from serving.citations import Citation
 from serving.insights import Insight, QuestionRecords
 
-Shape = Literal["single", "aggregate", "why", "records", "nothing"]
+Shape = Literal["single", "aggregate", "why", "records", "next_action", "nothing"]
 Subject = Literal["company", "contact"]
 
 
@@ -16,7 +16,8 @@ Subject = Literal["company", "contact"]
 class Plan:
     """A tool plan. `single` keeps the one-record answer (retrieval + facts); `aggregate` lists every company
     or contact with evidence of `topic` (narrowed to score tiers when asked); `why` groups reasons by theme;
-    `records` lists scored records (tiers) without text; `nothing` is a question this workspace cannot answer."""
+    `records` lists scored records (tiers) without text; `next_action` recommends what to do about the company or
+    contact named `target` (`serving.next_action`); `nothing` is a question this workspace cannot answer."""
 
     shape: Shape
     subject: Subject = "company"
@@ -29,6 +30,7 @@ class Plan:
     by_theme: bool = False               # "... and why": the matches grouped by what they said
     listing: str = ""                    # records shape: scores | deals | campaigns
     stage: str = ""                      # deals in this stage
+    target: str = ""                     # next_action: the company or contact name the question gives
     planner: str = "offline"             # offline | model | offline fallback (<reason>)
 
     @property

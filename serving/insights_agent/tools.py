@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from crm.db.engine import tenant_session
 from serving.citations import Citation, clip
+from serving.concerns import rival_names, rival_pattern, states, theme_named
 from serving.embeddings import embed_one
 from serving.insights_agent.matching import TopicMatcher
 from serving.insights_agent.state import Evidence
@@ -69,30 +70,55 @@ class TenantTools:
                       contact_id: str | None = None) -> list[Evidence]:
         """Every sentence the tenant's clients said (notes, replies, calls, meetings, tickets) that speaks of
         `topic`: by its words or name first; if no sentence holds them, by meaning above SEMANTIC_CUTOFF.
+        A topic naming a concern theme ("a competitor", "another agency", "pricing") is also found by the
+        concern detector (`serving.concerns`), which knows the ways a note says it ("a quote from Adsmith") and
+        the rivals the agency's own texts name; such a topic never falls back to meaning.
         `negative` keeps only sentences that read as complaints."""
         matcher = TopicMatcher.of(topic)
+        theme = theme_named(topic)
         table = open_table()
-        if table is None or not matcher.usable:
+        if table is None or not (matcher.usable or theme):
             return []
         where = self._scope(company_id, contact_id)
         rows = table.search().where(where).select(_PASSAGE_COLUMNS).limit(None).to_list()
-        found = [_evidence(r) for r in rows if matcher.matches(r["text"])]
-        if not found and fts_terms(topic):
+        if theme is not None:
+            rivals = self.rivals() if theme == "a competitor" else None
+            found = [_evidence(r) for r in rows if matcher.matches(r["text"]) or states(r["text"], theme, rivals)]
+        else:
+            found = [_evidence(r) for r in rows if matcher.matches(r["text"])]
+        if not found and theme is None and fts_terms(topic):
             found = self._similar(table, topic, where)
         if negative:
             found = [e for e in found if self.sentiment(e.citation.snippet) < NEGATIVE_BELOW]
         return found
 
-    def sentiment(self, sentence: str) -> float:
-        """VADER compound of the sentence with the tenant's people's names left out: a name is no feeling, but
-        VADER's lexicon reads some ("Mia" scores -0.3)."""
+    def people(self) -> set[str]:
+        """The lower-case first and last names of the tenant's contacts."""
         if self._people is None:
             with tenant_session(self.tenant_id) as session:
                 rows = session.execute(text("select lower(first_name), lower(last_name) from contacts "
                                             "where tenant_id = app_tenant_id()")).all()
             self._people = {n for row in rows for n in row if n}
-        words = [w for w in sentence.split() if w.strip(".,;:!?()\"'").lower() not in self._people]
+        return self._people
+
+    def sentiment(self, sentence: str) -> float:
+        """VADER compound of the sentence with the tenant's people's names left out: a name is no feeling, but
+        VADER's lexicon reads some ("Mia" scores -0.3)."""
+        people = self.people()
+        words = [w for w in sentence.split() if w.strip(".,;:!?()\"'").lower() not in people]
         return score_text(" ".join(words))
+
+    def rivals(self):
+        """A pattern for the other agencies this tenant's clients name ("a quote from X", "Competition: X"),
+        learnt from all their texts (never a list given in advance), or None when they name none."""
+        table = open_table()
+        if table is None:
+            return None
+        rows = table.search().where(self._scope(None, None)).select(["text"]).limit(None).to_list()
+        with tenant_session(self.tenant_id) as session:
+            own = set(session.execute(text("select lower(name) from companies where tenant_id = app_tenant_id()"))
+                      .scalars())
+        return rival_pattern(rival_names((r["text"] for r in rows), self.people(), own))
 
     def _similar(self, table, topic: str, where: str) -> list[Evidence]:
         rows = (table.search(embed_one(topic), query_type="vector").distance_type("cosine")
@@ -172,6 +198,25 @@ class TenantTools:
                "as name from contacts where tenant_id = app_tenant_id() and id = any(cast(:ids as uuid[]))")
         with tenant_session(self.tenant_id) as session:
             return {r.id: r.name for r in session.execute(text(sql), {"ids": ids})}
+
+    def find_record(self, name: str) -> tuple[str, str, str] | None:
+        """Entity lookup by name: (kind, id, name) of the tenant's company with this name, else its contact with
+        this full name or email (case-insensitive; another agency's records are invisible here)."""
+        with tenant_session(self.tenant_id) as session:
+            row = session.execute(text(
+                "select 'company' as kind, cast(id as text) as id, name from companies where tenant_id = "
+                "app_tenant_id() and lower(name) = lower(:n) union all select 'contact', cast(id as text), "
+                "coalesce(nullif(concat_ws(' ', first_name, last_name), ''), email) from contacts where tenant_id = "
+                "app_tenant_id() and (lower(concat_ws(' ', first_name, last_name)) = lower(:n) or lower(email) = "
+                "lower(:n)) order by 1 limit 1"), {"n": name.strip()}).first()
+        return (row.kind, row.id, row.name) if row else None
+
+    def next_action(self, kind: str, entity_id: str):
+        """The next best action for the tenant's company or contact (`serving.next_action.recommend`)."""
+        from serving.next_action import recommend
+
+        with tenant_session(self.tenant_id) as session:
+            return recommend(session, kind, entity_id)
 
     def deals_in_stage(self, stage: str) -> list[dict]:
         """Open deals whose stage is named `stage` (any pipeline), largest first."""

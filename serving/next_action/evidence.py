@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from serving.citations import clip
-from serving.next_action.concerns import Concern, Text, by_theme, find_concerns
+from serving.concerns import Concern, Text, by_theme, find_concerns
 from serving.next_action.model import Reason
 from serving.next_action.signals import INBOUND, OpenDeal, Score, Signals, Touch
 from serving.rag.chunking import split_sentences, strip_quoted

@@ -18,8 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from crm import scores
+from serving.concerns import Text
 from serving.insights import EntityNotFound
-from serving.next_action.concerns import Text
 from serving.rag.sources import compose_text
 
 TEXT_DAYS = 180        # texts read for sentiment and stated concerns (the marts look back as far)

@@ -9,6 +9,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlalchemy import text
 
 from crm.db.engine import tenant_session
 from crm.settings import get_settings
@@ -49,6 +50,10 @@ def _agency(tenant_id: str, prefix: str) -> dict:
         d.activity("call", "Pricing talk. Risk: Adsmith is pitching them.", company_id=co["Cedar"]),
     ]
     d.activity("email_sent", "Unlike Adsmith, we report weekly.", contact_id=ct["Dune"])   # our words, not theirs
+    # a rival named after a cue once (Cedar) is a competitor wherever it is named (Elm); a person is no rival
+    ids["rivals"] = [d.note("Competition: Loudhouse.", company_id=co["Cedar"]),
+                     d.activity("meeting", "Loudhouse sent them a deck on Friday.", company_id=co["Elm"])]
+    d.note("Also talking to Ald Lee about the renewal.", contact_id=ct["Dune"])
     ids["ceo"] = [d.note("Pushback: their CEO has to sign off.", contact_id=ct["Alder"]),
                   d.note("Objection raised: their CEO has to sign off.", contact_id=ct["Elm"])]
     d.note("Set up a call with their CEO next week.", contact_id=ct["Birch"])   # CEO, but no sign-off
@@ -117,6 +122,49 @@ def test_at_risk_customers_who_complained_about_reporting_joins_tiers_with_text(
     assert [g.key for g in out.groups] == ["tier-A", "tier-C"]
     hot = agent(tenant["tenant_id"], "Which hot leads mentioned Adsmith?")
     assert _names(hot) == {"Bir Lee"} and hot.groups[0].items[0].entity_type == "contact"
+
+
+def test_a_competitor_as_a_category_names_every_company_whose_texts_say_so(tenant, agencies):
+    mine, _ = agencies
+    for question in ("Which companies mentioned a competitor?", "Which clients are considering another agency?"):
+        out = agent(tenant["tenant_id"], question)
+        assert _names(out) == {"Mine Alder", "Mine Birch", "Mine Cedar", "Mine Elm"}, question   # not Dune
+        cited = {c.source_id for c in out.insight.citations}
+        assert cited <= set(mine["adsmith"]) | set(mine["rivals"]) and mine["rivals"][1] in cited
+        assert all(citation_in_tenant(tenant["tenant_id"], c.__dict__) for c in out.insight.citations)
+    hot = agent(tenant["tenant_id"], "hot leads that mentioned a competitor")
+    assert hot.plan.lead_tiers == ("A",) and _names(hot) == {"Bir Lee"}
+    assert [c.source_id for c in hot.insight.citations] == [mine["adsmith"][1]]
+
+
+_RECORD_TABLES = {"note": "notes", "activity": "activities", "deal": "deals", "task": "tasks",
+                  "contact": "contacts", "company": "companies"}
+
+
+def _cited_in(tenant_id: str, citation) -> bool:
+    table = _RECORD_TABLES.get(citation.source_type)
+    if table is None:
+        return citation_in_tenant(tenant_id, citation.__dict__)
+    with tenant_session(tenant_id) as s:
+        return s.execute(text(f"select count(*) from {table} where id = :id"), {"id": citation.source_id}).scalar() == 1
+
+
+def test_what_to_do_next_about_a_named_record_answers_with_its_cited_reasons(tenant, agencies):
+    mine, _ = agencies
+    out = agent(tenant["tenant_id"], "What should we do next about Mine Alder?")
+    assert out.plan.shape == "next_action"
+    assert out.insight.answer.startswith("Next best action for Mine Alder: ")
+    assert out.insight.citations and all(_cited_in(tenant["tenant_id"], c) for c in out.insight.citations)
+    body = out.to_dict(50)
+    assert body["items"] == [{**body["items"][0], "entity_id": mine["co"]["Alder"],
+                              "url": f"/companies/{mine['co']['Alder']}"}]
+    assert body["items"][0]["citations"] == list(range(1, len(out.insight.citations) + 1))
+    lead = agent(tenant["tenant_id"], "Next best action for Bir Lee")
+    assert lead.groups[0].items[0].entity_id == mine["ct"]["Birch"] and lead.insight.citations
+    for question in ("What should we do next about Theirs Alder?", "next best action for nobody@nowhere.test"):
+        missing = agent(tenant["tenant_id"], question)   # another agency's company is not found here
+        assert missing.insight.citations == [] and not missing.groups and "No company or contact" in \
+            missing.insight.answer, question
 
 
 def test_why_groups_reasons_and_off_topic_cites_nothing(tenant, agencies):

@@ -18,8 +18,8 @@ from crm.schemas.notes import NoteCreate
 from crm.schemas.pipelines import PipelineCreate, StageCreate
 from crm.schemas.tasks import TaskCreate
 from crm.services import activities, companies, contacts, deals, notes, pipelines, tasks
+from serving.concerns import Text, by_theme, find_concerns
 from serving.next_action import EntityNotFound, recommend
-from serving.next_action.concerns import Text, by_theme, find_concerns
 from serving.sentiment import score_pending
 
 NOW = dt.datetime.now(dt.UTC)

@@ -1,5 +1,9 @@
 """Objections and complaints a client stated in its own notes, emails, calls and tickets, found sentence by sentence.
 
+One detector for the whole product: the next best action reads one entity's concerns with it, and the insights
+agent resolves category questions ("which companies mentioned a competitor?", "... raised concerns about price")
+through it over the whole agency (`theme_named`, `states`).
+
 A sentence states a concern when it names a theme (price, a competitor, timing, ...) *and* reads as a concern:
 it carries a concern word ("concern", "worried", "pushback", "too expensive", "late", "considering switching", ...)
 or VADER reads the sentence itself as negative. Praise that names a theme ("reporting is clear and on time")
@@ -23,7 +27,8 @@ from serving.sentiment import score_text
 # theme -> words that name it (matched at a word start, lower case). One theme per sentence, the first that
 # matches in this order: the more specific themes first ("reports arrive late" is about reporting).
 THEMES: dict[str, tuple[str, ...]] = {
-    "a competitor": ("competitor", "switching to", "switch to", "comparing us", "compare us", "pitching them",
+    "a competitor": ("competitor", "competition", "quote from", "quotes from", "proposal from", "switching to",
+                     "switch to", "comparing us", "compare us", "pitching them",
                      "another agency", "other agencies", "other agency", "in-house", "in house", "freelancer",
                      "taking over the account", "alternative", "rival"),
     "price": ("price", "pricing", "expensive", "cost", "budget", "afford", "cheaper", "discount", "fee",
@@ -54,6 +59,87 @@ _THEME = {theme: re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(w) + _EXCEPT.g
           for theme, words in THEMES.items()}
 _MARKER = re.compile("|".join(rf"(?<![\w-]){re.escape(m.rstrip('*'))}" + ("" if m.endswith("*") else r"(?![\w-])")
                               for m in MARKERS))
+
+
+# Another agency named the ways notes name a rival: a cue, then a capitalised name ("comparing us with Adsmith",
+# "a quote from Vertex Digital", "also talking to Hubbub Agency", "Competition: Catalyst & Co", "X is pitching
+# them"). The names found so in an agency's own texts are its rivals (`rival_names`), so a later sentence naming
+# one ("Adsmith sent them a deck") is about a competitor too. The cue alone is too loose ("talking to Grace").
+_RIVAL_CUE = (r"(?i:compar(?:e|es|ed|ing) us (?:with|to|against)|quotes? from|proposals? from|(?:also )?talking to|"
+              r"(?:also )?speaking (?:to|with)|switch(?:ing|ed)? to|moving (?:over )?to|(?:went|gone|going) with|"
+              r"met with|pitched by|competition:|competitors?:|rivals?:)")
+_NAME = r"(?P<name>[A-Z][\w'&-]*(?:\s+(?:&\s+)?[A-Z][\w'-]*){0,3})"
+_RIVAL = (re.compile(rf"{_RIVAL_CUE}\s+{_NAME}"), re.compile(rf"{_NAME}\s+(?:is|are|was|were) pitching\b"))
+_CALENDAR_AND_PRONOUNS = ("monday tuesday wednesday thursday friday saturday sunday january february march april "
+                          "may june july august september october november december i we they he she it the their "
+                          "our them us you")
+_NOT_A_NAME = frozenset(_CALENDAR_AND_PRONOUNS.split())
+
+
+def rival_names(texts: Iterable[str], people: set[str] = frozenset(), own: set[str] = frozenset()) -> set[str]:
+    """Names that follow a rival cue in these texts' sentences, except the agency's people (lower-case first and last
+    names: "talking to Grace Lee") and its own companies (lower-case names), calendar words and anything with
+    a digit ("moving to Q3")."""
+    names = set()
+    for sentence in (s for t in texts for s in split_sentences(strip_quoted(t))):
+        for pattern in _RIVAL:
+            for m in pattern.finditer(sentence):
+                name = m["name"].rstrip(".'-")
+                words = [w.lower() for w in name.split() if w != "&"]
+                if (not words or name.lower() in own or all(w in people for w in words)
+                        or words[0] in _NOT_A_NAME or any(c.isdigit() for c in name) or len(name) < 3):
+                    continue
+                names.add(name)
+    return names
+
+
+def rival_pattern(names: Iterable[str]) -> re.Pattern | None:
+    names = sorted(set(names), key=len, reverse=True)
+    if not names:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(r"\s+".join(map(re.escape, n.split())) for n in names) + r")(?!\w)")
+
+
+def themes_in(sentence: str, rivals: re.Pattern | None = None) -> set[str]:
+    """Every theme the sentence names (`theme_of` keeps the first); a competitor also when it names a rival."""
+    lowered = sentence.lower()
+    found = {theme for theme, pattern in _THEME.items() if pattern.search(lowered)}
+    if rivals is not None and rivals.search(sentence):
+        found.add("a competitor")
+    return found
+
+
+# What a question calls each theme: "a competitor", "an alternative", "another agency", "pricing", "the contract"...
+_CATEGORY = {
+    "a competitor": r"competitors?|(?:the )?competition|rivals?|alternatives?(?: to us)?|(?:another|other|a competing|"
+                    r"a different|a new) (?:agenc(?:y|ies)|vendors?|suppliers?|providers?)|switching(?: agencies)?",
+    "price": r"(?:the )?(?:price|prices|pricing|cost|costs|budget|fees?|money)",
+    "contract terms": r"(?:the )?(?:contract(?: terms| length)?|terms|contracts|commitment)",
+    "reporting": r"(?:the |our )?(?:reporting|reports?|dashboards?)",
+    "results": r"(?:the |our )?(?:results|performance|roi)",
+    "timing": r"(?:the )?timing",
+    "sign-off": r"(?:the )?(?:sign[- ]off|approvals?)",
+    "service": r"(?:the |our )?(?:service|support)",
+}
+_CATEGORY_RE = {theme: re.compile(rf"(?:(?:a|an|any|some|the)\s+)?(?:{words})", re.IGNORECASE)
+                for theme, words in _CATEGORY.items()}
+_CONCERN_WORDS = re.compile(r"^(?:(?:concerns?|objections?|worries|complaints?|issues?|problems?|doubts?)"
+                            r"(?:\s+(?:about|over|with|on|regarding|around))?\s+)", re.IGNORECASE)
+
+
+def theme_named(topic: str) -> str | None:
+    """The theme a question's topic names as a category ("a competitor", "concerns about pricing"), or None
+    for anything else (a name, a sentence, a product)."""
+    topic = _CONCERN_WORDS.sub("", " ".join(topic.split()).strip(" ?.!,;:"))
+    return next((theme for theme, pattern in _CATEGORY_RE.items() if pattern.fullmatch(topic)), None)
+
+
+def states(text: str, theme: str, rivals: re.Pattern | None = None) -> str | None:
+    """The first sentence of `text` that states a concern of `theme` (a competitor: names one), else None."""
+    for sentence in split_sentences(strip_quoted(text)):
+        if theme in themes_in(sentence, rivals) and is_concern(sentence, theme):
+            return sentence
+    return None
 
 
 @dataclass(frozen=True)
