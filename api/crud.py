@@ -30,7 +30,7 @@ from api.deps import CallerDep, SessionDep, WriterDep, read_in_one_trip
 from api.errors import ApiError, not_found
 from api.idempotency import IdempotencyDep
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, page
-from api.preconditions import check_if_match, etag, etag_of, lock_or_404
+from api.preconditions import check_if_match, etag_of, lock_or_404
 from api.sql_json import page_sql, record_fields
 from crm.db.one_trip import Caller, Statement
 from crm.ids import parse_uuid
@@ -48,7 +48,6 @@ class Resource:
     read: type[BaseModel]
     search: tuple[str, ...] = ()     # columns matched by ?q=
     filters: tuple[str, ...] = ()    # uuid/text columns filterable by equality
-    to_read: Callable[[Session, Any], BaseModel] | None = None
     extra_routes: list[Callable[[APIRouter], None]] = field(default_factory=list)
     nested: dict[str, str] = field(default_factory=dict)   # read field -> SQL giving its JSON, per row
 
@@ -185,8 +184,14 @@ def crud_router(res: Resource) -> APIRouter:
     router = APIRouter(prefix=f"/{res.name}", tags=[res.name])
     Read, Create, Update = res.read, res.create, res.update
 
-    def to_read(session: Session, obj: Any) -> BaseModel:
-        return res.to_read(session, obj) if res.to_read else Read.model_validate(obj)
+    stored_select = select(*_read_columns(res)).where(res.model.id == bindparam("id"))
+
+    def stored(session: Session, id_: uuid.UUID) -> tuple[BaseModel, str]:
+        """The row as this write's transaction now holds it (server defaults, trigger-set timestamps, nested
+        parts) and its ETag, in one statement: the same select and schema as a read by id, so a write answers
+        exactly what a read of it answers."""
+        row = session.execute(stored_select, {"id": id_}).mappings().one()
+        return Read.model_validate(dict(row)), etag_of(res.model.__tablename__, id_, row[_XMIN], row["updated_at"])
 
     filters_doc = ", ".join(f"`{f}`" for f in res.filters) or "none"
     list_shapes: dict[ListShape, Statement] = {}
@@ -228,11 +233,11 @@ def crud_router(res: Resource) -> APIRouter:
     def create(payload: Create, session: SessionDep, principal: WriterDep, idem: IdempotencyDep):
         def write():
             obj = res.service.create(session, payload, principal)
-            session.refresh(obj)   # the stored row: server defaults and trigger-set timestamps
-            return to_read(session, obj).model_dump(mode="json"), {"ETag": etag(session, res.model, obj.id)}
+            read, tag = stored(session, obj.id)
+            return read.model_dump(mode="json"), {"ETag": tag}
         return idem.respond(session, principal, 201, write)
 
-    by_id = Statement.of(select(*_read_columns(res)).where(res.model.id == bindparam("id")))
+    by_id = Statement.of(stored_select)
 
     async def read_one(request: Request, caller: Caller, id: uuid.UUID) -> Response:
         (rows,) = await read_in_one_trip(request, caller, Statement(by_id.sql, {"id": id}))
@@ -255,9 +260,8 @@ def crud_router(res: Resource) -> APIRouter:
         obj = get_or_404(session, res, id, lock=True)
         check_if_match(request, session, res.model, id)
         obj = res.service.update(session, obj, payload)
-        session.refresh(obj)
-        response.headers["ETag"] = etag(session, res.model, id)
-        return to_read(session, obj)
+        read, response.headers["ETag"] = stored(session, id)
+        return read
 
     @router.delete("/{id}", status_code=204, summary=f"Delete a {res.label}",
                    description="Send `If-Match: <ETag>` to delete only the version you read (412 otherwise).")

@@ -18,12 +18,6 @@ from crm.schemas.pipelines import (
 from crm.services import pipelines
 
 
-def _read(session, pipeline):
-    return PipelineRead.model_validate({**{c: getattr(pipeline, c) for c in
-                                           ("id", "name", "is_default", "created_at", "updated_at")},
-                                        "stages": pipelines.stages_of(session, pipeline.id)})
-
-
 def _stage_routes(router: APIRouter) -> None:
     def find_stage(session, request, pipeline_id, stage_id):
         stage = pipelines.find_stage(session, pipeline_id, stage_id)
@@ -59,7 +53,7 @@ resource = Resource(
     name="pipelines", label="pipeline", model=Pipeline, service=pipelines,
     create=PipelineCreate, update=PipelineUpdate, read=PipelineRead,
     search=("name",), filters=("is_default",),
-    to_read=_read, extra_routes=[_stage_routes],
+    extra_routes=[_stage_routes],
     nested={"stages": "select coalesce(json_agg(json_build_object('id', s.id, 'name', s.name, 'position', s.position, "
                       "'win_probability', s.win_probability, 'is_won', s.is_won, 'is_lost', s.is_lost) "
                       "order by s.position), '[]') from pipeline_stages s where s.pipeline_id = pipelines.id"},
