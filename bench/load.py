@@ -38,6 +38,8 @@ import wrk_runner
 from load_mix import AgencyIds, CrowdMix, list_path
 from load_seed import SIZES, Agency, read_cursors, seed
 
+from app.cli.serve import KEEP_ALIVE_SECONDS
+
 ROOT = Path(__file__).resolve().parent.parent
 BARE_BY_ID = "bare JSON (GET /api/v1/contacts/{id})"
 BARE_LIST = "bare JSON page (GET /api/v1/contacts?limit=50)"
@@ -181,23 +183,33 @@ def run_fair(servers: Servers, agencies: list[Agency], args) -> dict:
     seconds = args.fair_seconds
     report.part(f"fair share: agency B offers {args.fair_rate:g} req/s (open loop, {args.fair_connections} "
                 f"connections, the crowd's mix) for {seconds:g} s alone, then while agency A floods with wrk "
-                f"({args.flood_connections} connections, one key, GET contacts by id); default rate limits")
+                f"({args.flood_connections} connections, one key, GET contacts by id, as fast as it is answered); "
+                "default rate limits. Control: the same flood aimed at the bare app instead, so B shares the "
+                "cores with the flooder but the CRM never sees it")
     port = servers.real_port
 
     def b_run() -> open_loop.Figures:
         return open_loop.run("127.0.0.1", port, b_mix, args.fair_connections, args.fair_rate, seconds, warmup=2,
                              processes=1, timeout=args.timeout)
 
+    def flooded(url: str, cpu) -> tuple[open_loop.Figures, dict]:
+        flood_entries = [(f"/api/v1/contacts/{c}", a.keys[0]) for c in a.contacts[:wrk_runner.MAX_ENTRIES]]
+        flood = wrk_runner.start(url, flood_entries, args.flood_connections, seconds + 10, count_statuses=True)
+        try:
+            time.sleep(2)
+            wrk_before, server_before, t = srv.cpu_seconds(flood.pid), cpu(), time.monotonic()
+            loaded = b_run()
+            took = time.monotonic() - t
+            wrk_cpu, server = srv.cpu_seconds(flood.pid) - wrk_before, cpu() - server_before
+        finally:
+            result = wrk_runner.finish(flood)
+        return loaded, result | {"flooder_cores": wrk_cpu / took,
+                                 "server_cores": (server.app + server.postgres) / took}
+
     idle = b_run()
-    flood_entries = [(f"/api/v1/contacts/{c}", a.keys[0]) for c in a.contacts[:wrk_runner.MAX_ENTRIES]]
-    flood = wrk_runner.start(servers.real_url, flood_entries, args.flood_connections, seconds + 10,
-                             count_statuses=True)
-    try:
-        time.sleep(2)
-        loaded = b_run()
-    finally:
-        flood_result = wrk_runner.finish(flood)
-    return report.fair(idle, loaded, flood_result)
+    loaded, flood_result = flooded(servers.real_url, servers.real_cpu)
+    control, control_result = flooded(servers.bare_url, servers.bare_cpu)
+    return report.fair(idle, loaded, flood_result, control, control_result)
 
 
 def main() -> None:
@@ -224,8 +236,9 @@ def main() -> None:
     p.add_argument("--fair-connections", type=int, default=50)
     p.add_argument("--flood-connections", type=int, default=64)
     p.add_argument("--keep-logs", type=Path, help="copy the servers' logs (and the refresher's) here at exit")
-    p.add_argument("--keep-alive", type=float, default=5,
-                   help="the bare app's --timeout-keep-alive: keep it equal to what `crm serve` uses")
+    p.add_argument("--keep-alive", type=float, default=KEEP_ALIVE_SECONDS,
+                   help="the bare app's --timeout-keep-alive; default: what `crm serve` uses (a shorter one makes "
+                        "the bare app reopen the crowd's idle connections, which the CRM does not)")
     args = p.parse_args()
     parts = args.only or ["table", "crowd", "fair"]
 
