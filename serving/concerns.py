@@ -38,11 +38,13 @@ THEMES: dict[str, tuple[str, ...]] = {
     "reporting": ("report", "dashboard", "tracking", "analytics"),
     "results": ("results", "roi", "return on", "performance", "leads dropped", "traffic", "cost per lead",
                 "conversion", "proof", "case stud", "outside help"),
+    # "X is not a priority right now" is timing; "they feel they are not a priority" is service (neglect)
     "timing": ("next quarter", "right time", "wait until", "later this year", "on hold", "postpone",
-               "not a priority", "next year", "fiscal year", "timing"),
+               "not a priority right now", "not a priority at the moment", "not a priority this", "next year",
+               "fiscal year", "timing"),
     "sign-off": ("sign off", "sign-off", "approval", "approve", "board", "ceo", "decision maker", "procurement"),
     "service": ("slow", "response time", "account manager", "missed", "broken", "not working", "bug", "error",
-                "support", "creative", "brief", "replies", "revisions"),
+                "support", "creative", "brief", "replies", "revisions", "they are not a priority", "neglected"),
 }
 # Words that make a sentence naming a theme a concern, whatever its sentiment: whole words, or a stem with "*".
 MARKERS = ("concern*", "worr*", "objection*", "pushback", "push back", "hesitat*", "complain*", "unhappy",
@@ -54,7 +56,8 @@ MARKERS = ("concern*", "worr*", "objection*", "pushback", "push back", "hesitat*
 # Themes a mere mention of is a concern: a client naming a rival is comparing.
 ALWAYS = ("a competitor",)
 NEGATIVE = -0.05   # VADER's usual threshold for a negative sentence
-_EXCEPT = {"report": r"(?!(?:ing|ed|s)? (?:a|an) )"}   # the verb: "reporting a problem" is no report
+_EXCEPT = {"report": r"(?!(?:ing|ed|s)? (?:a|an) )",   # the verb: "reporting a problem" is no report
+           "fee": r"(?!l)"}                           # "feel" is no fee
 _THEME = {theme: re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(w) + _EXCEPT.get(w, "") for w in words) + ")")
           for theme, words in THEMES.items()}
 _MARKER = re.compile("|".join(rf"(?<![\w-]){re.escape(m.rstrip('*'))}" + ("" if m.endswith("*") else r"(?![\w-])")
@@ -131,7 +134,9 @@ def theme_named(topic: str) -> str | None:
     """The theme a question's topic names as a category ("a competitor", "concerns about pricing"), or None
     for anything else (a name, a sentence, a product)."""
     topic = _CONCERN_WORDS.sub("", " ".join(topic.split()).strip(" ?.!,;:"))
-    return next((theme for theme, pattern in _CATEGORY_RE.items() if pattern.fullmatch(topic)), None)
+    parts = re.split(r",?\s+(?:or|and|and/or)\s+|,\s*", topic)   # "a competitor or an alternative to us"
+    themes = {next((theme for theme, pattern in _CATEGORY_RE.items() if pattern.fullmatch(p)), None) for p in parts}
+    return themes.pop() if len(themes) == 1 else None
 
 
 def states(text: str, theme: str, rivals: re.Pattern | None = None) -> str | None:

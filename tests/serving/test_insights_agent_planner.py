@@ -48,3 +48,19 @@ def test_a_record_page_question_is_about_that_record_unless_it_asks_which():
     acme = Entity("company", "00000000-0000-0000-0000-000000000001", "Acme")
     assert plan("What did they say about pricing?", acme).shape == "single"
     assert plan("Which contacts mentioned Adsmith?", acme).shape == "aggregate"
+
+
+def test_category_topics_and_rivals_resolve_through_the_shared_concern_detector():
+    from serving.concerns import rival_names, rival_pattern, states, theme_named, themes_in
+
+    assert theme_named("a competitor or an alternative to us") == theme_named("another agency") == "a competitor"
+    assert theme_named("concerns about pricing") == "price" and theme_named("Adsmith") is None
+    assert theme_named("the moon landing") is None and theme_named("price or Adsmith") is None
+    texts = ["Competition: Catalyst & Co.", "They got a quote from Vertex Digital last week.",
+             "Also talking to Grace Lee on Monday.", "We switch to Monday calls."]
+    rivals = rival_names(texts, people={"grace", "lee"})
+    assert rivals == {"Catalyst & Co", "Vertex Digital"}
+    assert states("Good call. Vertex Digital sent them a deck.", "a competitor", rival_pattern(rivals))
+    assert states("Good call. Vertex Digital sent them a deck.", "a competitor") is None
+    assert themes_in("Mia is frustrated: they feel they are not a priority.") == {"service"}
+    assert "timing" in themes_in("Paid search is not a priority right now.")
