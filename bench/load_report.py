@@ -74,15 +74,23 @@ def crowd(fig: Figures, seconds: float, cpu: srv.CpuSample, label: str) -> dict:
     return out
 
 
-def fair(idle: Figures, loaded: Figures, flood: dict) -> dict:
+def fair(idle: Figures, loaded: Figures, flood: dict, control: Figures, control_flood: dict) -> dict:
     b_idle, b_loaded = percentile(idle.latencies_ms, 95), percentile(loaded.latencies_ms, 95)
+    b_control = percentile(control.latencies_ms, 95)
     out = {"b_idle_p95": b_idle, "b_flood_p95": b_loaded, "ratio": b_loaded / b_idle,
+           "b_control_p95": b_control, "control_ratio": b_control / b_idle,
            "b_errors": error_kinds(loaded), "a_rps": flood["rps"], "a_statuses": flood["statuses"],
-           "a_429": flood["statuses"].get(429, 0), "a_requests": flood["requests"]}
-    print(f"  B p95 idle {b_idle:,.0f} ms, under flood {b_loaded:,.0f} ms ({out['ratio']:.2f}x)\n"
+           "a_429": flood["statuses"].get(429, 0), "a_requests": flood["requests"],
+           "flooder_cores": flood["flooder_cores"], "server_cores": flood["server_cores"],
+           "control_flooder_cores": control_flood["flooder_cores"], "control_rps": control_flood["rps"]}
+    print(f"  B p95 idle {b_idle:,.0f} ms, under A's flood of the CRM {b_loaded:,.0f} ms ({out['ratio']:.2f}x); "
+          f"while the same flood hits the bare app instead {b_control:,.0f} ms ({out['control_ratio']:.2f}x)\n"
           f"  B errors under flood: {', '.join(f'{k} {v:,}' for k, v in out['b_errors'].items())}\n"
           f"  A sent {flood['requests']:,} requests ({flood['rps']:,.0f} req/s): "
-          + ", ".join(f"{code} x {n:,}" for code, n in sorted(flood["statuses"].items())), flush=True)
+          + ", ".join(f"{code} x {n:,}" for code, n in sorted(flood["statuses"].items()))
+          + f"\n  the flooder (wrk) used {out['flooder_cores']:.2f} cores, the CRM (app + PostgreSQL) "
+          f"{out['server_cores']:.2f} cores; against the bare app the flooder used {out['control_flooder_cores']:.2f} "
+          f"cores at {out['control_rps']:,.0f} req/s", flush=True)
     return out
 
 
@@ -101,5 +109,7 @@ def summary(results: dict, machine: str) -> None:
                          f"p99 {c['p99']:,.0f} ms, {errors:,} errors, {c['cpu_ms']:.2f} ms CPU/req")
     if f := results.get("fair"):
         lines.append(f"- Fair share: B p95 idle {f['b_idle_p95']:,.0f} ms, under A's flood {f['b_flood_p95']:,.0f} ms "
-                     f"({f['ratio']:.2f}x); A answered 429 {f['a_429']:,} of {f['a_requests']:,} times")
+                     f"({f['ratio']:.2f}x; {f['b_control_p95']:,.0f} ms = {f['control_ratio']:.2f}x while the same "
+                     f"flood hits the bare app); A answered 429 {f['a_429']:,} of {f['a_requests']:,} times; the "
+                     f"flooder used {f['flooder_cores']:.2f} of the 2 cores")
     print("\n== summary\n" + "\n".join(lines), flush=True)
