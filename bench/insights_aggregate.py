@@ -27,7 +27,9 @@ from pathlib import Path
 OFF_TOPIC = ("What is the capital of France?", "Who won the 1998 football World Cup?",
              "How do I bake sourdough bread at home?", "Which companies mentioned the moon landing?",
              "What is the boiling point of water at sea level?", "Which clients asked about quantum chromodynamics?",
-             "Recommend a good science fiction novel.", "What will the weather be in Lisbon tomorrow?")
+             "Recommend a good science fiction novel.", "What will the weather be in Lisbon tomorrow?",
+             # a concern theme's word in an off-topic question (probes the theme fallback of find_mentions)
+             "Which companies mentioned the price of gold?", "Which companies said the football results were bad?")
 AT_RISK_PROBABILITY = 0.5   # the product's "at risk" (home page, insights agent)
 # The same objections asked in other words (written for this bench): they go through the semantic path, and
 # are reported on their own line, outside the goal figures.

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from crm.db.engine import tenant_session
 from serving.citations import Citation, clip
-from serving.concerns import rival_names, rival_pattern, states, theme_named
+from serving.concerns import rival_names, rival_pattern, states, theme_named, themes_in
 from serving.embeddings import embed_one
 from serving.insights_agent.matching import TopicMatcher
 from serving.insights_agent.state import Evidence
@@ -27,6 +27,9 @@ from serving.sentiment import score_text
 SAID_BY_THEM = ("note", "email_replied", "call", "meeting", "support_ticket")
 SEMANTIC_CUTOFF = 0.55    # cosine (MiniLM) a sentence needs to count as about a topic no word of it names
 SEMANTIC_DEPTH = 300
+# A topic whose words find nothing but name one concern theme ("we are too expensive"): the detector's concerns of
+# that theme at least this near the words (at 0.35 "the price of gold" listed every price complaint; at 0.45 not)
+THEME_FLOOR = 0.45
 NEGATIVE_BELOW = -0.05    # VADER compound under which a sentence about a named topic reads as a complaint
 COMPLAINT_BELOW = -0.3    # ... and under which any sentence does, when the question names no topic
 TIERS = ("A", "B", "C", "D")
@@ -86,7 +89,13 @@ class TenantTools:
             found = [_evidence(r) for r in rows if matcher.matches(r["text"]) or states(r["text"], theme, rivals)]
         else:
             found = [_evidence(r) for r in rows if matcher.matches(r["text"])]
-        if not found and theme is None and fts_terms(topic):
+        if not found and theme is None and len(named := themes_in(topic)) == 1:
+            # words that find nothing but name one theme: that theme's concerns also near the words (THEME_FLOOR)
+            near = {(e.citation.source_id, e.citation.snippet): e
+                    for e in self._similar(table, topic, where, THEME_FLOOR)}
+            theme = named.pop()
+            found = [e for r in rows if (e := near.get((r["source_id"], clip(r["text"])))) and states(r["text"], theme)]
+        if not found and fts_terms(topic):
             found = self._similar(table, topic, where)
         if negative:
             found = [e for e in found if self.sentiment(e.citation.snippet) < NEGATIVE_BELOW]
@@ -120,11 +129,11 @@ class TenantTools:
                       .scalars())
         return rival_pattern(rival_names((r["text"] for r in rows), self.people(), own))
 
-    def _similar(self, table, topic: str, where: str) -> list[Evidence]:
+    def _similar(self, table, topic: str, where: str, cutoff: float = SEMANTIC_CUTOFF) -> list[Evidence]:
         rows = (table.search(embed_one(topic), query_type="vector").distance_type("cosine")
                 .select([*_PASSAGE_COLUMNS, "_distance"]).where(where, prefilter=True).limit(SEMANTIC_DEPTH)
                 .to_list())
-        return [_evidence(r, 1.0 - r["_distance"]) for r in rows if 1.0 - r["_distance"] >= SEMANTIC_CUTOFF]
+        return [_evidence(r, 1.0 - r["_distance"]) for r in rows if 1.0 - r["_distance"] >= cutoff]
 
     def complaints(self) -> list[Evidence]:
         """Every sentence of the tenant's clients that reads as a complaint (VADER below COMPLAINT_BELOW), looked
