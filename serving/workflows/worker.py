@@ -69,12 +69,13 @@ def _deliver_due(limit: int) -> int:
 
 class WorkflowWorker:
     def __init__(self, poll_seconds: float = 2.0, scan_seconds: float = 60.0, dispatch_batch: int = 500,
-                 run_batch: int = 50, delivery_batch: int = 100, run_threads: int = 4,
+                 run_batch: int = 50, delivery_batch: int = 100, run_threads: int = 4, linger_seconds: float = 0.05,
                  run_fn: Callable[[int], int] = _run_due, deliver_fn: Callable[[int], int] = _deliver_due):
         self.poll_seconds, self.scan_seconds = poll_seconds, scan_seconds
         self.dispatch_batch, self.run_batch, self.delivery_batch = dispatch_batch, run_batch, delivery_batch
         self.run_fn, self.deliver_fn = run_fn, deliver_fn
         self.run_threads = max(1, run_threads)
+        self.linger_seconds = linger_seconds
         self.totals = WorkerTotals()
         self._lock = threading.Lock()
         self._nudge = {name: threading.Event() for name in self.lanes() if name != "events"}
@@ -162,6 +163,10 @@ class WorkflowWorker:
             if did:
                 continue   # more may be waiting: drain before sleeping
             listener = self._wait(name, channels, listener, stop)
+            # Woken by one commit, linger a moment before the step: under a steady trickle of writes, stepping at
+            # once takes one event and one run at a time (a transaction each, five commits a run), while after a
+            # few tens of milliseconds the batch holds every write of that moment and its rounds are set-based.
+            stop.wait(self.linger_seconds)
         if listener is not None:
             listener.close()
 
