@@ -4,21 +4,18 @@ nothing cited off-topic, isolation through every tool, and the offline fallback 
 from __future__ import annotations
 
 import json
-import threading
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import text
 
 from crm.db.engine import tenant_session
-from crm.settings import get_settings
 from serving import llm as llm_module
 from serving.insights import NOTHING_FOUND, read_records
 from serving.insights_agent import ask
 from serving.insights_agent.planner import AT_RISK_TIERS
 from serving.insights_agent.tools import TenantTools
 from serving.rag.indexer import index_tenant
+from tests.chat_model_endpoint import serve as serve_chat_model
 from tests.conftest import make_tenant
 from tests.serving.rag_factory import TenantData, citation_in_tenant
 
@@ -189,39 +186,12 @@ def test_record_tools_see_only_the_bound_agency(tenant, other_tenant, agencies):
     assert {i.entity_id for g in listed.groups for i in g.items} == at_risk
 
 
-class _ModelServer(BaseHTTPRequestHandler):
-    """Speaks the Ollama chat API: HTTP 500 when the server has no `call`, else one tool call of it."""
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.requests += 1
-        if self.server.call is None:
-            body, status = b'{"error": "model runner crashed"}', 500
-        else:
-            message = {"role": "assistant", "content": "", "tool_calls": [{"function": self.server.call}]}
-            body, status = json.dumps({"model": "m", "created_at": "2026-01-01T00:00:00Z", "message": message,
-                                       "done": True, "done_reason": "stop"}).encode() + b"\n", 200
-        self.send_response(status)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def model_server(monkeypatch):
-    """CRM_LLM set to an Ollama model served by a local HTTP server (see _ModelServer)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ModelServer)
-    server.requests, server.call, server.daemon_threads, server.block_on_close = 0, None, True, False
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{server.server_address[1]}")
-    monkeypatch.setattr(get_settings(), "crm_llm", f"ollama:test-{uuid.uuid4().hex[:8]}")
+    """CRM_LLM set to an Ollama model served by a local HTTP server: HTTP 500 until its `call` is set."""
+    server = serve_chat_model(monkeypatch)
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 def test_provider_error_falls_back_to_the_offline_plan_and_a_tool_call_plans(tenant, agencies, model_server):

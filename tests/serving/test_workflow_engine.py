@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,7 +9,6 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import text
@@ -21,6 +19,8 @@ from crm.settings import get_settings
 from crm.workflows.checkpoints import APPLICATION_NAME
 from crm.workflows.runs import get_run
 from serving.workflows.runner import run_due_outcomes, run_until_idle
+from tests.chat_model_endpoint import ChatModelEndpoint
+from tests.chat_model_endpoint import serve as serve_chat_model
 from tests.serving.workflow_world import (
     add_contact_with_email,
     admin_sql,
@@ -313,61 +313,18 @@ def test_a_worker_killed_mid_run_resumes_at_the_step_it_reached_with_no_effect_t
 
 # ---- a configured chat model ---------------------------------------------------------------------------------------
 
-class _ModelEndpoint(ThreadingHTTPServer):
-    """A local chat-model server speaking the Ollama API: answers `reply` (streamed), or fails with HTTP 500."""
-    daemon_threads, block_on_close = True, False   # the cached model client keeps its connection open
-
-    def __init__(self, reply: str | None):
-        self.reply, self.requests = reply, 0
-        super().__init__(("127.0.0.1", 0), _ModelHandler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _ModelHandler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.requests += 1
-        if self.server.reply is None:
-            body = b'{"error": "model runner crashed"}'
-            self.send_response(500)
-        else:
-            stamp = "2026-01-01T00:00:00Z"
-            lines = [{"model": "m", "created_at": stamp, "message": {"role": "assistant", "content": self.server.reply},
-                      "done": False},
-                     {"model": "m", "created_at": stamp, "message": {"role": "assistant", "content": ""}, "done": True,
-                      "done_reason": "stop", "total_duration": 1, "load_duration": 1, "prompt_eval_count": 1,
-                      "prompt_eval_duration": 1, "eval_count": 1, "eval_duration": 1}]
-            body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
-            self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def chat_model(monkeypatch):
     """Configure CRM_LLM as an Ollama model served by a local endpoint; yields a function setting its reply."""
     servers = []
 
-    def serve(reply: str | None) -> _ModelEndpoint:
-        server = _ModelEndpoint(reply)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        monkeypatch.setenv("OLLAMA_HOST", server.url)
-        monkeypatch.setattr(get_settings(), "crm_llm", f"ollama:test-{uuid.uuid4().hex[:8]}")   # a new client
-        return server
+    def serve(reply: str | None) -> ChatModelEndpoint:
+        servers.append(serve_chat_model(monkeypatch, reply=reply))
+        return servers[-1]
 
     yield serve
     for server in servers:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 def test_ai_decision_uses_the_configured_model(world, chat_model):
