@@ -8,13 +8,16 @@ session cookie, are not rate limited.
 
 - unknown or revoked key: 401;
 - a bucket empty: 429 with `Retry-After` (seconds) and `RateLimit-Limit` / `RateLimit-Remaining`; while a key's
-  refusal still runs in a worker, its requests are refused there by `KnownRefusals` before anything else;
+  refusal still runs in a worker, its requests are refused there by `KnownRefusals` before anything else,
+  each after CRM_REFUSAL_DELAY (a flooder's connections wait instead of taking the cores);
 - no database connection within CRM_QUEUE_TIMEOUT, or more than CRM_MAX_IN_FLIGHT API requests already being
   handled by this worker: 503 with `Retry-After`, instead of a client timeout.
 Admitted responses carry `RateLimit-Limit` and `RateLimit-Remaining` of the key.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -83,6 +86,7 @@ class KnownRefusals:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.held = 0   # refusals of this worker waiting out CRM_REFUSAL_DELAY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and one_trip.leases.any_refused() and scope["path"].startswith("/api/"):
@@ -91,9 +95,26 @@ class KnownRefusals:
                 key_hash = hash_api_key(token)
                 refused = one_trip.leases.refusal(key_hash)
                 if refused is not None:
+                    await self._hold()
+                    refused = one_trip.leases.refusal(key_hash) or refused   # Retry-After as of now
                     await self._refuse(scope, receive, send, key_hash, refused)
                     return
         await self.app(scope, receive, send)
+
+    async def _hold(self) -> None:
+        """Wait CRM_REFUSAL_DELAY before answering a refusal (at most CRM_MAX_HELD_REFUSALS at once; past that,
+        at once). An HTTP/1.1 connection carries one request at a time, so a client that floods over N
+        connections is slowed to N refusals per delay: it no longer takes the cores its neighbours need, and a
+        held refusal costs a sleeping coroutine, no CPU."""
+        settings = get_settings()
+        delay = settings.crm_refusal_delay
+        if delay <= 0 or self.held >= settings.crm_max_held_refusals:
+            return
+        self.held += 1
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self.held -= 1
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, key_hash: str,

@@ -4,6 +4,8 @@ under the key's agency, and never routed (an unknown path or a malformed body st
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.admission import KnownRefusals
@@ -32,6 +34,7 @@ def test_a_refused_key_is_answered_before_routing_with_every_header_and_counted(
     _, key = _new_key(api)
     headers = {"Authorization": f"Bearer {key}"}
     monkeypatch.setattr(get_settings(), "crm_rate_key_per_s", 0.5)   # a burst of 1, then one every 2 s
+    monkeypatch.setattr(get_settings(), "crm_refusal_delay", 0)      # the hold has its own test below
     path = f"{API}/contacts/{contact['id']}"
     assert client.get(path, headers=headers).status_code == 200
     assert_problem(client.get(path, headers=headers), 429)   # PostgreSQL's refusal: the worker now knows it
@@ -56,3 +59,42 @@ def test_a_refused_key_is_answered_before_routing_with_every_header_and_counted(
     # other keys of the agency, and requests without a key, are not touched
     assert api.get(f"/contacts/{contact['id']}").status_code == 200
     assert_problem(client.get(path), 401)
+
+
+def _refused_key(api: Api, client, monkeypatch) -> tuple[str, dict]:
+    contact = api.contact(f"held-{time.monotonic_ns()}@example.com")
+    _, key = _new_key(api)
+    headers = {"Authorization": f"Bearer {key}"}
+    monkeypatch.setattr(get_settings(), "crm_rate_key_per_s", 0.5)
+    monkeypatch.setattr(get_settings(), "crm_refusal_delay", 0)
+    path = f"{API}/contacts/{contact['id']}"
+    assert client.get(path, headers=headers).status_code == 200
+    assert_problem(client.get(path, headers=headers), 429)
+    learnt = one_trip.leases.refusal(hash_api_key(key))
+    assert learnt is not None
+    one_trip.leases.refused(hash_api_key(key), one_trip.RateLimited(60, learnt.limit, learnt.scope, 60.0))
+    return path, headers
+
+
+def test_a_known_refusal_waits_the_refusal_delay_then_answers_with_retry_after_as_of_then(api: Api, client,
+                                                                                         monkeypatch):
+    """A flooder's connection waits CRM_REFUSAL_DELAY for each refusal (one request per connection per delay)."""
+    path, headers = _refused_key(api, client, monkeypatch)
+    layer = client.app.middleware_stack.app.app
+    assert isinstance(layer, KnownRefusals)
+    monkeypatch.setattr(get_settings(), "crm_refusal_delay", 0.5)
+    started = time.monotonic()
+    answer = client.get(path, headers=headers)
+    assert time.monotonic() - started >= 0.5
+    assert_problem(answer, 429)
+    assert 1 <= int(answer.headers["Retry-After"]) <= 60
+    assert layer.held == 0
+
+
+def test_refusals_past_the_held_bound_are_answered_at_once(api: Api, client, monkeypatch):
+    path, headers = _refused_key(api, client, monkeypatch)
+    monkeypatch.setattr(get_settings(), "crm_refusal_delay", 30)
+    monkeypatch.setattr(get_settings(), "crm_max_held_refusals", 0)   # the bound reached
+    started = time.monotonic()
+    assert_problem(client.get(path, headers=headers), 429)
+    assert time.monotonic() - started < 30   # not held: a held one would take the whole delay
