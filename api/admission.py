@@ -8,8 +8,8 @@ session cookie, are not rate limited.
 
 - unknown or revoked key: 401;
 - a bucket empty: 429 with `Retry-After` (seconds) and `RateLimit-Limit` / `RateLimit-Remaining`; while a key's
-  refusal still runs in a worker, its requests are refused there by `KnownRefusals` before anything else,
-  each after CRM_REFUSAL_DELAY (a flooder's connections wait instead of taking the cores);
+  refusal still runs in a worker, its requests are refused there by `KnownRefusals` before anything else;
+  every API 429 is sent after CRM_REFUSAL_DELAY (a flooder's connections wait instead of taking the cores);
 - no database connection within CRM_QUEUE_TIMEOUT, or more than CRM_MAX_IN_FLIGHT API requests already being
   handled by this worker: 503 with `Retry-After`, instead of a client timeout.
 Admitted responses carry `RateLimit-Limit` and `RateLimit-Remaining` of the key.
@@ -18,6 +18,7 @@ Admitted responses carry `RateLimit-Limit` and `RateLimit-Remaining` of the key.
 from __future__ import annotations
 
 import asyncio
+import random
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -76,12 +77,17 @@ def _bearer_token(scope: Scope) -> str | None:
 
 
 class KnownRefusals:
-    """Pure ASGI, outside every other layer of the app but the request observer and the security headers: an
-    API request whose key this worker is already refusing (its bucket cannot hold a token before a known
-    instant, `crm.db.one_trip.Leases.refusal`) is answered 429 here, with the same problem+json,
-    `Retry-After` and `RateLimit-*` headers as anywhere else, before routing, sessions, body parsing or the
-    in-flight bound. A flood from one key then costs this worker a hash and a dict look-up per request, and
-    the observer still logs and counts every refusal (under the key's agency and key when this worker has
+    """Pure ASGI, outside every other layer of the app but the request observer and the security headers.
+
+    - An API request whose key this worker is already refusing (its bucket cannot hold a token before a known
+      instant, `crm.db.one_trip.Leases.refusal`) is answered 429 here, with the same problem+json,
+      `Retry-After` and `RateLimit-*` headers as anywhere else, before routing, sessions, body parsing or the
+      in-flight bound: a flood from one key costs this worker a hash and a dict look-up per request.
+    - Every API 429 (those PostgreSQL's buckets gave further in too) is held CRM_REFUSAL_DELAY before it is
+      sent, out here, after the in-flight bound has let the request go. An HTTP/1.1 connection carries one
+      request at a time, so a client flooding over N connections is slowed to about N refusals per delay: it
+      stops taking the cores its neighbours need, and a held refusal is a sleeping coroutine, no CPU.
+    The observer still logs and counts every refusal (under the key's agency and key when this worker has
     admitted the key before; under its route when it is a hot read's)."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -89,30 +95,40 @@ class KnownRefusals:
         self.held = 0   # refusals of this worker waiting out CRM_REFUSAL_DELAY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and one_trip.leases.any_refused() and scope["path"].startswith("/api/"):
-            token = _bearer_token(scope)
-            if token is not None:
-                key_hash = hash_api_key(token)
-                refused = one_trip.leases.refusal(key_hash)
-                if refused is not None:
-                    await self._hold()
-                    refused = one_trip.leases.refusal(key_hash) or refused   # Retry-After as of now
-                    await self._refuse(scope, receive, send, key_hash, refused)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def send_or_hold(message: Message) -> None:
+            if held or (message["type"] == "http.response.start" and message["status"] == 429):
+                held.append(message)
+            else:
+                await send(message)
+
+        refused = None
+        if one_trip.leases.any_refused() and (token := _bearer_token(scope)) is not None:
+            key_hash = hash_api_key(token)
+            refused = one_trip.leases.refusal(key_hash)
+        if refused is not None:
+            await self._refuse(scope, receive, send_or_hold, key_hash, refused)
+        else:
+            await self.app(scope, receive, send_or_hold)
+        if held:
+            await self._hold()
+            for message in held:
+                await send(message)
 
     async def _hold(self) -> None:
-        """Wait CRM_REFUSAL_DELAY before answering a refusal (at most CRM_MAX_HELD_REFUSALS at once; past that,
-        at once). An HTTP/1.1 connection carries one request at a time, so a client that floods over N
-        connections is slowed to N refusals per delay: it no longer takes the cores its neighbours need, and a
-        held refusal costs a sleeping coroutine, no CPU."""
+        """Wait about CRM_REFUSAL_DELAY (at most CRM_MAX_HELD_REFUSALS refusals at once; past that, none). The
+        delay is spread over ±50 %: refusals held together must not all come back in the same instant."""
         settings = get_settings()
         delay = settings.crm_refusal_delay
         if delay <= 0 or self.held >= settings.crm_max_held_refusals:
             return
         self.held += 1
         try:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay * (0.5 + random.random()))
         finally:
             self.held -= 1
 

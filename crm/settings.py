@@ -42,9 +42,9 @@ class Settings(BaseSettings):
                                       "(bursts of twice that); over it: 429 with Retry-After")
     crm_rate_tenant_per_s: float = Field(default=1000, gt=0, description="Requests per second all of an agency's "
                                          "API keys together may make (bursts of twice that)")
-    crm_refusal_delay: float = Field(default=1.0, ge=0, description="Seconds a request of a key its worker is "
-                                     "already refusing waits before its 429 (0: at once); slows a flooder to one "
-                                     "request per connection per delay")
+    crm_refusal_delay: float = Field(default=1.0, ge=0, description="Seconds an API 429 (rate limit) is held "
+                                     "before it is sent (0: at once); slows a client flooding over N connections "
+                                     "to about N refusals per delay")
     crm_max_held_refusals: int = Field(default=2000, ge=0, description="Refusals one worker holds for "
                                        "CRM_REFUSAL_DELAY at once; past it, answered at once")
     crm_max_in_flight: int = Field(default=100, gt=0, description="API requests one worker process handles at "

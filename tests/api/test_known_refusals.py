@@ -76,8 +76,7 @@ def _refused_key(api: Api, client, monkeypatch) -> tuple[str, dict]:
     return path, headers
 
 
-def test_a_known_refusal_waits_the_refusal_delay_then_answers_with_retry_after_as_of_then(api: Api, client,
-                                                                                         monkeypatch):
+def test_a_known_refusal_waits_the_refusal_delay_before_its_429(api: Api, client, monkeypatch):
     """A flooder's connection waits CRM_REFUSAL_DELAY for each refusal (one request per connection per delay)."""
     path, headers = _refused_key(api, client, monkeypatch)
     layer = client.app.middleware_stack.app.app
@@ -85,10 +84,34 @@ def test_a_known_refusal_waits_the_refusal_delay_then_answers_with_retry_after_a
     monkeypatch.setattr(get_settings(), "crm_refusal_delay", 0.5)
     started = time.monotonic()
     answer = client.get(path, headers=headers)
-    assert time.monotonic() - started >= 0.5
+    assert time.monotonic() - started >= 0.25   # the delay, spread over ±50 %
     assert_problem(answer, 429)
     assert 1 <= int(answer.headers["Retry-After"]) <= 60
     assert layer.held == 0
+
+
+def test_postgresqls_own_429_is_held_too_and_outside_the_in_flight_bound(api: Api, client, monkeypatch):
+    """The first refusal of a window comes from PostgreSQL's bucket, deep in the route: it is held as well, and
+    only after the request has left the in-flight bound (a held flood must not take the slots others need)."""
+    contact = api.contact("held-by-pg@example.com")
+    _, key = _new_key(api)
+    headers = {"Authorization": f"Bearer {key}"}
+    monkeypatch.setattr(get_settings(), "crm_rate_key_per_s", 0.5)
+    monkeypatch.setattr(get_settings(), "crm_max_in_flight", 1)   # a held refusal inside the bound would block
+    path = f"{API}/contacts/{contact['id']}"
+    monkeypatch.setattr(get_settings(), "crm_refusal_delay", 0)
+    assert client.get(path, headers=headers).status_code == 200
+    assert one_trip.leases.refusal(hash_api_key(key)) is None   # nothing known yet: the next one asks PostgreSQL
+    monkeypatch.setattr(get_settings(), "crm_refusal_delay", 0.5)
+    layer = client.app.middleware_stack.app.app
+    assert isinstance(layer, KnownRefusals)
+    started = time.monotonic()
+    answer = client.get(path, headers=headers)
+    assert time.monotonic() - started >= 0.25   # the delay, spread over ±50 %
+    assert_problem(answer, 429)
+    assert layer.app.in_flight == 0 and layer.held == 0
+    # the agency's other key is answered while the worker's one in-flight slot is free again
+    assert api.get(f"/contacts/{contact['id']}").status_code == 200
 
 
 def test_refusals_past_the_held_bound_are_answered_at_once(api: Api, client, monkeypatch):
