@@ -55,12 +55,14 @@ _LOCK = text("select id from unnest(cast(:runs as text[])) as id where pg_try_ad
              "limit :n")
 _UNLOCK = text("select count(pg_advisory_unlock(:k, hashtext(id))) from unnest(cast(:runs as text[])) as id")
 _CLAIM = text("""
+with before as materialized (
+  select id, status from workflow_runs
+   where id = any(cast(:runs as uuid[]))
+     and (status in ('queued', 'running') or (status = 'waiting' and resume_at <= now()))
+     for update skip locked)
 update workflow_runs r
    set status = 'running', started_at = coalesce(r.started_at, now()), error = null
-  from (select id, status from workflow_runs
-         where id = any(cast(:runs as uuid[]))
-           and (status in ('queued', 'running') or (status = 'waiting' and resume_at <= now()))
-           for update skip locked) before
+  from before
  where r.id = before.id
 returning cast(r.id as text) as id, before.status as was, r.workflow_id, r.definition, r.trigger, r.entity_type,
           r.entity_id, (select w.name from workflows w where w.id = r.workflow_id) as workflow_name

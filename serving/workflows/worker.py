@@ -146,6 +146,11 @@ class WorkflowWorker:
         return {"events": (self.dispatch_step, (EVENTS_CHANNEL,)), **runs,
                 "deliveries": (self.deliveries_step, ())}
 
+    def _full_batch(self, name: str) -> int:
+        if name == "events":
+            return self.dispatch_batch
+        return self.run_batch if name.startswith("runs") else self.delivery_batch
+
     def _wake(self, kind: str) -> None:
         for name, nudge in self._nudge.items():
             if name.startswith(kind):
@@ -161,7 +166,12 @@ class WorkflowWorker:
                 log.exception("workflow worker: %s lane step failed", name)
                 did = 0
             if did:
-                continue   # more may be waiting: drain before sleeping
+                # more may be waiting: drain before sleeping. A step that took less than a full batch took what
+                # had been committed since the one before: linger first, so a sustained stream of writes (and
+                # of the runs' own writes, which are events too) is taken in batches, not a few rows a round
+                if did < self._full_batch(name):
+                    stop.wait(self.linger_seconds)
+                continue
             listener = self._wait(name, channels, listener, stop)
             # Woken by one commit, linger a moment before the step: under a steady trickle of writes, stepping at
             # once takes one event and one run at a time (a transaction each, five commits a run), while after a
