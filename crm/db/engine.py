@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.db import timing
+from crm.db import liveness, timing
 from crm.ids import parse_uuid
 from crm.settings import get_settings
 
@@ -50,12 +50,12 @@ def app_url() -> str:
 
 @lru_cache
 def admin_engine() -> Engine:
-    return timing.install(create_engine(admin_url(), pool_pre_ping=True, pool_size=2, max_overflow=4))
+    return timing.install(liveness.install(create_engine(admin_url(), pool_size=2, max_overflow=4)))
 
 
 @lru_cache
 def app_engine() -> Engine:
-    return timing.install(create_engine(app_url(), pool_pre_ping=True, pool_size=10, max_overflow=20))
+    return timing.install(liveness.install(create_engine(app_url(), pool_size=10, max_overflow=20)))
 
 
 def dispose_engines() -> None:
