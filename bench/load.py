@@ -25,6 +25,7 @@ import argparse
 import atexit
 import os
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -168,13 +169,16 @@ def run_crowd(url: str, agencies: list[Agency], args, cpu, label: str) -> dict:
     samples: dict = {}
     report.part(f"crowd against {label}: {args.connections:,} connections, {args.rate:,.0f} req/s offered for "
                 f"{args.seconds:g} s after {args.warmup:g} s warm-up, {args.clients} client processes")
-    t = time.monotonic()
+    t, generator_before = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     fig = open_loop.run(host, int(port), mix, args.connections, args.rate, args.seconds, warmup=args.warmup,
                         processes=args.clients, timeout=args.timeout,
                         on_ready=lambda n: print(f"  {n:,} connections open after {time.monotonic() - t:.1f} s",
                                                  flush=True),
                         on_window=lambda edge: samples.__setitem__(edge, cpu()))
-    return report.crowd(fig, args.seconds, samples["end"] - samples["start"], label)
+    generator_after = resource.getrusage(resource.RUSAGE_CHILDREN)   # its client processes, joined by now
+    generator_cores = (generator_after.ru_utime + generator_after.ru_stime - generator_before.ru_utime
+                       - generator_before.ru_stime) / (time.monotonic() - t)
+    return report.crowd(fig, args.seconds, samples["end"] - samples["start"], label, generator_cores)
 
 
 def run_fair(servers: Servers, agencies: list[Agency], args) -> dict:

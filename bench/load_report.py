@@ -45,7 +45,7 @@ def server_limits(server_pid: int, connections: int) -> None:
     print(f"server processes' open-file limit (soft): {low:,}{warn}", flush=True)
 
 
-def crowd(fig: Figures, seconds: float, cpu: srv.CpuSample, label: str) -> dict:
+def crowd(fig: Figures, seconds: float, cpu: srv.CpuSample, label: str, generator_cores: float) -> dict:
     answered = sum(fig.statuses.values())
     ok = sum(n for c, n in fig.statuses.items() if 200 <= c < 300)
     n = max(fig.scheduled, 1)
@@ -56,7 +56,8 @@ def crowd(fig: Figures, seconds: float, cpu: srv.CpuSample, label: str) -> dict:
            "max": max(lat, default=float("nan")), "errors": error_kinds(fig), "opened": fig.opened,
            "held_min": min(held), "held_mean": sum(held) / len(held), "reconnects": fig.reconnects,
            "cpu_ms": (cpu.app + cpu.postgres) * 1000 / max(answered, 1),
-           "refresher_ms": cpu.refresher * 1000 / max(answered, 1), "lag_p99": percentile(fig.lag_ms, 99)}
+           "refresher_ms": cpu.refresher * 1000 / max(answered, 1), "lag_p99": percentile(fig.lag_ms, 99),
+           "cpu_ms_2xx": (cpu.app + cpu.postgres) * 1000 / max(ok, 1), "generator_cores": generator_cores}
     print(f"  offered {out['offered']:,.0f} req/s, served (2xx) {out['served']:,.0f} req/s = "
           f"{out['served_share']:.1%} of {fig.scheduled:,} requests\n"
           f"  latency from the scheduled instant: p50 {out['p50']:,.0f} ms, p95 {out['p95']:,.0f} ms, "
@@ -67,7 +68,9 @@ def crowd(fig: Figures, seconds: float, cpu: srv.CpuSample, label: str) -> dict:
           f"  server CPU per answered request (window start to last answer): {out['cpu_ms']:.2f} ms "
           "(app + PostgreSQL)"
           + (f", refresher {out['refresher_ms']:.2f} ms" if cpu.refresher else "")
-          + f"; the generator's own lag p99 {out['lag_p99']:,.0f} ms", flush=True)
+          + f"; per 2xx answer {out['cpu_ms_2xx']:.2f} ms\n"
+          f"  the generator: {generator_cores:.2f} cores on average from connecting to its last answer, its own lag "
+          f"p99 {out['lag_p99']:,.0f} ms", flush=True)
     kinds = "  p95 by kind (2xx): " + ", ".join(f"{k} {percentile(v, 95):,.0f} ms ({len(v):,})"
                                                 for k, v in sorted(fig.by_kind.items()))
     print(kinds, flush=True)
@@ -106,7 +109,8 @@ def summary(results: dict, machine: str) -> None:
             errors = sum(c["errors"].values())
             lines.append(f"- Crowd vs {c['label']}: {c['opened']:,} connections, {c['offered']:,.0f} req/s offered, "
                          f"{c['served_share']:.1%} served, p50 {c['p50']:,.0f} ms, p95 {c['p95']:,.0f} ms, "
-                         f"p99 {c['p99']:,.0f} ms, {errors:,} errors, {c['cpu_ms']:.2f} ms CPU/req")
+                         f"p99 {c['p99']:,.0f} ms, {errors:,} errors, {c['cpu_ms']:.2f} ms CPU/req "
+                         f"({c['cpu_ms_2xx']:.2f} per 2xx), generator {c['generator_cores']:.2f} cores")
     if f := results.get("fair"):
         lines.append(f"- Fair share: B p95 idle {f['b_idle_p95']:,.0f} ms, under A's flood {f['b_flood_p95']:,.0f} ms "
                      f"({f['ratio']:.2f}x; {f['b_control_p95']:,.0f} ms = {f['control_ratio']:.2f}x while the same "
