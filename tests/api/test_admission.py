@@ -190,7 +190,8 @@ def test_limits_and_revocation_hold_across_the_worker_processes_of_crm_serve(crm
     with tenant_session(agency["tenant_id"]) as s:
         revoked = access.create_api_key(s, uuid.UUID(agency["tenant_id"]), "member", "to revoke")
     port = _free_port()
-    env = {**os.environ, "CRM_HOME": str(crm_home), "CRM_RATE_KEY_PER_S": "20"}   # bursts of 40, leases of 2
+    env = {**os.environ, "CRM_HOME": str(crm_home), "CRM_RATE_KEY_PER_S": "20",   # bursts of 40, leases of 2
+           "CRM_REFUSAL_DELAY": "0"}   # 429s at once here: held ones are tests/api/test_known_refusals.py's
     proc = subprocess.Popen([sys.executable, "-m", "app.cli.main", "serve", "--port", str(port), "--workers", "2",
                              "--no-refresher"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
