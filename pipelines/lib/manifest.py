@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipelines.lib.dbt_env import DBT_PROJECT_DIR, dbt_env
+from pipelines.lib.dbt_env import DBT_PROJECT_DIR, dbt_env, dbt_target
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 
@@ -41,10 +41,14 @@ def ensure_manifest() -> Path:
         return MANIFEST_PATH
     MANIFEST_PATH.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="crm-dbt-parse-") as tmp:
-        env = {**os.environ, **dbt_env("duckdb"), "DBT_TARGET_PATH": tmp, "DBT_LOG_PATH": tmp}
+        # parsed for the target the runs build (`dbt build --target <it>`): dbt's partial parsing keys its
+        # saved state on the command's target argument too, so a parse without it made every run re-parse the
+        # whole project (~14 s instead of ~8.5 s for a `dbt parse` that reuses the saved state, measured)
+        target = dbt_target()
+        env = {**os.environ, **dbt_env(target), "DBT_TARGET_PATH": tmp, "DBT_LOG_PATH": tmp}
         proc = subprocess.run(
             [dbt_executable(), "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-             str(DBT_PROJECT_DIR), "--quiet"],
+             str(DBT_PROJECT_DIR), "--target", target, "--quiet"],
             env=env, capture_output=True, text=True,
         )
         if proc.returncode != 0:
