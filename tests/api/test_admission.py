@@ -29,6 +29,13 @@ from tests.api.conftest import API, Api, assert_problem
 from tests.conftest import make_tenant
 
 
+@pytest.fixture(autouse=True)
+def _refusals_at_once(monkeypatch):
+    """These tests count tokens against the clock: a held 429 (CRM_REFUSAL_DELAY, about a second) lets the bucket
+    refill mid-test. Holding is tests/api/test_known_refusals.py's subject."""
+    monkeypatch.setattr(get_settings(), "crm_refusal_delay", 0)
+
+
 def _new_key(api: Api, role: str = "member") -> tuple[str, dict]:
     response = api.post("/api-keys", {"name": "integration", "role": role})
     assert response.status_code == 201, response.text
