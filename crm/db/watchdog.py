@@ -68,8 +68,10 @@ def _read_handles(pgdata: Path) -> list[int]:
 def _prune_locked(pgdata: Path) -> list[int]:
     listed = _read_handles(pgdata)
     alive = [pid for pid in listed if is_alive(pid)]
-    if alive != listed:
-        (pgdata / HANDLES_FILE).write_text(json.dumps(alive))
+    if alive != listed:   # replaced whole: a reader without the lock never sees the file half written
+        staged = pgdata / f"{HANDLES_FILE}.{os.getpid()}.tmp"
+        staged.write_text(json.dumps(alive))
+        os.replace(staged, pgdata / HANDLES_FILE)
     return alive
 
 

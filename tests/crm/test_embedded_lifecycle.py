@@ -53,7 +53,15 @@ class Home:
         return child
 
     def handles(self) -> list[int]:
-        return json.loads((self.pgdata / HANDLES_FILE).read_text())
+        # pgserver rewrites the file in place when a process attaches or detaches: a read may catch it empty
+        deadline = time.monotonic() + BOUND
+        while True:
+            try:
+                return json.loads((self.pgdata / HANDLES_FILE).read_text())
+            except json.JSONDecodeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def running(self) -> bool:
         return postmaster_pid(self.pgdata) == self.postmaster
