@@ -26,7 +26,7 @@ from sqlalchemy import Integer, Select, String, Uuid, bindparam, cast, func, lit
 from sqlalchemy.orm import Session
 
 from api import fast_lane
-from api.deps import CallerDep, SessionDep, WriterDep, read_in_one_trip
+from api.deps import CallerDep, read_in_one_trip, write_in_tenant, writer_of
 from api.errors import ApiError, not_found
 from api.idempotency import IdempotencyDep
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, page
@@ -229,13 +229,20 @@ def crud_router(res: Resource) -> APIRouter:
 
     fast_lane.register_list(res.name, read_page_fast, router.routes[-1], functools.partial(fast_list_query, res))
 
+    # Writes: async routes whose whole transaction (service, stored row, idempotency key, commit) runs on the
+    # event loop through the greenlet bridge (api.deps.write_in_tenant); the caller is admitted from the
+    # worker's lease when it has one.
     @router.post("", status_code=201, response_model=Read, summary=f"Create a {res.label}")
-    def create(payload: Create, session: SessionDep, principal: WriterDep, idem: IdempotencyDep):
-        def write():
-            obj = res.service.create(session, payload, principal)
-            read, tag = stored(session, obj.id)
-            return read.model_dump(mode="json"), {"ETag": tag}
-        return idem.respond(session, principal, 201, write)
+    async def create(payload: Create, request: Request, caller: CallerDep, idem: IdempotencyDep) -> Response:
+        principal = await writer_of(request, caller)
+
+        def transaction(session: Session) -> Response:
+            def write():
+                obj = res.service.create(session, payload, principal)
+                read, tag = stored(session, obj.id)
+                return read.model_dump(mode="json"), {"ETag": tag}
+            return idem.respond(session, principal, 201, write)
+        return await write_in_tenant(request, principal, transaction)
 
     by_id = Statement.of(stored_select)
 
@@ -255,21 +262,29 @@ def crud_router(res: Resource) -> APIRouter:
 
     @router.patch("/{id}", response_model=Read, summary=f"Update a {res.label}",
                   description="Send `If-Match: <ETag>` to update only the version you read (412 otherwise).")
-    def update(id: uuid.UUID, payload: Update, request: Request, response: Response, session: SessionDep,
-               _: WriterDep):
-        obj = get_or_404(session, res, id, lock=True)
-        check_if_match(request, session, res.model, id)
-        obj = res.service.update(session, obj, payload)
-        read, response.headers["ETag"] = stored(session, id)
-        return read
+    async def update(id: uuid.UUID, payload: Update, request: Request, caller: CallerDep) -> Response:
+        principal = await writer_of(request, caller)
+
+        def transaction(session: Session) -> Response:
+            obj = get_or_404(session, res, id, lock=True)
+            check_if_match(request, session, res.model, id)
+            res.service.update(session, obj, payload)
+            read, tag = stored(session, id)
+            return Response(read.__pydantic_serializer__.to_json(read), media_type="application/json",
+                            headers={"ETag": tag})
+        return await write_in_tenant(request, principal, transaction)
 
     @router.delete("/{id}", status_code=204, summary=f"Delete a {res.label}",
                    description="Send `If-Match: <ETag>` to delete only the version you read (412 otherwise).")
-    def delete(id: uuid.UUID, request: Request, session: SessionDep, _: WriterDep) -> Response:
-        obj = get_or_404(session, res, id, lock=True, for_delete=True)
-        check_if_match(request, session, res.model, id)
-        res.service.delete(session, obj)
-        return Response(status_code=204)
+    async def delete(id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
+        principal = await writer_of(request, caller)
+
+        def transaction(session: Session) -> Response:
+            obj = get_or_404(session, res, id, lock=True, for_delete=True)
+            check_if_match(request, session, res.model, id)
+            res.service.delete(session, obj)
+            return Response(status_code=204)
+        return await write_in_tenant(request, principal, transaction)
 
     for add in res.extra_routes:
         add(router)

@@ -8,13 +8,14 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api import admission
 from api.errors import ApiError
 from crm.db import one_trip
-from crm.db.engine import tenant_session
+from crm.db.engine import async_tenant_session, create_async_app_engine, tenant_session
 from crm.db.slots import db_slot, held_slot
 from crm.security import WRITE_ROLES
 from crm.services.actor import set_actor
@@ -57,10 +58,18 @@ CallerDep = Annotated[one_trip.Caller, Depends(current_caller)]
 
 
 async def principal_of(request: Request, caller: one_trip.Caller) -> Principal:
-    """The caller admitted on its own (a one-trip route whose request turns out to need a session)."""
+    """The caller admitted on its own (a one-trip route whose request turns out to need a session): from this
+    worker's lease of the key when it has one (no thread, no connection), else in a transaction of its own."""
     if isinstance(caller, one_trip.KeyCaller):
+        if (principal := admission.admit_leased(request.scope, caller.key_hash)) is not None:
+            return principal
         return await run_in_threadpool(admission.admit_hash, request.scope, caller.key_hash)
     return _session_principal(request)
+
+
+async def writer_of(request: Request, caller: one_trip.Caller) -> Principal:
+    """`principal_of`, refused 403 unless its role may write."""
+    return require_writer(await principal_of(request, caller))
 
 
 async def read_in_one_trip(request: Request, caller: one_trip.Caller,
@@ -107,6 +116,31 @@ def _in_tenant_session(principal: Principal, work: Callable[..., T], *args: Any)
     with tenant_session(principal.tenant_id) as session:
         set_actor(session, principal.actor())
         return work(session, *args)
+
+
+async def write_in_tenant(request: Request, principal: Principal, work: Callable[[Session], T]) -> T:
+    """`work(session)` in the caller's one tenant transaction, committed before this returns, inside a db slot,
+    on the event loop: the session's connection is the worker's async engine (api.main's lifespan, one per
+    loop), and `work`, synchronous service code, runs through SQLAlchemy's greenlet bridge, its statements
+    awaited like any other I/O. So a write takes no thread: with a thread-pool hop per dependency (SessionDep)
+    the wake-ups and GIL hand-overs cost more CPU under load than the write's own Python. For work that only
+    talks to PostgreSQL (the services of crm.services); work that computes at length takes a thread
+    (`in_tenant_transaction`)."""
+    async with held_slot():
+        engine = getattr(request.app.state, "write_engines", {}).get(asyncio.get_running_loop())
+        if engine is not None:
+            return await _write(engine, request, principal, work)
+        engine = create_async_app_engine(pooled=False)   # no lifespan ran in this loop (a bare test client)
+        try:
+            return await _write(engine, request, principal, work)
+        finally:
+            await engine.dispose()
+
+
+async def _write(engine: AsyncEngine, request: Request, principal: Principal, work: Callable[[Session], T]) -> T:
+    async with async_tenant_session(engine, principal.tenant_id) as session:
+        set_actor(session.sync_session, principal.actor(), request_id=request_id_of(request))
+        return await session.run_sync(work)
 
 
 def require_writer(principal: CurrentPrincipal) -> Principal:

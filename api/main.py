@@ -34,9 +34,10 @@ API_PREFIX = "/api/v1"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The one-trip read pool lives in the server's event loop (per loop: test clients run apps in loops of
-    their own), opened by the loop's first read and closed at shutdown."""
+    """The one-trip read pool and the writes' async engine live in the server's event loop (per loop: test
+    clients run apps in loops of their own), opened by the loop's first read or write and closed at shutdown."""
     from api.observability.metrics import register_pool
+    from crm.db.engine import create_async_app_engine
     from crm.db.one_trip import LazyPool
 
     pools = app.state.one_trip_pools = getattr(app.state, "one_trip_pools", {})
@@ -49,10 +50,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     register_pool("one_trip", in_use=lambda: stats().get("pool_size", 0) - stats().get("pool_available", 0),
                   size=lambda: lazy.pool.max_size if lazy.pool is not None else 0,
                   waiting=lambda: stats().get("requests_waiting", 0))
+    engines = app.state.write_engines = getattr(app.state, "write_engines", {})
+    writes = engines[loop] = create_async_app_engine()
+    register_pool("writes", in_use=lambda: writes.pool.checkedout(),
+                  size=lambda: writes.pool.size() + max(getattr(writes.pool, "_max_overflow", 0), 0))
     try:
         yield
     finally:
         await pools.pop(loop).close()
+        await engines.pop(loop).dispose()
 
 def create_app() -> FastAPI:
     app = FastAPI(

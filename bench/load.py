@@ -1,6 +1,6 @@
 """The API at the product's scale, beside a bare endpoint served the same way, in one run on one machine.
 
-Run: .venv/bin/python bench/load.py [--only table|crowd|fair] [--seconds 60] [--connections 10000] [--rate 1000]
+Run: .venv/bin/python bench/load.py [--only table|kinds|crowd|fair] [--seconds 60] [--connections 10000] [--rate 1000]
                                    [--workers 2] [--demo small|medium|large] [--table-connections 16 64]
 
 In a scratch CRM_HOME (removed at exit) it seeds agencies (companies, contacts, deals, API keys, a published
@@ -14,6 +14,10 @@ no access log), then:
   crowd  bench/open_loop.py: 10,000 kept-alive connections offering 1,000 req/s in total at constant pacing
          (latency from each request's scheduled instant), 70% reads, 20% lead scores, 10% writes, spread over
          10 agencies x 10 keys, default rate limits on; the same crowd against the bare app as the baseline.
+  kinds  each request kind of the crowd alone, open loop at a rate every server answers (--kind-rate), rate limits
+         lifted: p95 and CPU per request split into the app's workers, PostgreSQL and the live refresher (the
+         refresher's share counted until it has worked off what the kind's writes queued). This is the crowd's
+         budget by kind: 1,000 req/s on 2 cores leaves under 2 ms of CPU per request for everything.
   fair   agency A floods (wrk, one key, as fast as it can) while agency B offers a steady open-loop load:
          B's p95 alone and under the flood, and how A was answered (429s).
 Client and servers share the machine's cores; the load average is printed before each part.
@@ -36,7 +40,7 @@ import bench_servers as srv
 import load_report as report
 import open_loop
 import wrk_runner
-from load_mix import AgencyIds, CrowdMix, list_path
+from load_mix import MIX, AgencyIds, CrowdMix, list_path
 from load_seed import SIZES, Agency, read_cursors, seed
 
 from app.cli.serve import KEEP_ALIVE_SECONDS
@@ -137,7 +141,7 @@ def measure_wrk(url: str, entries, connections: int, seconds: float, warmup: flo
                      "refresher_ms": used.refresher * 1000 / n, "idle_cores": idle_rate}
 
 
-def wait_for_refresher(timeout: float) -> None:
+def wait_for_refresher(timeout: float, quiet: bool = False) -> None:
     """Let the live refresher work off what seeding queued (a re-score of every seeded contact and company)
     before measuring: its backlog would take the cores from whichever server is measured first. What the load's
     own writes queue is the product's cost and stays in the figures."""
@@ -147,7 +151,8 @@ def wait_for_refresher(timeout: float) -> None:
     while True:
         depth = total_depth()
         if not any(depth.values()):
-            print(f"live queues empty after {time.monotonic() - t:.0f} s: measuring", flush=True)
+            if not quiet:
+                print(f"live queues empty after {time.monotonic() - t:.0f} s: measuring", flush=True)
             return
         if time.monotonic() - t > timeout:
             print(f"live queues still hold {depth} after {timeout:g} s: measuring anyway", flush=True)
@@ -199,6 +204,24 @@ def run_crowd(url: str, agencies: list[Agency], args, cpu, label: str) -> dict:
     return report.crowd(fig, args.seconds, samples["end"] - samples["start"], label, generator_cores)
 
 
+def run_kinds(servers: Servers, agencies: list[Agency], args) -> list[dict]:
+    report.part(f"kinds: each kind alone, {args.kind_rate:g} req/s offered over {args.kind_connections} connections "
+                f"for {args.kind_seconds:g} s, rate limits lifted; CPU per 2xx answer")
+    host, port = servers.real_url.removeprefix("http://").split(":")
+    ids = tuple(AgencyIds.of(a) for a in agencies)
+    rows = []
+    for kind in MIX:
+        samples: dict = {}
+        fig = open_loop.run(host, int(port), CrowdMix(ids, ((kind, 1.0),)), args.kind_connections, args.kind_rate,
+                            args.kind_seconds, warmup=2, processes=1, timeout=args.timeout,
+                            on_window=lambda edge: samples.__setitem__(edge, servers.real_cpu()))
+        wait_for_refresher(args.settle_timeout, quiet=True)
+        drained = servers.real_cpu()
+        rows.append(report.kind_row(kind, fig, samples["end"] - samples["start"],
+                                    drained.refresher - samples["start"].refresher))
+    return rows
+
+
 def run_fair(servers: Servers, agencies: list[Agency], args) -> dict:
     a, b = agencies[0], agencies[1]
     b_mix = CrowdMix((AgencyIds.of(b),))
@@ -236,7 +259,7 @@ def run_fair(servers: Servers, agencies: list[Agency], args) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--only", choices=("table", "crowd", "fair"), action="append",
+    p.add_argument("--only", choices=("table", "kinds", "crowd", "fair"), action="append",
                    help="run only this part (repeatable); default: all three")
     p.add_argument("--demo", choices=tuple(SIZES), default="small",
                    help="seed size: contacts per agency " + ", ".join(f"{k} {v:,}" for k, v in SIZES.items()))
@@ -253,6 +276,9 @@ def main() -> None:
     p.add_argument("--table-connections", type=int, nargs="+", default=[16, 64])
     p.add_argument("--table-seconds", type=float, default=5)
     p.add_argument("--warmup-table", type=float, default=2)
+    p.add_argument("--kind-rate", type=float, default=100, help="each kind's offered req/s in the kinds part")
+    p.add_argument("--kind-connections", type=int, default=200)
+    p.add_argument("--kind-seconds", type=float, default=15)
     p.add_argument("--fair-seconds", type=float, default=20)
     p.add_argument("--fair-rate", type=float, default=50)
     p.add_argument("--fair-connections", type=int, default=50)
@@ -284,15 +310,17 @@ def main() -> None:
               f"companies, {SIZES[args.demo] // 4:,} deals, a lead score per contact, {args.keys} API keys) in "
               f"{time.perf_counter() - t:.0f} s; scratch CRM_HOME {home}", flush=True)
         servers.start_bare()
-        servers.start_real(unlimited="table" in parts)
+        servers.start_real(unlimited="table" in parts or "kinds" in parts)
         read_cursors(servers.real_url, agencies)
         print(f"servers up: `crm serve --workers {args.workers}` (with its refresher) and the bare app, "
               f"{args.workers} workers each", flush=True)
         wait_for_refresher(args.settle_timeout)
         if "table" in parts:
             results["table"] = run_table(servers, agencies, args)
+        if "kinds" in parts:
+            results["kinds"] = run_kinds(servers, agencies, args)
         if "crowd" in parts or "fair" in parts:
-            if "table" in parts:
+            if "table" in parts or "kinds" in parts:
                 servers.start_real(unlimited=False)   # default rate limits from here on
             report.server_limits(servers.real.pid, args.connections)
         if "crowd" in parts:

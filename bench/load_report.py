@@ -77,6 +77,20 @@ def crowd(fig: Figures, seconds: float, cpu: srv.CpuSample, label: str, generato
     return out
 
 
+def kind_row(kind: str, fig: Figures, cpu: srv.CpuSample, refresher: float) -> dict:
+    ok = max(sum(n for c, n in fig.statuses.items() if 200 <= c < 300), 1)
+    others = {c: n for c, n in fig.statuses.items() if not 200 <= c < 300}
+    row = {"kind": kind, "ok": ok, "p50": percentile(fig.latencies_ms, 50), "p95": percentile(fig.latencies_ms, 95),
+           "app_ms": cpu.app * 1000 / ok, "postgres_ms": cpu.postgres * 1000 / ok,
+           "refresher_ms": refresher * 1000 / ok}
+    row["total_ms"] = row["app_ms"] + row["postgres_ms"] + row["refresher_ms"]
+    print(f"  {kind:<18} {ok:>6,} x 2xx  p50 {row['p50']:>6,.1f} ms  p95 {row['p95']:>6,.1f} ms  CPU/req: app "
+          f"{row['app_ms']:.2f} + PostgreSQL {row['postgres_ms']:.2f} + refresher {row['refresher_ms']:.2f} = "
+          f"{row['total_ms']:.2f} ms" + (f"  other answers {others}" if others else "")
+          + (f"  errors {dict(fig.errors)}" if sum(fig.errors.values()) else ""), flush=True)
+    return row
+
+
 def fair(idle: Figures, loaded: Figures, flood: dict, control: Figures, control_flood: dict) -> dict:
     b_idle, b_loaded = percentile(idle.latencies_ms, 95), percentile(loaded.latencies_ms, 95)
     b_control = percentile(control.latencies_ms, 95)
@@ -104,6 +118,12 @@ def summary(results: dict, machine: str) -> None:
         vs = "" if row["baseline"] == row["endpoint"] else f" vs {row['baseline']}"
         lines.append(f"- {row['endpoint']} @ {row['conns']} conns: {row['rps']:,.0f} req/s ({row['ratio']:.2f}x bare),"
                      f" p99 {row['p99']:,.0f} ms ({row['p99_ratio']:.1f}x bare), {row['cpu_ms']:.2f} ms CPU/req{vs}")
+    if kinds := results.get("kinds"):
+        from load_mix import MIX
+
+        mixed = sum(MIX[r["kind"]] * r["total_ms"] for r in kinds)
+        lines.append("- Kinds alone, CPU per request (app + PostgreSQL + refresher): " + ", ".join(
+            f"{r['kind']} {r['total_ms']:.2f} ms" for r in kinds) + f"; the crowd's mix weighs {mixed:.2f} ms")
     for key in ("crowd_bare", "crowd"):
         if c := results.get(key):
             errors = sum(c["errors"].values())

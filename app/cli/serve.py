@@ -50,7 +50,7 @@ def serve(
     try:
         # deadlines for slow clients' headers and bodies (uvicorn alone bounds only keep-alive idleness);
         # one JSON access line per request from the app (api.observability) instead of uvicorn's
-        uvicorn.run("app.web:app", host=host, port=port, workers=workers, log_config=uvicorn_log_config(),
+        uvicorn.run("app.cli.worker_app:app", host=host, port=port, workers=workers, log_config=uvicorn_log_config(),
                     access_log=False, http="app.cli.http_protocol:SlowClientGuard", backlog=4096,
                     timeout_keep_alive=KEEP_ALIVE_SECONDS)
     finally:

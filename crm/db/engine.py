@@ -1,6 +1,6 @@
 """Engines and sessions.
 
-Two connections to PostgreSQL exist:
+Two roles connect to PostgreSQL:
 - the *admin* engine (DATABASE_URL's user, or the embedded superuser) runs migrations and operator
   commands (creating tenants);
 - the *app* engine logs in as `crm_app`, a role that owns no table and cannot bypass row-level
@@ -11,13 +11,15 @@ Two connections to PostgreSQL exist:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from crm.db import liveness, timing
 from crm.ids import parse_uuid
@@ -56,6 +58,25 @@ def admin_engine() -> Engine:
 @lru_cache
 def app_engine() -> Engine:
     return timing.install(liveness.install(create_engine(app_url(), pool_size=10, max_overflow=20)))
+
+
+def create_async_app_engine(pooled: bool = True) -> AsyncEngine:
+    """The app role's engine for one event loop (psycopg's async driver; its connections belong to the loop
+    that opened them): the API's writes run their sessions on it (api.deps.write_in_tenant). Pooled as
+    app_engine, whose checkout ping and statement timing it shares; `pooled=False`: a connection per session."""
+    options = {"pool_size": 10, "max_overflow": 10} if pooled else {"poolclass": NullPool}
+    engine = create_async_engine(app_url(), **options)
+    timing.install(liveness.install(engine.sync_engine))
+    return engine
+
+
+@asynccontextmanager
+async def async_tenant_session(engine: AsyncEngine, tenant_id: uuid.UUID | str) -> AsyncIterator[AsyncSession]:
+    """`tenant_session` on an async engine: one transaction that sees only `tenant_id`'s rows, committed on
+    success (the services' commit hooks, crm.services.changes, run in it as in a sync session)."""
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        await session.run_sync(set_tenant, tenant_id)
+        yield session
 
 
 def dispose_engines() -> None:
