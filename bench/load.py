@@ -214,7 +214,7 @@ def run_kinds(servers: Servers, agencies: list[Agency], args) -> list[dict]:
         samples: dict = {}
         fig = open_loop.run(host, int(port), CrowdMix(ids, ((kind, 1.0),)), args.kind_connections, args.kind_rate,
                             args.kind_seconds, warmup=2, processes=1, timeout=args.timeout,
-                            on_window=lambda edge: samples.__setitem__(edge, servers.real_cpu()))
+                            on_window=lambda edge, into=samples: into.__setitem__(edge, servers.real_cpu()))
         wait_for_refresher(args.settle_timeout, quiet=True)
         drained = servers.real_cpu()
         rows.append(report.kind_row(kind, fig, samples["end"] - samples["start"],
