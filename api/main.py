@@ -4,6 +4,7 @@ It mounts nothing from other packages: the web app that adds the dashboard is ap
 """
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -60,6 +61,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pools.pop(loop).close()
         await engines.pop(loop).dispose()
 
+def _telemetry() -> dict | None:
+    """FastAPI's own OpenTelemetry spans, metrics and logs, when an exporter is configured (OTEL_EXPORTER_OTLP_*
+    or FASTAPI_OTEL_AUTO_CONFIGURE): FastAPI's defaults. Otherwise off: with nothing to export to, FastAPI still
+    asked OpenTelemetry's global providers and the environment whether to trace, on every request (a twentieth
+    of a worker's CPU on hot reads); the product's own request log and /metrics are api.observability."""
+    if any(name.startswith("OTEL_EXPORTER_OTLP") for name in os.environ) or os.getenv("FASTAPI_OTEL_AUTO_CONFIGURE"):
+        return None
+    return {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="Intelligence CRM API",
@@ -68,6 +79,7 @@ def create_app() -> FastAPI:
         docs_url=None,  # served by install_docs from local assets, not a CDN
         redoc_url=None,
         lifespan=lifespan,
+        telemetry=_telemetry(),
     )
     install_error_handlers(app)
     install_openapi(app)  # every route's error statuses as problem+json

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp
 
-from api.observability.metrics import render
+from api.observability.metrics import render, tally
 from api.observability.middleware import RequestObserver, route_templates
 from api.observability.queues import QueueDepths
 
@@ -16,9 +17,11 @@ _scraped.register(QueueDepths())
 
 
 @router.get("/metrics", include_in_schema=False)
-def prometheus_metrics() -> Response:
-    """Prometheus text format. A plain def: reading the queues (and the workers' files) runs off the loop."""
-    return Response(render(_scraped), media_type=CONTENT_TYPE_LATEST)
+async def prometheus_metrics() -> Response:
+    """Prometheus text format. This worker's tally is flushed in its event loop (where it is kept); reading the
+    queues (and the workers' files) runs off the loop."""
+    tally.flush()
+    return Response(await run_in_threadpool(render, _scraped), media_type=CONTENT_TYPE_LATEST)
 
 
 def install_observability(app: FastAPI) -> None:

@@ -94,13 +94,8 @@ class RequestObserver:
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         principal = scope["state"].get("principal")
         tenant = str(principal.tenant_id) if principal is not None else ""
-        metrics.REQUESTS.labels(method, route, str(status), tenant).inc()
-        metrics.DURATION.labels(method, route).observe(seconds)
-        if db_seconds:
-            metrics.DB_SECONDS.labels(route, tenant).inc(db_seconds)
-        if status == 200 and route in SCORE_ROUTES and method == "GET":
-            metrics.SCORES.labels(SCORE_ROUTES[route], tenant).inc()
-        metrics.process.request_ended()
+        metrics.tally.add(method, route, status, tenant, seconds, db_seconds,
+                          SCORE_ROUTES[route] if status == 200 and route in SCORE_ROUTES and method == "GET" else None)
         if access_log.log.isEnabledFor(20):  # INFO; the line is built only when someone reads it
             key_id = getattr(principal, "api_key_id", None)
             user_id = getattr(principal, "user_id", None)
