@@ -57,16 +57,6 @@ def admit(scope: Scope, api_key: str) -> Principal:
     return admit_hash(scope, hash_api_key(api_key))
 
 
-def admit_leased(scope: Scope, key_hash: str) -> Principal | None:
-    """Admit a key from this worker's lease (no connection; callable in the event loop), or None: then
-    `admit_hash` must ask PostgreSQL. A refusal still running is raised as its 429."""
-    try:
-        admission = one_trip.spend(key_hash)
-    except (one_trip.Unauthorized, one_trip.RateLimited) as exc:
-        raise refusal(exc) from exc
-    return None if admission is None else admitted(scope, admission)
-
-
 def admit_hash(scope: Scope, key_hash: str) -> Principal:
     try:
         admission = one_trip.spend(key_hash)   # a lease's request or a running refusal: no connection needed

@@ -58,12 +58,15 @@ CallerDep = Annotated[one_trip.Caller, Depends(current_caller)]
 
 
 async def principal_of(request: Request, caller: one_trip.Caller) -> Principal:
-    """The caller admitted on its own (a one-trip route whose request turns out to need a session): from this
-    worker's lease of the key when it has one (no thread, no connection), else in a transaction of its own."""
+    """The caller admitted on its own (a route that works in a session of its own): from this worker's lease of
+    the key when it has one (no connection), else in one round trip on the loop's one-trip pool (no thread)."""
     if isinstance(caller, one_trip.KeyCaller):
-        if (principal := admission.admit_leased(request.scope, caller.key_hash)) is not None:
-            return principal
-        return await run_in_threadpool(admission.admit_hash, request.scope, caller.key_hash)
+        try:
+            pool = getattr(request.app.state, "one_trip_pools", {}).get(asyncio.get_running_loop())
+            granted = await one_trip.admit(pool, caller.key_hash)
+        except (one_trip.Unauthorized, one_trip.RateLimited) as exc:
+            raise admission.refusal(exc) from exc
+        return admission.admitted(request.scope, granted)
     return _session_principal(request)
 
 

@@ -57,7 +57,7 @@ def admin_engine() -> Engine:
 
 @lru_cache
 def app_engine() -> Engine:
-    return timing.install(liveness.install(create_engine(app_url(), pool_size=10, max_overflow=20)))
+    return timing.install(liveness.install(create_engine(app_url(), pool_size=5, max_overflow=25)))
 
 
 def create_async_app_engine(pooled: bool = True) -> AsyncEngine:

@@ -253,6 +253,22 @@ async def _admit(conn: psycopg.AsyncConnection, key_hash: str) -> Admission:
     return _granted(row, key_hash)
 
 
+async def admit(pools: LazyPool | None, key_hash: str) -> Admission:
+    """A key admitted on its own, in one round trip on this event loop's pool (no thread): for a request that
+    then works in a session of its own (the API's writes)."""
+    if (admission := _spend(key_hash)) is not None:
+        return admission
+    if pools is None:
+        async with await _connect() as conn:
+            return await _admit(conn, key_hash)
+    pool = await pools.get()
+    try:
+        async with pool.connection(timeout=get_settings().crm_queue_timeout) as conn:
+            return await _admit(conn, key_hash)
+    except (PoolTimeout, TooManyRequests) as exc:
+        raise Overloaded(str(exc)) from exc
+
+
 def admit_sync(conn, key_hash: str) -> Admission:
     """The same admission for the routes that keep a synchronous session (writes, insights), on `conn` (a
     SQLAlchemy connection) in a transaction of its own, before the request's tenant transaction."""

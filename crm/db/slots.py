@@ -23,7 +23,7 @@ class Overloaded(Exception):
     """No database slot or connection within CRM_QUEUE_TIMEOUT: past capacity (the API answers 503)."""
 
 
-DB_SLOTS = 20   # below app_engine's pool of 10 + 20 overflow, leaving connections for authentication
+DB_SLOTS = 20   # below app_engine's 5 + 25 overflow and the writes engine's 10 + 10 (crm.db.engine)
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 # True in the code a slot covers (the endpoint, its sync dependencies and threads copy this context).
 _held: ContextVar[bool] = ContextVar("db_slot_held", default=False)
