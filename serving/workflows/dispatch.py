@@ -1,7 +1,8 @@
 """The dispatcher: record events become workflow runs and webhook deliveries, each exactly once.
 
-One pass visits every tenant with events waiting in `record_events` (the outbox written by every service write
-and every AI signal, slice A). For each tenant, in one transaction of that tenant:
+One pass drops the waiting events of tenants with no enabled event workflow and no enabled webhook subscription
+(one statement), then visits every other tenant with events waiting in `record_events` (the outbox written by
+every service write and every AI signal, slice A). For each tenant, in one transaction of that tenant:
 
 1. claim up to `limit` events, oldest first: lock them (`for update skip locked`, so two dispatchers never
    take the same event and never wait on each other) and delete them (`delete ... returning`);
@@ -49,6 +50,7 @@ select id, definition from workflows
 @dataclass
 class DispatchReport:
     events: int = 0
+    dropped: int = 0   # events of tenants with no enabled event workflow and no enabled subscription
     runs: int = 0
     deliveries: int = 0
     tenants: set[str] = field(default_factory=set)
@@ -58,6 +60,7 @@ class DispatchReport:
         self.events += other.events
         self.runs += other.runs
         self.deliveries += other.deliveries
+        self.dropped += other.dropped
         self.tenants |= other.tenants
         self.failed |= other.failed
 
@@ -66,9 +69,27 @@ _RUN_WORKFLOWS = text("select id, workflow_id from workflow_runs where tenant_id
                       "and id = any(cast(:ids as uuid[]))")
 
 
-def pending_tenants() -> list[str]:
+# The events of tenants that nothing would act on: no enabled workflow with an event trigger, no enabled
+# webhook subscription. Events visible to this statement predate any workflow or subscription being enabled
+# now, as they would if this pass had dispatched them a moment earlier.
+_DROP_UNWANTED = text("""
+with unwanted as (
+  select t.tenant_id from (select distinct tenant_id from record_events) t
+   where not exists (select from workflows w where w.tenant_id = t.tenant_id and w.enabled
+                       and w.definition->'trigger'->>'type' = any(:types))
+     and not exists (select from webhook_subscriptions s where s.tenant_id = t.tenant_id and s.enabled))
+delete from record_events e using unwanted u where e.tenant_id = u.tenant_id
+""")
+
+
+def pending_tenants() -> tuple[int, list[str]]:
+    """(events dropped, tenants with events waiting that an enabled event workflow or webhook subscription of
+    theirs may want). Every other tenant's events are dropped first, all in one statement: nothing would come
+    of them, and a transaction of the tenant's own per batch (claim, read its workflows and subscriptions,
+    commit) cost the worker about 4 ms of CPU per write of an agency without automation."""
     with admin_session() as session:
-        return [str(t) for t in events.pending_tenants(session)]
+        dropped = session.execute(_DROP_UNWANTED, {"types": list(EVENT_TRIGGERS)}).rowcount
+        return dropped, [str(t) for t in events.pending_tenants(session)]
 
 
 def event_payload(event: RecordEvent) -> dict:
@@ -143,8 +164,9 @@ def dispatch_tenant(tenant_id: str, limit: int = BATCH) -> DispatchReport:
 def dispatch(limit: int = BATCH, skip: Collection[str] = ()) -> DispatchReport:
     """One batch of every tenant with events waiting, but those in `skip` (a tenant whose batch fails is logged
     and reported in `failed`: its events stay queued)."""
-    report = DispatchReport()
-    for tenant_id in pending_tenants():
+    dropped, pending = pending_tenants()
+    report = DispatchReport(dropped=dropped)
+    for tenant_id in pending:
         if tenant_id in skip:
             continue
         try:
