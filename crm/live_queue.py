@@ -129,6 +129,13 @@ def claim_index(session: Session, limit: int, newer_than: int | None = None) -> 
     return _lock_both_ends(session, "index", "id, source_type, source_id, queued_at", limit, newer_than)
 
 
+def peek_index(session: Session, limit: int, newer_than: int) -> list[Row]:
+    """The session tenant's newest index rows after `newer_than` (source_type, source_id), as `claim_index`
+    with `newer_than` would take them, but read without a lock: to prepare their work ahead of the claim."""
+    return session.execute(text("select source_type, source_id from live_index_queue where id > :after "
+                                "order by id desc limit :n"), {"n": limit, "after": newer_than}).all()
+
+
 def high_water(queue: Queue, tenant_ids: Sequence[str]) -> dict[str, int]:
     """The newest queued id of each of these tenants (0 when none), admin connection: ids only."""
     if not tenant_ids:

@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 from crm import live_queue
 from crm.db.engine import admin_engine, session_tenant, tenant_session
 from serving.embeddings import BATCH_SIZE, embed
+from serving.rag.chunking import chunk_text
 from serving.rag.indexer import Embedder, index_sources
+from serving.rag.sources import read_sources
 from serving.rag.store import open_table, tenant_filter
 
 # Every table.add is a new fragment; LanceDB searches fragments its indices do not cover yet by a flat scan,
@@ -77,6 +79,31 @@ def stoppable(embed_fn: Embedder, stop: threading.Event) -> Embedder:
             parts.append(embed_fn(texts[start:start + BATCH_SIZE]))
         return np.concatenate(parts) if parts else embed_fn([])
     return embed_until_stopped
+
+
+def embed_ahead(fresh: dict[str, int], limit: int, embed_fn: Embedder) -> Embedder:
+    """Embed, in one call, the passages of what arrived in several tenants' index queues (`fresh`: tenant ->
+    the queue id already seen), and return an embedder that answers those passages from memory and embeds only
+    the others. MiniLM on one thread costs 20 ms of CPU for one short text alone and about 5 ms each in a batch
+    of 16, while a live stream of notes spread over agencies gives each tenant's batch one or two texts. Each
+    tenant's texts are read under its own RLS; the claims that follow are unchanged (a text edited in between
+    is simply embedded again by its batch)."""
+    passages: list[str] = []
+    for tenant_id, seen in fresh.items():
+        with tenant_session(tenant_id) as session:
+            rows = live_queue.peek_index(session, limit, seen)
+            if rows:
+                sources = read_sources(session, {(r.source_type, str(r.source_id)) for r in rows})
+                passages += [c for s in sources for c in chunk_text(s.text)]
+    unique = list(dict.fromkeys(passages))
+    known = dict(zip(unique, embed_fn(unique), strict=True)) if unique else {}
+
+    def embed_known_first(texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            known.update(zip(missing, embed_fn(missing), strict=True))
+        return np.stack([known[t] for t in texts]) if texts else embed_fn([])
+    return embed_known_first
 
 
 def optimize() -> None:

@@ -89,15 +89,18 @@ class Refresher:
         return batch.claimed
 
     def _index_batch(self, tenant_id: str, report: PassReport, limit: int | None = None,
-                     newer_than: int | None = None) -> int:
+                     newer_than: int | None = None, embed_fn=None) -> int:
+        self._index_setup()
+        return self._index_batch_fn(tenant_id, limit or self.index_batch, embed_fn=embed_fn or self._embed_fn,
+                                    newer_than=newer_than)
+
+    def _index_setup(self) -> None:
         if self._index_batch_fn is None:
             from serving.embeddings import embed
             from serving.live.index_lane import index_tenant_queue, stoppable
 
             self._index_batch_fn = index_tenant_queue
             self._embed_fn = stoppable(embed, self._stop)
-        return self._index_batch_fn(tenant_id, limit or self.index_batch, embed_fn=self._embed_fn,
-                                    newer_than=newer_than)
 
     def _attempt(self, lane: Lane, tenant_id: str, report: PassReport, skip_failing: bool, **batch) -> None:
         """One batch of one tenant; a failure is logged and the tenant backs off (its rows stay queued)."""
@@ -130,11 +133,28 @@ class Refresher:
         """What arrived since the last look, newest first, for every tenant whose queue grew (tenants are listed
         anew: one with nothing queued when the pass began may have a change now)."""
         tenants = live_queue.pending_tenants(QUEUE_OF[lane])
-        for tenant_id, newest in live_queue.high_water(QUEUE_OF[lane], tenants).items():
-            seen = self._seen.get((lane, tenant_id), 0)
-            if newest > seen:
-                self._attempt(lane, tenant_id, report, skip_failing, limit=FRESH_LIMIT[lane], newer_than=seen)
-                self._seen[(lane, tenant_id)] = newest   # the rest of a bulk arrival is backlog now
+        grown = {tenant_id: (self._seen.get((lane, tenant_id), 0), newest)
+                 for tenant_id, newest in live_queue.high_water(QUEUE_OF[lane], tenants).items()
+                 if newest > self._seen.get((lane, tenant_id), 0)}
+        batch = {}
+        if lane == "index" and len(grown) > 1:   # one embedding call for every tenant's new texts
+            batch["embed_fn"] = self._embed_ahead({t: seen for t, (seen, _) in grown.items()})
+        for tenant_id, (seen, newest) in grown.items():
+            self._attempt(lane, tenant_id, report, skip_failing, limit=FRESH_LIMIT[lane], newer_than=seen, **batch)
+            self._seen[(lane, tenant_id)] = newest   # the rest of a bulk arrival is backlog now
+
+    def _embed_ahead(self, fresh: dict[str, int]):
+        """`index_lane.embed_ahead` for these tenants' new arrivals, or (if reading or embedding them fails, or
+        the refresher is stopping) the lane's own embedder: each tenant's batch then embeds its texts itself."""
+        from serving.live.index_lane import embed_ahead
+
+        self._index_setup()
+        try:
+            return embed_ahead(fresh, FRESH_LIMIT["index"], self._embed_fn)
+        except Exception as error:
+            log.info("index lane: embedding ahead for %d tenants failed (%s); each embeds its own",
+                     len(fresh), type(error).__name__)
+            return self._embed_fn
 
     def one_pass(self, lane: Lane, skip_failing: bool = True) -> PassReport:
         """One batch of every tenant with rows waiting in the lane's queue (failing ones skipped until their

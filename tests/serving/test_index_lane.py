@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from crm.db.engine import tenant_session
-from serving.live.index_lane import index_progress, index_tenant_queue
+from serving.live.index_lane import embed_ahead, index_progress, index_tenant_queue
 from serving.rag.indexer import index_sources
 from serving.rag.store import open_table, tenant_filter
 from tests.serving.rag_factory import TenantData
@@ -104,3 +104,46 @@ def test_one_tenants_queue_and_progress_are_its_own(tenant, other_tenant):
     with tenant_session(a) as s:  # a tenant session never sees the other's queued ids, even by naming them
         assert index_sources(s, {("note", theirs)}, CountingEmbedder()).sources == 0
     assert set(_passages(a)) == {mine}
+
+
+class CallCounter(CountingEmbedder):
+    """The real embedder, counting its calls too."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def __call__(self, texts):
+        self.calls += 1
+        return super().__call__(texts)
+
+
+def test_new_texts_of_several_agencies_are_embedded_in_one_call_and_land_each_in_its_own(tenant, other_tenant):
+    a, b = tenant["tenant_id"], other_tenant["tenant_id"]
+    note_a = TenantData(a).note("Agency A's client wants the spring campaign live by May.")
+    note_b = TenantData(b).note("Agency B's client cut the paid social budget in half.")
+    counting = CallCounter()
+    ahead = embed_ahead({a: 0, b: 0}, 32, counting)
+    assert counting.calls == 1 and sorted(counting.texts) == sorted([
+        "Agency A's client wants the spring campaign live by May.",
+        "Agency B's client cut the paid social budget in half."])
+
+    assert index_tenant_queue(a, 32, ahead, newer_than=0) == 1
+    assert index_tenant_queue(b, 32, ahead, newer_than=0) == 1
+    assert counting.calls == 1   # both batches answered from what was embedded ahead
+    assert set(_passages(a)) == {note_a} and set(_passages(b)) == {note_b}   # each in its own agency
+    again = CountingEmbedder()
+    with tenant_session(a) as s:
+        index_sources(s, {("note", note_a)}, again)   # stored with its text's hash: nothing to embed again
+    assert again.texts == []
+
+
+def test_a_text_not_embedded_ahead_is_embedded_by_its_batch(tenant):
+    t = tenant["tenant_id"]
+    first = TenantData(t).note("The first note, read ahead.")
+    counting = CallCounter()
+    ahead = embed_ahead({t: 0}, 32, counting)
+    later = TenantData(t).note("A note written after the read ahead.")
+    assert index_tenant_queue(t, 32, ahead, newer_than=0) == 2
+    assert counting.calls == 2 and counting.texts[-1:] == ["A note written after the read ahead."]
+    assert set(_passages(t)) == {first, later}
