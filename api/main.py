@@ -61,6 +61,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pools.pop(loop).close()
         await engines.pop(loop).dispose()
 
+
 def _telemetry() -> dict | None:
     """FastAPI's own OpenTelemetry spans, metrics and logs, when an exporter is configured (OTEL_EXPORTER_OTLP_*
     or FASTAPI_OTEL_AUTO_CONFIGURE): FastAPI's defaults. Otherwise off: with nothing to export to, FastAPI still
