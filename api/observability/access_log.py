@@ -7,6 +7,7 @@ import copy
 import json
 import logging
 import threading
+import time
 import weakref
 
 ACCESS_LOGGER = "crm.access"
@@ -41,8 +42,8 @@ class BatchedStreamHandler(logging.StreamHandler):
 
 
 def _flush_every(handler_ref: weakref.ref) -> None:
-    stop = threading.Event()
-    while not stop.wait(FLUSH_SECONDS):
+    while True:
+        time.sleep(FLUSH_SECONDS)
         handler = handler_ref()
         if handler is None:
             return
