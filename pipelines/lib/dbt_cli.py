@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -14,7 +15,10 @@ from pipelines.lib.manifest import dbt_executable
 
 def run_dbt(args: list[str], target: str = "duckdb", crm_home: Path | None = None, vars: dict | None = None,
             target_path: Path | None = None) -> subprocess.CompletedProcess:
-    """`dbt <args>` on `target`; `crm_home` overrides where the duckdb target's warehouse file lives."""
+    """`dbt <args>` on `target`; `crm_home` overrides where the duckdb target's warehouse file lives.
+
+    Without `target_path`, dbt writes its target and logs to a private temporary folder, removed afterwards
+    (its output is the returned process's stdout and stderr)."""
     env = {**os.environ, **dbt_env(target)}
     if crm_home is not None:
         env["CRM_HOME"] = str(crm_home)
@@ -24,4 +28,8 @@ def run_dbt(args: list[str], target: str = "duckdb", crm_home: Path | None = Non
            "--target", target]
     if vars:
         cmd += ["--vars", json.dumps(vars)]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True)
+    try:
+        return subprocess.run(cmd, env=env, capture_output=True, text=True)
+    finally:
+        if target_path is None:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -189,3 +189,57 @@ def test_a_change_written_during_every_agencys_backlog_waits_for_one_batch_not_f
     tenant_id, lead = refresher.written
     assert _features_of(tenant_id, lead) is not None   # refreshed by the sweep before the next agency's batch
     assert _waiting(tenant_id)["refresh"] > 200 and all(_waiting(t)["refresh"] > 200 for t in tenants)
+
+
+def _score_lane(queries, tenant_id: str, monkeypatch, **kwargs) -> tuple[Refresher, list[PassReport]]:
+    """A refresher whose passes see only `tenant_id` (other test files write to their agencies meanwhile)."""
+    everyone = live_queue.pending_tenants
+    monkeypatch.setattr(live_queue, "pending_tenants",
+                        lambda queue: [t for t in everyone(queue) if str(t) == str(tenant_id)])
+    reports: list[PassReport] = []
+    return Refresher(queries, poll_seconds=600, on_report=reports.append, **kwargs), reports
+
+
+def _until(condition, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert condition()
+
+
+def test_writes_arriving_while_the_lane_rests_after_emptying_the_queue_are_refreshed_in_one_pass(queries,
+                                                                                               monkeypatch):
+    tenant = make_tenant("Steady stream")["tenant_id"]
+    refresher, reports = _score_lane(queries, tenant, monkeypatch, rest_factor=1e6, max_rest_seconds=3.0)
+    stop = threading.Event()
+    lane = threading.Thread(target=refresher.lane_loop, args=("score", stop))
+    lane.start()
+    try:
+        first = _lead_with_note(tenant)
+        _until(lambda: len(reports) == 1)   # refreshed at once: a single change on a quiet queue waits for nothing
+        assert _features_of(tenant, first) is not None
+        later = [_lead_with_note(tenant), _lead_with_note(tenant)]   # two transactions during the rest
+        _until(lambda: _waiting(tenant)["refresh"] == 0)
+        assert all(_features_of(tenant, lead) is not None for lead in later)
+        assert len(reports) == 2   # both in the pass after the rest, not a pass each
+    finally:
+        stop.set()
+        lane.join(30)
+    assert not lane.is_alive()
+
+
+def test_a_backlog_is_worked_off_without_rests(queries, monkeypatch):
+    tenant = make_tenant("Backlog, no rest")["tenant_id"]
+    _backlog(tenant, 250)   # every batch comes back full: the sweep's (FRESH_LIMIT rows), then the backlog's
+    refresher, reports = _score_lane(queries, tenant, monkeypatch, score_batch=50, rest_factor=1e6,
+                                     max_rest_seconds=600)
+    stop = threading.Event()
+    lane = threading.Thread(target=refresher.lane_loop, args=("score", stop))
+    lane.start()
+    try:
+        _until(lambda: _waiting(tenant)["refresh"] == 0)   # a rest after the full pass would last ten minutes
+        assert len(reports) >= 2 and all(report.full for report in reports)
+    finally:
+        stop.set()
+        lane.join(30)
+    assert not lane.is_alive()
