@@ -2,19 +2,25 @@
 `GET /api/v1/<resource>` (a page), with an API key, go straight to the handler their declared route calls.
 
 For such a read FastAPI's routing and dependency injection cost about as much CPU as everything else the
-request does (the read itself is one round trip, `crm.db.one_trip`). This pure ASGI layer sits innermost,
-inside every middleware (request id, access log and metrics, security and rate-limit headers, body limit),
-recognises exactly those shapes, and calls the route's own handler (`api.crud`, `api.routes.scores` register
-it here with their route object, which it puts in `scope["route"]` as the router would). A read by id takes
+request does (the read itself is one round trip, `crm.db.one_trip`), and so did the layers of Starlette's
+middleware stack it passed for nothing (its error middleware, the dashboard's session cookie and session
+lookup, which an API key never uses, the body limit of a request without a body). This pure ASGI layer sits
+inside the layers every request passes (request id, access log and metrics, security headers, known
+refusals, the in-flight bound, rate-limit headers: `api.admission.install_early_answers`) and outside
+Starlette's stack; it recognises exactly those shapes, and calls the route's own handler (`api.crud`,
+`api.routes.scores` register it here with their route object, which it puts in `scope["route"]` as the router
+would). A request with a body is not one of them (the body limit answers it). A read by id takes
 no query string; a page takes only the query its resource's `accepts` understands as the router would (a
 valid limit, a cursor, a search, equality filters, each once); anything else (another method, another query,
 a malformed id, a cookie session, any other path) goes through FastAPI unchanged, so the router keeps every
 validation error, and the OpenAPI document is the declared routes'. Errors raised by a handler are rendered
-by the same problem+json mapping as FastAPI's handlers (`api.errors.problem_for`).
+by the same problem+json mapping as FastAPI's handlers (`api.errors.problem_for`); any other error is logged
+and answered 500 problem+json, as Starlette's error middleware would answer it (in plain text).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qsl
@@ -25,6 +31,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import problem_for
 from crm.db import one_trip
+from crm.problems import problem
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1/"
 Reader = Callable[[Request, one_trip.Caller, uuid.UUID], Awaitable[Response]]
@@ -46,11 +55,17 @@ def register_list(collection: str, lister: Lister, route: BaseRoute, accepts: Ac
 
 
 def _bearer(scope: Scope) -> str | None:
+    """The API key of a request without a body; None if it has none, or has a body."""
+    token = None
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token if scheme.lower() == "bearer" and token else None
-    return None
+            scheme, _, found = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer" or not found:
+                return None
+            token = found
+        elif (name == b"content-length" and value != b"0") or name == b"transfer-encoding":
+            return None
+    return token
 
 
 def _query(scope: Scope) -> dict[str, str] | None:
@@ -109,5 +124,6 @@ class FastLane:
         except Exception as exc:
             response = problem_for(exc)
             if response is None:
-                raise
+                log.exception("%s %s failed", scope["method"], scope["path"])
+                response = problem(500, "internal server error")
         await response(scope, receive, send)

@@ -10,10 +10,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from api.admission import RateLimitHeaders, install_early_answers
+from api.admission import install_early_answers
 from api.docs import install_docs
 from api.errors import install_error_handlers
-from api.fast_lane import FastLane
 from api.limits import BodyLimit
 from api.observability.install import install_observability
 from api.openapi import install_openapi
@@ -84,9 +83,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     install_openapi(app)  # every route's error statuses as problem+json
-    app.add_middleware(FastLane)   # innermost: the hot reads skip routing, inside every other middleware
     app.add_middleware(BodyLimit)
-    app.add_middleware(RateLimitHeaders)
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (companies, contacts, pipelines, deals, activities, notes, tasks, campaigns):
         v1.include_router(module.router)
@@ -106,7 +103,8 @@ def create_app() -> FastAPI:
     install_docs(app)  # /docs, /redoc from local assets
     # a key this worker is already refusing gets its 429, and a worker past its in-flight bound its 503, before
     # any other layer runs (the dashboard's session middleware included; inside the security headers and the
-    # observer installed below, which wrap them)
+    # observer installed below, which wrap them); then the admission's RateLimit-* headers, and the hot reads'
+    # own door (api.fast_lane), which answers them without Starlette's stack, the session layers or routing
     install_early_answers(app)
     # CSP, nosniff, frame and referrer policies on every response; it wraps the whole middleware stack when
     # that is built (first request), so middleware added later (the dashboard's) is inside it too

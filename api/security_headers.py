@@ -8,7 +8,6 @@ of Swagger UI's inline script.
 from __future__ import annotations
 
 from fastapi import FastAPI
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Dashboard pages use no inline script (app.js only) and no <style> element; style *attributes* (score
@@ -52,6 +51,7 @@ def security_headers(production: bool) -> list[tuple[str, str]]:
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, headers: list[tuple[str, str]]):
         self.app, self.headers = app, headers
+        self.raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,9 +60,10 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers:
-                    headers.setdefault(name, value)
+                raw = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in raw}
+                raw += [header for header in self.raw if header[0] not in present]
+                message["headers"] = raw
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

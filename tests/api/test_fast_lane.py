@@ -45,3 +45,39 @@ def test_fast_lane_requests_are_counted_under_their_route(api: Api, client):
                if family.name == "crm_http_requests" for s in family.samples]
     assert any(s.labels.get("route") == "/api/v1/contacts/{id}" and s.labels.get("method") == "GET"
                and s.labels.get("status") == "200" for s in samples)
+
+
+def test_a_hot_read_carries_the_headers_every_answer_gets(api: Api):
+    contact = api.contact("headers@example.com")
+    path = f"/contacts/{contact['id']}"
+    fast, routed = api.get(path), _routed(api, path)
+    for name in ("content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy",
+                 "ratelimit-limit", "content-type", "etag"):
+        assert fast.headers[name] == routed.headers[name], name
+    assert fast.headers["x-request-id"] and fast.headers["x-request-id"] != routed.headers["x-request-id"]
+    assert int(fast.headers["ratelimit-remaining"]) >= 0
+
+
+def test_a_request_with_a_body_is_left_to_the_full_stack(api: Api, client):
+    contact = api.contact("body@example.com")
+    scope = {"type": "http", "method": "GET", "query_string": b"", "path": f"{API}/contacts/{contact['id']}"}
+    bearer = (b"authorization", b"Bearer x")
+    assert fast_lane._match(scope | {"headers": [bearer, (b"content-length", b"0")]}) is not None
+    assert fast_lane._match(scope | {"headers": [bearer, (b"content-length", b"12")]}) is None
+    assert fast_lane._match(scope | {"headers": [(b"transfer-encoding", b"chunked"), bearer]}) is None
+    huge = client.request("GET", f"{API}/contacts/{contact['id']}", headers=api.headers,
+                          content=b"x" * (1024 * 1024 + 1))
+    assert_problem(huge, 413)   # the body limit answers it, as for any other request
+
+
+def test_an_unexpected_error_in_a_hot_read_is_a_500_problem_with_every_header(api: Api, client, monkeypatch):
+    contact = api.contact("broken@example.com")
+    reader, route = fast_lane._by_id["contacts"]
+
+    async def broken(request, caller, id_):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(fast_lane._by_id, "contacts", (broken, route))
+    answer = api.get(f"/contacts/{contact['id']}")
+    assert_problem(answer, 500)
+    assert answer.headers["x-content-type-options"] == "nosniff" and answer.headers["x-request-id"]
