@@ -78,7 +78,8 @@ class WorkflowWorker:
         self.linger_seconds = linger_seconds
         self.totals = WorkerTotals()
         self._lock = threading.Lock()
-        self._nudge = {name: threading.Event() for name in self.lanes() if name != "events"}
+        # lanes without a channel are woken by a nudge; the others by their NOTIFY
+        self._nudge = {name: threading.Event() for name, (_, channels) in self.lanes().items() if not channels}
         self._next_scan = 0.0
         self._retry_at: dict[str, float] = {}
         self._failures: dict[str, int] = {}
@@ -106,8 +107,6 @@ class WorkflowWorker:
             self.totals.runs_started += report.runs
             self.totals.deliveries_queued += report.deliveries
             self.totals.tenants |= report.tenants
-        if report.runs or scanned:
-            self._wake("runs")
         if report.deliveries:
             self._wake("deliveries")
         return report.events + scanned
@@ -182,7 +181,8 @@ class WorkflowWorker:
 
     def _wait(self, name: str, channels: tuple[str, ...], listener: LiveListener | None,
               stop: threading.Event) -> LiveListener | None:
-        """Sleep until a NOTIFY on `channels`, a nudge from another lane, `poll_seconds`, or `stop`."""
+        """Sleep until a NOTIFY on `channels` (a lane that has some) or a nudge from another lane (one that has
+        none), `poll_seconds`, or `stop`."""
         nudge = self._nudge.get(name)
         deadline = time.monotonic() + self.poll_seconds
         while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
@@ -192,8 +192,7 @@ class WorkflowWorker:
             if not channels:
                 (nudge or stop).wait(min(left, WAKE_CHECK_SECONDS))
                 continue
-            # a lane both listened for and nudged looks at its nudge every 50 ms
-            wait = min(left, WAKE_CHECK_SECONDS if nudge is None else 0.05)
+            wait = min(left, WAKE_CHECK_SECONDS)
             try:
                 listener = listener or LiveListener(*channels)
                 if listener.wait(wait):
