@@ -65,21 +65,45 @@ def allowed_methods(request: Request) -> str:
 
 
 def problem_for(exc: Exception) -> JSONResponse | None:
-    """The answer to an error a hot read can raise (ApiError, Overloaded); None for any other."""
+    """The answer to an error a route's work can raise (ApiError, Overloaded, a domain service's refusal, a
+    constraint violation, a concurrent write, a value the database refuses); None for any other. FastAPI's
+    handlers answer with it, and so does the hot requests' door (api.fast_lane), which runs outside them."""
     if isinstance(exc, ApiError):
         return problem(exc.status, exc.detail, exc.type, headers=exc.headers, errors=exc.errors)
     if isinstance(exc, Overloaded):
         # answered within CRM_QUEUE_TIMEOUT instead of letting the client time out
         return problem(503, f"the server is at capacity ({exc}): retry shortly", "/problems/overloaded",
                        headers={"Retry-After": OVERLOAD_RETRY_AFTER})
+    if isinstance(exc, DomainError):
+        return domain_problem(exc)
+    if isinstance(exc, IntegrityError):
+        return integrity_problem(exc)
+    if isinstance(exc, StaleDataError | ObjectDeletedError):
+        # routes lock the rows they change, so this is a last line of defence: another request deleted or
+        # changed the record between our read and our write
+        return retry_problem("the record was changed or deleted by another request meanwhile: read it again, retry")
+    if isinstance(exc, DBAPIError):
+        if (getattr(exc.orig, "sqlstate", None) or "") in _RETRYABLE_SQLSTATES:
+            return retry_problem("the write collided with a concurrent one and was not applied; retry it")
+        # SQLSTATE class 22 is "data exception"; psycopg's own DataError (e.g. a NUL byte in text) has no sqlstate
+        if isinstance(exc, DataError) or (getattr(exc.orig, "sqlstate", None) or "").startswith("22"):
+            return problem(422, "a value has the wrong format, is out of range or holds a character the "
+                                "database cannot store (such as a NUL byte)", "/problems/validation")
     return None
 
 
+PROBLEMS = (ApiError, Overloaded, DomainError, IntegrityError, StaleDataError, ObjectDeletedError, DBAPIError)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    @app.exception_handler(Overloaded)
-    async def _api_error(_: Request, exc: Exception):
-        return problem_for(exc)
+    async def _problem(_: Request, exc: Exception):
+        response = problem_for(exc)
+        if response is None:
+            raise exc
+        return response
+
+    for kind in PROBLEMS:
+        app.add_exception_handler(kind, _problem)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
@@ -95,28 +119,3 @@ def install_error_handlers(app: FastAPI) -> None:
         loc = first["loc"][1:] if first["loc"][:1] == ["body"] else first["loc"]   # (a field may be named body)
         where = ".".join(str(p) for p in loc) or "request"
         return problem(422, f"{where}: {first['msg']}", "/problems/validation", errors=errors)
-
-    @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError):
-        return domain_problem(exc)
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, exc: IntegrityError):
-        return integrity_problem(exc)
-
-    @app.exception_handler(StaleDataError)
-    @app.exception_handler(ObjectDeletedError)
-    async def _stale(_: Request, exc: Exception):
-        # routes lock the rows they change, so this is a last line of defence: another request deleted or
-        # changed the record between our read and our write
-        return retry_problem("the record was changed or deleted by another request meanwhile: read it again, retry")
-
-    @app.exception_handler(DBAPIError)
-    async def _dbapi(_: Request, exc: DBAPIError):
-        if (getattr(exc.orig, "sqlstate", None) or "") in _RETRYABLE_SQLSTATES:
-            return retry_problem("the write collided with a concurrent one and was not applied; retry it")
-        # SQLSTATE class 22 is "data exception"; psycopg's own DataError (e.g. a NUL byte in text) has no sqlstate
-        if isinstance(exc, DataError) or (getattr(exc.orig, "sqlstate", None) or "").startswith("22"):
-            return problem(422, "a value has the wrong format, is out of range or holds a character the "
-                                "database cannot store (such as a NUL byte)", "/problems/validation")
-        raise exc

@@ -29,6 +29,7 @@ from fastapi import Request, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api import fast_writes
 from api.errors import problem_for
 from crm.db import one_trip
 from crm.problems import problem
@@ -113,17 +114,39 @@ class FastLane:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        matched = _match(scope) if scope["type"] == "http" else None
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if (write := fast_writes.match(scope)) is not None:
+            await self._write(write, scope, receive, send)
+            return
+        matched = _match(scope)
         if matched is None:
             await self.app(scope, receive, send)
             return
         handler, route, token = matched
         scope["route"] = route
-        try:
-            response = await handler(Request(scope, receive), one_trip.KeyCaller.of(token))
-        except Exception as exc:
-            response = problem_for(exc)
-            if response is None:
-                log.exception("%s %s failed", scope["method"], scope["path"])
-                response = problem(500, "internal server error")
-        await response(scope, receive, send)
+        await _answer(scope, receive, send, handler(Request(scope, receive), one_trip.KeyCaller.of(token)))
+
+    async def _write(self, write: fast_writes.Write, scope: Scope, receive: Receive, send: Send) -> None:
+        body, messages = await fast_writes.read_body(receive)
+        received = fast_writes.replay(messages, receive)
+        payload = fast_writes.payload_of(write, body)
+        if payload is None:   # not JSON, or not valid: the router's own answer (422, 400 ...)
+            await self.app(scope, received, send)
+            return
+        scope["route"] = write.route
+        request = Request(scope, received)
+        await _answer(scope, receive, send, write.call(request, one_trip.KeyCaller.of(write.token), payload))
+
+
+async def _answer(scope: Scope, receive: Receive, send: Send, work: Awaitable[Response]) -> None:
+    """Send what `work` answers; an error it raises as FastAPI's handlers would answer it."""
+    try:
+        response = await work
+    except Exception as exc:
+        response = problem_for(exc)
+        if response is None:
+            log.exception("%s %s failed", scope["method"], scope["path"])
+            response = problem(500, "internal server error")
+    await response(scope, receive, send)
