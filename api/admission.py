@@ -195,9 +195,9 @@ class RateLimitHeaders:
 
 def install_early_answers(app) -> None:
     """Wrap the app's whole middleware stack (built on the first request) in KnownRefusals, the in-flight bound,
-    the rate-limit headers and the hot reads' door (`api.fast_lane.FastLane`), outermost first; the security
+    the rate-limit headers and the hot requests' door (`api.fast_lane.FastLane`), outermost first; the security
     headers and the request observer, installed after, wrap them in turn. Every request passes those layers;
-    a hot read then stops at its door, and everything else goes on into Starlette's stack (its error
+    a hot read or write then stops at the door, and everything else goes on into Starlette's stack (its error
     middleware, the dashboard's session layers, the body limit, routing)."""
     from api.fast_lane import FastLane
 

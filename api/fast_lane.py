@@ -1,5 +1,6 @@
-"""The hot reads' own door: `GET /api/v1/<resource>/<id>`, `GET /api/v1/scores/{leads|accounts}/<id>` and
-`GET /api/v1/<resource>` (a page), with an API key, go straight to the handler their declared route calls.
+"""The hot requests' own door: `GET /api/v1/<resource>/<id>`, `GET /api/v1/scores/{leads|accounts}/<id>` and
+`GET /api/v1/<resource>` (a page), with an API key, go straight to the handler their declared route calls; so
+do creates and updates with a valid JSON body (`api.fast_writes`, which says how).
 
 For such a read FastAPI's routing and dependency injection cost about as much CPU as everything else the
 request does (the read itself is one round trip, `crm.db.one_trip`), and so did the layers of Starlette's

@@ -103,7 +103,7 @@ def create_app() -> FastAPI:
     install_docs(app)  # /docs, /redoc from local assets
     # a key this worker is already refusing gets its 429, and a worker past its in-flight bound its 503, before
     # any other layer runs (the dashboard's session middleware included; inside the security headers and the
-    # observer installed below, which wrap them); then the admission's RateLimit-* headers, and the hot reads'
+    # observer installed below, which wrap them); then the admission's RateLimit-* headers, and the hot requests'
     # own door (api.fast_lane), which answers them without Starlette's stack, the session layers or routing
     install_early_answers(app)
     # CSP, nosniff, frame and referrer policies on every response; it wraps the whole middleware stack when
