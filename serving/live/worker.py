@@ -13,9 +13,9 @@ has a backlog (a bulk import, a demo's first run) waits for one backlog batch, n
 When a pass finds nothing, the lane sleeps until a `NOTIFY crm_live` (sent by the queue triggers at
 commit) or `poll_seconds`, whichever comes first. A pass that emptied the queue (no batch came back full) is
 followed by a rest of `rest_factor` times its own duration, at most `max_rest_seconds`: a batch's cost is
-mostly fixed (a tenant transaction, the feature queries, the model: warm, about 25–35 ms of CPU for one
-contact, 130 ms for a hundred), so under a steady stream of writes the lane takes them in batches a rest long instead of
-one transaction per write, and spends at most about 1 / (1 + rest_factor) of its time working. A single
+mostly fixed (a tenant transaction, the feature queries, the model: warm, 25 to 35 ms of CPU for one contact,
+130 ms for a hundred), so under a steady stream of writes the lane takes them in batches a rest long instead
+of one transaction per write, and spends at most about 1 / (1 + rest_factor) of its time working. A single
 change on a quiet queue is refreshed at once (the rest comes after it), and a backlog, whose batches come back
 full, is worked off without rests. A tenant whose batch fails is logged and left alone for a
 while (its rows stay queued: the claim rolled back with the work), never stopping the other tenants.
