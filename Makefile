@@ -27,7 +27,7 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered
+	$(VENV)/bin/pytest -n 2 --dist loadfile --durations=25 --cov --cov-report=term:skip-covered
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
