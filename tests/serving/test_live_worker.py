@@ -29,6 +29,20 @@ def queries() -> FeatureQueries:
     return feature_queries()
 
 
+@pytest.fixture
+def only(monkeypatch):
+    """`only(*tenants)`: the refresher sees these tenants' queues alone. The other test files of this worker
+    leave rows queued for their agencies (texts to embed, bulk writes); a drain of all of them made the first
+    test here take minutes, and what it measured depended on what ran before it."""
+    everyone = live_queue.pending_tenants
+
+    def restrict(*tenants: str) -> None:
+        wanted = {str(t) for t in tenants}
+        monkeypatch.setattr(live_queue, "pending_tenants",
+                            lambda queue: [t for t in everyone(queue) if str(t) in wanted])
+    return restrict
+
+
 def _lead_with_note(tenant_id: str) -> uuid.UUID:
     with tenant_session(tenant_id) as s:
         company = companies.create(s, CompanyCreate(name="Acme"))
@@ -49,8 +63,9 @@ def _features_of(tenant_id: str, contact_id) -> dict | None:
                               "and entity_id = :i"), {"i": contact_id}).scalar()
 
 
-def test_drain_empties_both_queues_and_publishes_features_as_of_now(queries):
+def test_drain_empties_both_queues_and_publishes_features_as_of_now(queries, only):
     a, b = make_tenant("Drain A")["tenant_id"], make_tenant("Drain B")["tenant_id"]
+    only(a, b)
     lead_a, lead_b = _lead_with_note(a), _lead_with_note(b)
     reports: list[PassReport] = []
     summary = drain(queries, score_batch=2, on_report=reports.append)   # small batches: several passes
@@ -77,8 +92,9 @@ class _FailsFor(Refresher):
         return super()._score_batch(tenant_id, report, **batch)
 
 
-def test_one_tenants_failure_leaves_its_rows_and_never_stops_the_others(queries):
+def test_one_tenants_failure_leaves_its_rows_and_never_stops_the_others(queries, only):
     bad, good = make_tenant("Broken")["tenant_id"], make_tenant("Fine")["tenant_id"]
+    only(bad, good)
     _lead_with_note(bad)
     lead = _lead_with_note(good)
     refresher = _FailsFor(queries, failing=bad, first_retry_seconds=3600)
@@ -90,9 +106,9 @@ def test_one_tenants_failure_leaves_its_rows_and_never_stops_the_others(queries)
     assert bad not in Refresher(queries).drain()["failed"] and _waiting(bad)["refresh"] == 0   # recovered later
 
 
-def test_run_wakes_on_a_committed_write_and_stops_on_request(queries):
+def test_run_wakes_on_a_committed_write_and_stops_on_request(queries, only):
     tenant = make_tenant("Awake")["tenant_id"]
-    drain(queries)   # whatever earlier tests left
+    only(tenant)
     stop = threading.Event()
     # a poll this long means only the NOTIFY of the write can wake the lanes within the test's patience
     refresher = Refresher(queries, poll_seconds=600)
@@ -113,14 +129,14 @@ def test_run_wakes_on_a_committed_write_and_stops_on_request(queries):
     assert not [t for t in threading.enumerate() if t.name.startswith("refresher-")]
 
 
-def test_stopping_inside_an_index_backlog_gives_up_at_the_next_encode_slice_and_keeps_its_rows(queries,
+def test_stopping_inside_an_index_backlog_gives_up_at_the_next_encode_slice_and_keeps_its_rows(queries, only,
                                                                                                  monkeypatch):
     """A process must not exit while a lane is inside torch (exit -6 at interpreter shutdown): `stop` ends an
     embedding batch between encode slices, the batch rolls back and its notes stay queued for the next run."""
     import serving.embeddings as embeddings
 
     tenant = make_tenant("Stop mid-embed")["tenant_id"]
-    drain(queries)
+    only(tenant)
     sentences = " ".join(f"On call {i} they asked about reporting dashboards for the {i}th region." for i in range(12))
     with tenant_session(tenant) as s:
         contact = contacts.create(s, ContactCreate(email=f"{uuid.uuid4().hex[:8]}@example.com"))
@@ -180,8 +196,9 @@ class _WritesAfterItsFirstBacklogBatch(Refresher):
         return claimed
 
 
-def test_a_change_written_during_every_agencys_backlog_waits_for_one_batch_not_for_the_backlogs(queries):
+def test_a_change_written_during_every_agencys_backlog_waits_for_one_batch_not_for_the_backlogs(queries, only):
     tenants = [make_tenant(f"Backlog {n}")["tenant_id"] for n in "AB"]
+    only(*tenants)
     for tenant_id in tenants:
         _backlog(tenant_id, 400)
     refresher = _WritesAfterItsFirstBacklogBatch(queries, score_batch=20)
@@ -191,11 +208,9 @@ def test_a_change_written_during_every_agencys_backlog_waits_for_one_batch_not_f
     assert _waiting(tenant_id)["refresh"] > 200 and all(_waiting(t)["refresh"] > 200 for t in tenants)
 
 
-def _score_lane(queries, tenant_id: str, monkeypatch, **kwargs) -> tuple[Refresher, list[PassReport]]:
-    """A refresher whose passes see only `tenant_id` (other test files write to their agencies meanwhile)."""
-    everyone = live_queue.pending_tenants
-    monkeypatch.setattr(live_queue, "pending_tenants",
-                        lambda queue: [t for t in everyone(queue) if str(t) == str(tenant_id)])
+def _score_lane(queries, tenant_id: str, only, **kwargs) -> tuple[Refresher, list[PassReport]]:
+    """A refresher whose passes see only `tenant_id`, and the reports of its passes."""
+    only(tenant_id)
     reports: list[PassReport] = []
     return Refresher(queries, poll_seconds=600, on_report=reports.append, **kwargs), reports
 
@@ -207,10 +222,9 @@ def _until(condition, seconds: float = 60) -> None:
     assert condition()
 
 
-def test_writes_arriving_while_the_lane_rests_after_emptying_the_queue_are_refreshed_in_one_pass(queries,
-                                                                                               monkeypatch):
+def test_writes_arriving_while_the_lane_rests_after_emptying_the_queue_are_refreshed_in_one_pass(queries, only):
     tenant = make_tenant("Steady stream")["tenant_id"]
-    refresher, reports = _score_lane(queries, tenant, monkeypatch, rest_factor=1e6, max_rest_seconds=3.0)
+    refresher, reports = _score_lane(queries, tenant, only, rest_factor=1e6, max_rest_seconds=3.0)
     stop = threading.Event()
     lane = threading.Thread(target=refresher.lane_loop, args=("score", stop))
     lane.start()
@@ -228,11 +242,10 @@ def test_writes_arriving_while_the_lane_rests_after_emptying_the_queue_are_refre
     assert not lane.is_alive()
 
 
-def test_a_backlog_is_worked_off_without_rests(queries, monkeypatch):
+def test_a_backlog_is_worked_off_without_rests(queries, only):
     tenant = make_tenant("Backlog, no rest")["tenant_id"]
     _backlog(tenant, 250)   # every batch comes back full: the sweep's (FRESH_LIMIT rows), then the backlog's
-    refresher, reports = _score_lane(queries, tenant, monkeypatch, score_batch=50, rest_factor=1e6,
-                                     max_rest_seconds=600)
+    refresher, reports = _score_lane(queries, tenant, only, score_batch=50, rest_factor=1e6, max_rest_seconds=600)
     stop = threading.Event()
     lane = threading.Thread(target=refresher.lane_loop, args=("score", stop))
     lane.start()
