@@ -17,6 +17,10 @@ os.environ["CRM_ENV"] = "test"
 @pytest.fixture(scope="session", autouse=True)
 def crm_home(tmp_path_factory):
     """A private CRM_HOME (and so a private embedded PostgreSQL) for this test process."""
+    from crm.db.embedded import attached_servers
+
+    if early := attached_servers():  # e.g. a module that runs the app's lifespan when it is collected
+        pytest.fail(f"an embedded PostgreSQL was started before the session's CRM_HOME existed: {early}")
     home = tmp_path_factory.mktemp("crm")
     previous = os.environ.get("CRM_HOME")
     os.environ["CRM_HOME"] = str(home)

@@ -44,6 +44,11 @@ def embedded_admin_url() -> str:
     return f"postgresql+psycopg://postgres:@/postgres?host={host}"
 
 
+def attached_servers() -> list[Path]:
+    """Data dirs of the embedded servers this process is attached to."""
+    return list(_attached)
+
+
 def release_embedded_servers() -> list[Path]:
     """Detach this process from every embedded server it attached (stopping those it was the last live
     user of) before it exits; returns their data dirs. Dispose the engines first."""

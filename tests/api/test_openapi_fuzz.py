@@ -9,6 +9,7 @@ Bounded by `MAX_EXAMPLES` per operation to keep the suite fast.
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -73,7 +74,16 @@ def agencies(client):
     assert snapshot(theirs_api) == before, "the fuzzed agency changed another agency's records"
 
 
-schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+def _served_document() -> schemathesis.specs.openapi.schemas.OpenApiSchema:
+    """The document `/openapi.json` serves, loaded without running the app's lifespan: this runs at collection,
+    before the session's private CRM_HOME exists, and a lifespan there would start (and leave attached) an
+    embedded PostgreSQL in the working directory's `.crm`, shared by every xdist worker."""
+    loaded = schemathesis.openapi.from_dict(json.loads(json.dumps(app.openapi())))
+    loaded.app, loaded.location = app, "/openapi.json"   # cases are called on the app, as from_asgi does
+    return loaded
+
+
+schema = _served_document()
 
 
 @schema.hook
