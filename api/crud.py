@@ -240,7 +240,7 @@ def crud_router(res: Resource) -> APIRouter:
             def write():
                 obj = res.service.create(session, payload, principal)
                 read, tag = stored(session, obj.id)
-                return read.model_dump(mode="json"), {"ETag": tag}
+                return read, {"ETag": tag}
             return idem.respond(session, principal, 201, write)
         return await write_in_tenant(request, principal, transaction)
 

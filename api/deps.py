@@ -18,6 +18,7 @@ from crm.db import one_trip
 from crm.db.engine import async_tenant_session, create_async_app_engine, tenant_session
 from crm.db.slots import db_slot, held_slot
 from crm.security import WRITE_ROLES
+from crm.services import records
 from crm.services.actor import set_actor
 from crm.tenancy import Principal
 
@@ -143,6 +144,7 @@ async def write_in_tenant(request: Request, principal: Principal, work: Callable
 async def _write(engine: AsyncEngine, request: Request, principal: Principal, work: Callable[[Session], T]) -> T:
     async with async_tenant_session(engine, principal.tenant_id) as session:
         set_actor(session.sync_session, principal.actor(), request_id=request_id_of(request))
+        records.leave_references_to_constraints(session.sync_session)   # the request fails whole at a refusal
         return await session.run_sync(work)
 
 

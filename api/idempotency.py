@@ -24,6 +24,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -51,6 +52,15 @@ def _scope(principal: Principal) -> str:
     return f"user:{principal.user_id}"
 
 
+def _json_response(body: Any, status: int, headers: dict[str, str]) -> Response:
+    """A schema's instance is serialised by pydantic-core in one pass (as reads are: the same bytes for the same
+    record); anything else as FastAPI would."""
+    if isinstance(body, BaseModel):
+        return Response(type(body).__pydantic_serializer__.to_json(body), status_code=status,
+                        media_type="application/json", headers=headers)
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+
+
 @dataclass
 class Idempotency:
     key: str | None
@@ -58,10 +68,11 @@ class Idempotency:
 
     def respond(self, session: Session, principal: Principal, status: int,
                 write: Callable[[], tuple[Any, dict[str, str]]]) -> Response:
-        """Run `write` (returning the body and extra headers) at most once per key; answer as JSON."""
+        """Run `write` (returning the body, a schema's instance or JSON-able data, and extra headers) at most once
+        per key; answer as JSON."""
         if self.key is None:
             body, headers = write()
-            return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+            return _json_response(body, status, headers)
         params = {"s": _scope(principal), "k": self.key}
         stored = self._claim(session, principal, params)
         if stored is not None:
@@ -72,7 +83,7 @@ class Idempotency:
             return Response(stored.response_body, status_code=stored.status_code, media_type="application/json",
                             headers={**stored.response_headers, REPLAYED: "true"})
         body, headers = write()
-        response = JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+        response = _json_response(body, status, headers)
         # the body is stored as the bytes sent, so a replay is byte for byte the first response
         session.execute(text("update idempotency_keys set status_code = :st, response_body = :b, "
                              "response_headers = cast(:h as jsonb) where scope = :s and key = :k"),

@@ -84,3 +84,34 @@ def test_same_natural_keys_live_side_by_side(api, other_api):
     assert mine["id"] != theirs["id"]
     assert [c["id"] for c in api.list_all("companies")] == [mine["id"]]
     assert [c["id"] for c in other_api.list_all("companies")] == [theirs["id"]]
+
+
+def test_a_foreign_reference_is_refused_exactly_as_a_missing_one_naming_its_field(api, other_api):
+    """API writes leave references to the composite foreign keys (no lookup first): every reference field of
+    every CRUD write, on create and on update, answers another agency's record as it answers no record at all:
+    the same 422 naming the field, and nothing is written."""
+    victim = _one_of_each(api)
+    foreign = {"company_id": victim["companies"]["id"], "contact_id": victim["contacts"]["id"],
+               "deal_id": victim["deals"]["id"], "campaign_id": victim["campaigns"]["id"]}
+    missing = "00000000-0000-0000-0000-00000000dead"
+    bodies = {"contacts": {"email": "x@own.example.com"}, "notes": {"body": "x"}, "tasks": {"title": "x"},
+              "activities": {"type": "call", "occurred_at": "2026-01-01T00:00:00Z"}, "deals": {"name": "x"},
+              "companies": {"name": "x"}}
+    fields = {"contacts": ["company_id"], "notes": ["company_id", "contact_id", "deal_id"],
+              "tasks": ["company_id", "contact_id", "deal_id"], "deals": ["company_id", "contact_id"],
+              "activities": ["company_id", "contact_id", "deal_id", "campaign_id"]}
+    other_api.pipeline()   # a deal needs one
+    before = {r: len(other_api.list_all(r)) for r in bodies}
+    own = {r: other_api.create(r, body)["id"] for r, body in bodies.items()}
+    for resource, names in fields.items():
+        for name in names:
+            answers = []
+            for value in (foreign[name], missing):
+                body = {**bodies[resource], **({"email": "y@own.example.com"} if resource == "contacts" else {})}
+                created = assert_problem(other_api.post(f"/{resource}", {**body, name: value}), 422)
+                updated = assert_problem(other_api.patch(f"/{resource}/{own[resource]}", {name: value}), 422)
+                answers.append([(p["type"], p["detail"]) for p in (created, updated)])
+            assert answers[0] == answers[1] == [("/problems/invalid-reference",
+                                                 f"{name}: the referenced record does not exist")] * 2, (resource, name)
+    assert {r: len(other_api.list_all(r)) for r in bodies} == {r: n + 1 for r, n in before.items()}
+    assert all(other_api.get(f"/{r}/{own[r]}").json().get(f) is None for r, names in fields.items() for f in names)
