@@ -35,6 +35,7 @@ from api.sql_json import page_sql, record_fields
 from crm.db.one_trip import Caller, Statement
 from crm.ids import parse_uuid
 from crm.schemas.base import Timestamp
+from crm.services.changes import write_pending_and_select
 
 
 @dataclass
@@ -184,13 +185,13 @@ def crud_router(res: Resource) -> APIRouter:
     router = APIRouter(prefix=f"/{res.name}", tags=[res.name])
     Read, Create, Update = res.read, res.create, res.update
 
-    stored_select = select(*_read_columns(res)).where(res.model.id == bindparam("id"))
+    by_id = Statement.of(select(*_read_columns(res)).where(res.model.id == bindparam("id")))
 
     def stored(session: Session, id_: uuid.UUID) -> tuple[BaseModel, str]:
         """The row as this write's transaction now holds it (server defaults, trigger-set timestamps, nested
-        parts) and its ETag, in one statement: the same select and schema as a read by id, so a write answers
-        exactly what a read of it answers."""
-        row = session.execute(stored_select, {"id": id_}).mappings().one()
+        parts) and its ETag: the same SQL and schema as a read by id, so a write answers exactly what a read of
+        it answers, run in the statement that writes the write's audit and event rows (one round trip)."""
+        (row,) = write_pending_and_select(session, by_id.sql, {"id": id_})
         return Read.model_validate(dict(row)), etag_of(res.model.__tablename__, id_, row[_XMIN], row["updated_at"])
 
     filters_doc = ", ".join(f"`{f}`" for f in res.filters) or "none"
@@ -249,8 +250,6 @@ def crud_router(res: Resource) -> APIRouter:
         return await create_record(request, caller, payload, idem)
 
     fast_writes.register_create(res.name, create_record, router.routes[-1], Create)
-
-    by_id = Statement.of(stored_select)
 
     async def read_one(request: Request, caller: Caller, id: uuid.UUID) -> Response:
         (rows,) = await read_in_one_trip(request, caller, Statement(by_id.sql, {"id": id}))

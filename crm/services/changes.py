@@ -5,7 +5,8 @@ Each change becomes, in the write's own transaction, one `audit_log` row (who, w
 session's actor (`crm.services.actor`). They are not written one by one: the changes of a transaction wait
 on the session and go to PostgreSQL in ONE statement just before it commits (a multi-row INSERT into both
 tables from one JSON parameter), so a write costs one extra round trip whatever it changed, and a 10,000-row
-CSV import a handful (a statement per `CHUNK` changes, written as they fill when no savepoint is open).
+CSV import a handful (a statement per `CHUNK` changes, written as they fill when no savepoint is open). An API
+write makes that statement also read back the row it stored (`write_pending_and_select`): no extra trip at all.
 Rows written by raw SQL inside a service are covered the same way, since the service calls `record`.
 
 A rollback takes them with it: before commit nothing was written, and a savepoint rolled back (a refused
@@ -24,7 +25,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Literal
 
-from sqlalchemy import event, text
+from sqlalchemy import RowMapping, event, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from crm.services.actor import Actor, actor_of, request_id_of
@@ -103,10 +104,12 @@ def recorded(session: Session) -> list[Change]:
     return list(session.info.get(_KEY, []))
 
 
-# One statement for the whole batch: both tables filled from one JSON array, in the order recorded.
-_WRITE = text("""
-with batch as materialized (
-  select * from jsonb_to_recordset(cast(:rows as jsonb)) as b(
+# One statement for the whole batch: both tables filled from one JSON array ({rows}), in the order recorded. Data-
+# modifying CTEs run to completion whatever the statement's SELECT reads, so a write can append the SELECT it
+# needs anyway (`write_pending_and_select`).
+_CTES = """
+batch as materialized (
+  select * from jsonb_to_recordset(cast({rows} as jsonb)) as b(
     n integer, audit boolean, event_type text, entity_type text, entity_id uuid, action text, changes jsonb,
     actor_type text, actor_id uuid, actor_label text, request_id text)
 ), audited as (
@@ -114,22 +117,50 @@ with batch as materialized (
                          request_id)
   select app_tenant_id(), actor_type, actor_id, actor_label, entity_type, entity_id, action, changes, request_id
     from batch where audit order by n
+), published as (
+  insert into record_events (tenant_id, event_type, entity_type, entity_id, changes, actor_type, actor_id)
+  select app_tenant_id(), event_type, entity_type, entity_id, changes, actor_type, actor_id from batch order by n
 )
-insert into record_events (tenant_id, event_type, entity_type, entity_id, changes, actor_type, actor_id)
-select app_tenant_id(), event_type, entity_type, entity_id, changes, actor_type, actor_id from batch order by n
-""")
+"""
+_WRITE = text("with " + _CTES.format(rows=":rows") + "select null")
+_ROWS_PARAM = "changes_rows__"
+
+
+def _take_pending(session: Session) -> tuple[int, str] | None:
+    """The queued audit and event rows as one JSON parameter (and how many), forgotten by the session."""
+    pending = session.info.get(_OUTBOX)
+    if not pending:
+        return None
+    rows = json.dumps([{"n": n, **row} for n, row in enumerate(pending)], default=_json_default)
+    session.info[_OUTBOX] = []
+    session.info.pop(_MARKS, None)   # (only written with no savepoint open: no mark can point past here)
+    return len(pending), rows
 
 
 def write_pending(session: Session) -> int:
     """Write the queued audit and event rows now, in one statement; how many were written."""
-    pending = session.info.get(_OUTBOX)
-    if not pending:
+    taken = _take_pending(session)
+    if taken is None:
         return 0
-    rows = json.dumps([{"n": n, **row} for n, row in enumerate(pending)], default=_json_default)
-    session.info[_OUTBOX] = []
-    session.info.pop(_MARKS, None)   # (only written with no savepoint open: no mark can point past here)
-    session.execute(_WRITE, {"rows": rows})
-    return len(pending)
+    session.execute(_WRITE, {"rows": taken[1]})
+    return taken[0]
+
+
+def write_pending_and_select(session: Session, select_sql: str, params: dict[str, Any]) -> list[RowMapping]:
+    """Write the queued audit and event rows and run `select_sql` (one SELECT with psycopg's `%(name)s`
+    parameters, no WITH of its own) in ONE statement; its rows, as the driver returns them. The SELECT sees
+    everything the transaction's earlier statements wrote: an API write reads back the row it stored (server
+    defaults, trigger-set stamps, xmin for its ETag) in the round trip that records it, instead of one more.
+    Only with no savepoint open, as the commit-time write."""
+    if session.get_nested_transaction() is not None:
+        raise RuntimeError("write_pending_and_select with a savepoint open")
+    session.flush()
+    connection = session.connection()
+    taken = _take_pending(session)
+    if taken is None:
+        return list(connection.exec_driver_sql(select_sql, params).mappings())
+    sql = "with " + _CTES.format(rows=f"%({_ROWS_PARAM})s") + select_sql
+    return list(connection.exec_driver_sql(sql, {**params, _ROWS_PARAM: taken[1]}).mappings())
 
 
 @event.listens_for(Session, "before_commit")

@@ -194,3 +194,31 @@ def test_a_row_a_service_changes_by_sql_is_audited_too(tenant):
     assert cleared["changes"] == {"is_default": [True, False]}
     assert [e["event_type"] for e in _events(tid, entity_id=old.id)] == ["pipeline.created", "pipeline.updated"]
     assert [r["action"] for r in _audit_rows(tid, entity_id=new.id)] == ["create"]
+
+
+def test_a_write_reads_back_its_row_in_the_statement_that_records_it(tenant):
+    """`write_pending_and_select`: the queued audit and event rows and the write's read-back go in one statement;
+    the SELECT sees the row the transaction stored; nothing is written twice at commit; a rollback takes it all."""
+    from crm.services.changes import write_pending_and_select
+
+    tid = tenant["tenant_id"]
+    select_sql = "select id, name, xmin::text as xmin from companies where id = %(id)s"
+    statements: list[str] = []
+    with tenant_session(tid) as s:
+        event.listen(s.connection(), "before_cursor_execute", lambda *a: statements.append(a[2]))
+        acme = companies.create(s, CompanyCreate(name="Acme"))
+        (row,) = write_pending_and_select(s, select_sql, {"id": acme.id})
+        assert (row["id"], row["name"]) == (acme.id, "Acme") and row["xmin"]
+        assert write_pending_and_select(s, select_sql, {"id": acme.id}) == [row]   # nothing pending: the SELECT
+        with s.begin_nested(), pytest.raises(RuntimeError):
+            write_pending_and_select(s, select_sql, {"id": acme.id})   # only the top transaction's changes
+    written = [sql for sql in statements if "insert into audit_log" in sql]
+    assert len(written) == 1 and written[0].lstrip().startswith("with")   # the read-back's, none at commit
+    assert [r["action"] for r in _audit_rows(tid, entity_id=acme.id)] == ["create"]
+    assert [e["event_type"] for e in _events(tid, entity_id=acme.id)] == ["company.created"]
+
+    with pytest.raises(RuntimeError), tenant_session(tid) as s:
+        gone = companies.create(s, CompanyCreate(name="Gone"))
+        write_pending_and_select(s, select_sql, {"id": gone.id})
+        raise RuntimeError("the request failed after the read-back")
+    assert _audit_rows(tid, entity_id=gone.id) == [] and _events(tid, entity_id=gone.id) == []
