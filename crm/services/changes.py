@@ -124,6 +124,7 @@ batch as materialized (
 """
 _WRITE = text("with " + _CTES.format(rows=":rows") + "select null")
 _ROWS_PARAM = "changes_rows__"
+_WITH_WRITE = "with " + _CTES.format(rows=f"%({_ROWS_PARAM})s")   # + a SELECT: write_pending_and_select
 
 
 def _take_pending(session: Session) -> tuple[int, str] | None:
@@ -159,8 +160,7 @@ def write_pending_and_select(session: Session, select_sql: str, params: dict[str
     taken = _take_pending(session)
     if taken is None:
         return list(connection.exec_driver_sql(select_sql, params).mappings())
-    sql = "with " + _CTES.format(rows=f"%({_ROWS_PARAM})s") + select_sql
-    return list(connection.exec_driver_sql(sql, {**params, _ROWS_PARAM: taken[1]}).mappings())
+    return list(connection.exec_driver_sql(_WITH_WRITE + select_sql, {**params, _ROWS_PARAM: taken[1]}).mappings())
 
 
 @event.listens_for(Session, "before_commit")
