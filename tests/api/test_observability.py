@@ -196,3 +196,31 @@ def test_several_workers_share_counters_and_a_dead_worker_leaves_the_gauges(tmp_
 @pytest.mark.parametrize("path", ["/healthz", "/metrics"])
 def test_operator_endpoints_need_no_key(client, path):
     assert client.get(path).status_code == 200
+
+
+SERVE_LOGGING = r"""
+import json, logging, logging.config, sys
+from api.observability import access_log
+logging.config.dictConfig(access_log.uvicorn_log_config())   # what `crm serve` hands uvicorn
+direct = access_log._direct_sink() is not None
+for i in range(3):
+    access_log.write({"request_id": f"r{i}", "status": 200, "path": "/api/v1/contacts/{id}"})
+access_log.log.handlers[0].addFilter(lambda record: record.access["status"] != 404)   # a set-up of its own
+filtered = access_log._direct_sink() is None
+access_log.write({"request_id": "r3", "status": 503})
+access_log.write({"request_id": "r4", "status": 404})
+logging.shutdown()
+print(json.dumps({"direct": direct, "filtered": filtered}))
+"""
+
+
+def test_access_lines_under_crm_serves_logging_are_written_whole_as_logging_would():
+    out = subprocess.run([sys.executable, "-c", SERVE_LOGGING], capture_output=True, text=True, check=True).stdout
+    *lines, last = out.splitlines()
+    assert json.loads(last) == {"direct": True, "filtered": True}   # the direct line; a filter goes via logging
+    assert [json.loads(line) for line in lines] == [
+        {"request_id": "r0", "status": 200, "path": "/api/v1/contacts/{id}"},
+        {"request_id": "r1", "status": 200, "path": "/api/v1/contacts/{id}"},
+        {"request_id": "r2", "status": 200, "path": "/api/v1/contacts/{id}"},
+        {"request_id": "r3", "status": 503},   # the filter's own set-up keeps working: r4 is filtered out
+    ]
