@@ -157,19 +157,30 @@ class InFlightLimit:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.in_flight = 0
+        self._refusal: tuple[int, list[tuple[bytes, bytes]], bytes] | None = None   # (in flight, headers, body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= get_settings().crm_max_in_flight:
-            await problem_for(Overloaded(f"{self.in_flight} requests in flight in this worker"))(scope, receive, send)
+            await self._refuse(send)
             return
         self.in_flight += 1
         try:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+    async def _refuse(self, send: Send) -> None:
+        """The 503 problem+json, rendered once per in-flight count (always the bound, unless it changed): past
+        capacity most answers are these, and rendering each afresh was a tenth of a refusal's CPU."""
+        if self._refusal is None or self._refusal[0] != self.in_flight:
+            response = problem_for(Overloaded(f"{self.in_flight} requests in flight in this worker"))
+            self._refusal = (self.in_flight, response.raw_headers, response.body)
+        _, headers, body = self._refusal
+        await send({"type": "http.response.start", "status": 503, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": body})
 
 
 class RateLimitHeaders:

@@ -158,6 +158,11 @@ def test_past_its_in_flight_bound_a_worker_answers_503_at_once(tenant, monkeypat
             shed = client.get(f"{API}/contacts/{contact['id']}", headers=headers)
             body = assert_problem(shed, 503)
             assert body["type"] == "/problems/overloaded" and shed.headers["Retry-After"] == "1"
+            again = client.post(f"{API}/notes", json={"body": "x", "contact_id": contact["id"]}, headers=headers)
+            assert assert_problem(again, 503) == body   # rendered once, answered alike
+            for answer in (shed, again):   # each with its own request id and the security headers
+                assert answer.headers["x-content-type-options"] == "nosniff"
+            assert shed.headers["x-request-id"] != again.headers["x-request-id"]
             assert client.get("/healthz").status_code == 200   # not an API request: not shed
         assert client.get(f"{API}/contacts/{contact['id']}", headers=headers).status_code == 200
 
