@@ -8,12 +8,12 @@ addition is a transport that records what the protocol writes before passing it 
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
 
 from app.cli.http_protocol import SlowClientGuard
+from tests.http_servers import served
 
 UPPER_BOUND = 30  # seconds a read may wait; the answers come in milliseconds
 
@@ -43,24 +43,8 @@ class RecordedGuard(SlowClientGuard):
 
 @pytest.fixture(scope="module")
 def server_address(crm_home):
-    import uvicorn
-
-    from app.web import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", http=RecordedGuard))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the test server did not start"
-        time.sleep(0.05)
-    yield ("127.0.0.1", port)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(RecordedGuard) as address:
+        yield address
 
 
 def _response(sock: socket.socket) -> bytes:

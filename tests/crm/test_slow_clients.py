@@ -8,13 +8,12 @@ slow clients. The deadlines are shortened here; the socket timeout is only the t
 from __future__ import annotations
 
 import socket
-import threading
-import time
 
 import httpx
 import pytest
 
 from app.cli.http_protocol import SlowClientGuard
+from tests.http_servers import served
 
 UPPER_BOUND = 30  # seconds a test waits for the server to close; far above the deadlines below
 
@@ -27,24 +26,8 @@ class QuickGuard(SlowClientGuard):
 
 @pytest.fixture(scope="module")
 def server_address(crm_home):
-    import uvicorn
-
-    from app.web import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", http=QuickGuard))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the test server did not start"
-        time.sleep(0.05)
-    yield ("127.0.0.1", port)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(QuickGuard) as address:
+        yield address
 
 
 def open_client(address) -> socket.socket:

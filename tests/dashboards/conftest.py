@@ -3,11 +3,9 @@ test process's CRM_HOME and embedded PostgreSQL), and Debian's Chromium driven b
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
+
+from tests.http_servers import served
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -15,32 +13,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
 VIEWPORT = {"width": 1440, "height": 900}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def live_server(crm_home) -> str:
-    import uvicorn
-
-    from app.cli.http_protocol import SlowClientGuard
-    from app.web import create_app
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", http=SlowClientGuard))  # as `crm serve` runs
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served() as (host, port):   # as `crm serve` runs
+        yield f"http://{host}:{port}"
 
 
 @pytest.fixture(scope="session")

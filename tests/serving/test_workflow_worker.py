@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from sqlalchemy import text
 
 from crm.db.engine import tenant_session
 from crm.settings import get_settings
+from tests.http_servers import served
 from tests.webhook_receiver import receiver, webhook_settings  # noqa: F401 (a fixture)
 
 CLI = [sys.executable, "-m", "app.cli.main"]
@@ -29,24 +28,8 @@ CLI = [sys.executable, "-m", "app.cli.main"]
 @pytest.fixture
 def api_url(crm_home):
     """The app served over real HTTP by uvicorn in a thread of this process (as `crm serve` serves it)."""
-    import uvicorn
-
-    from app.web import create_app
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True, name="test-api")
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the test API did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/api/v1"
-    server.should_exit = True
-    thread.join(10)
+    with served() as (host, port):
+        yield f"http://{host}:{port}/api/v1"
 
 
 @pytest.fixture
