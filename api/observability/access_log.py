@@ -12,6 +12,7 @@ import weakref
 
 ACCESS_LOGGER = "crm.access"
 log = logging.getLogger(ACCESS_LOGGER)
+BARE = "%(message)s"   # the access lines' format: the JSON object alone
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder: json.dumps(separators=) builds one per call
 
 
@@ -41,7 +42,6 @@ def _direct_sink() -> BatchedStreamHandler | None:
     return handler
 
 
-BARE = "%(message)s"   # the access lines' format: the JSON object alone
 FLUSH_SECONDS = 0.25   # how late an access line may reach the log at most
 
 
