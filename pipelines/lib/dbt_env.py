@@ -47,6 +47,9 @@ def dbt_env(target: str | None = None) -> dict[str, str]:
         "CRM_HOME": str(get_settings().home),
         "DO_NOT_TRACK": "true",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # dbt.log beside each run's artifacts at info, not debug: the debug file log (every event, every
+        # statement) was about a sixth of a build's CPU; the SQL run is still under the target's run/ folder
+        "DBT_LOG_LEVEL_FILE": "info",
     }
     if target == "postgres":
         env.update(postgres_parts())

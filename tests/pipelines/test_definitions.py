@@ -30,3 +30,26 @@ def test_schedule_and_sensor_are_defined():
     assert defs.resolve_sensor_def("landing_sensor").job_name == "refresh_job"
     job = defs.resolve_job_def("refresh_job")
     assert job is not None
+
+
+def test_the_dbt_resource_knows_its_own_dbts_version_without_running_it(tmp_path, monkeypatch):
+    import subprocess
+    from importlib.metadata import version
+
+    import dagster_dbt.core.resource as dbt_resource
+
+    from pipelines.defs.transform.resources import RESOURCES, CrmDbtCliResource, dbt_project
+
+    def no_process(args, *rest, **kwargs):
+        raise AssertionError(f"ran {args}")
+
+    monkeypatch.setattr(dbt_resource, "check_output", no_process)
+    own = RESOURCES["dbt"].model_copy()
+    assert str(own._cli_version) == version("dbt-core")   # the dbt beside this interpreter: read, not run
+
+    other = tmp_path / "dbt"   # any other dbt is still asked for its version
+    other.write_text("#!/bin/sh\necho 'Core:'; echo '  - installed: 1.10.4'\n")
+    other.chmod(0o755)
+    monkeypatch.setattr(dbt_resource, "check_output", subprocess.check_output)
+    elsewhere = CrmDbtCliResource(project_dir=dbt_project, dbt_executable=str(other))
+    assert str(elsewhere._cli_version) == "1.10.4"
