@@ -13,9 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Literal
-
-from lancedb.rerankers import RRFReranker
 
 from serving.embeddings import embed_one
 from serving.rag.store import as_uuid, in_list, open_table, tenant_filter
@@ -26,7 +25,13 @@ _COLUMNS = ["chunk_id", "tenant_id", "source_type", "kind", "source_id", "contac
             "occurred_at", "text"]
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_QUESTION_CHARS = 2000
-_reranker = RRFReranker()
+
+
+@cache
+def _reranker():
+    from lancedb.rerankers import RRFReranker  # with the store's connection, not at import (serving.rag.store)
+
+    return RRFReranker()
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,7 @@ def _search(tenant: str, question: str, mode: Mode, k: int, where: str) -> list[
         query = table.search(terms, query_type="fts").select([*_COLUMNS, "_score"])
     else:
         query = (table.search(query_type="hybrid").vector(embed_one(question)).text(terms)
-                 .distance_type("cosine").rerank(_reranker))
+                 .distance_type("cosine").rerank(_reranker()))
     rows = query.where(where, prefilter=True).limit(fetch).to_list()
     passages = []
     for row in rows:

@@ -12,9 +12,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-import lancedb
 import pyarrow as pa
-from lancedb.index import FTS, Bitmap
 
 from crm.ids import InvalidId, parse_uuid
 from crm.settings import get_settings
@@ -71,6 +69,10 @@ def in_list(column: str, ids: list[str]) -> str:
 
 @lru_cache(maxsize=4)
 def _connect(path: str):
+    # lancedb is imported here, not with the module: its imports are about 3 s of CPU, which every process that
+    # imports the API or the pipelines paid, and only those that open the vector store need
+    import lancedb
+
     Path(path).mkdir(parents=True, exist_ok=True)
     # Readers (the API) see what the indexer (another process) committed within a second.
     return lancedb.connect(path, read_consistency_interval=timedelta(seconds=1))
@@ -95,6 +97,8 @@ def open_table(create: bool = False):
 
 def ensure_indices(table) -> None:
     """Full-text index on text and BITMAP on tenant_id (created once; `optimize` keeps them current)."""
+    from lancedb.index import FTS, Bitmap
+
     names = {ix.name for ix in table.list_indices()}
     if "text_idx" not in names:
         table.create_index("text", config=FTS(with_position=False))
