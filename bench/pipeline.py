@@ -3,8 +3,12 @@
 For each size, in a fresh CRM_HOME (own embedded PostgreSQL and warehouse):
   load the demo -> score sentiment -> extract (full, then a no-change incremental run) -> `dbt run`
   -> the same compiled SQL executed straight in DuckDB, model by model in dependency order
-  -> `dbt build` (models + tests + unit tests) -> publish.
-Prints wall time and rows/s per step, and dbt's overhead ratio = `dbt run` wall time / straight SQL time.
+  -> `dbt build` (models + tests + unit tests) -> publish
+  -> the orchestrated run and its baseline, on the same data: the same four steps once more called directly
+     (sentiment, extract, dbt build, publish), then the same selection run through Dagster
+     (`run_pipeline("group:ingest or group:transform or group:publish")`, the project's instance).
+Prints wall time and rows/s per step, dbt's overhead ratio = `dbt run` wall time / straight SQL time, and
+Dagster's = the orchestrated run / the same steps called directly (wall and CPU, dbt's processes included).
 
     .venv/bin/python bench/pipeline.py [--sizes small medium] [--root /tmp/crm-bench]
 """
@@ -15,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -49,6 +54,41 @@ def timed(fn, *args, **kwargs):
     started = time.perf_counter()
     out = fn(*args, **kwargs)
     return out, time.perf_counter() - started
+
+
+def cpu_seconds() -> float:
+    """CPU of this process and of its waited-for children (the dbt processes)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def direct_steps() -> None:
+    """What the ingest, transform and publish groups do, called without Dagster."""
+    from crm.ingest.extract import extract
+    from crm.ingest.publish import PUBLISHED_MARTS, publish
+    from pipelines.lib.dbt_cli import run_dbt
+    from serving.sentiment import score_all_tenants
+
+    score_all_tenants()
+    extract()
+    proc = run_dbt(["build"], "duckdb")
+    if proc.returncode != 0:
+        raise SystemExit(f"dbt build failed:\n{proc.stdout[-3000:]}")
+    for mart in PUBLISHED_MARTS:
+        publish(mart)
+
+
+def orchestrated() -> None:
+    from pipelines.run import run_pipeline
+
+    if not run_pipeline("group:ingest or group:transform or group:publish").success:
+        raise SystemExit("the Dagster run failed")
+
+
+def wall_and_cpu(fn) -> tuple[float, float]:
+    cpu = cpu_seconds()
+    _, wall = timed(fn)
+    return wall, cpu_seconds() - cpu
 
 
 def topo_models(manifest: dict) -> list[dict]:
@@ -130,6 +170,10 @@ def bench_size(size: str, root: Path) -> dict:
         rows = query(f"select count(*) as n from {mart_table(mart, path=warehouse)}", path=warehouse)
         out[f"{mart.removesuffix('_features')}_feature_rows"] = rows.column("n")[0].as_py()
     out["ingest_build_s"] = out["sentiment_s"] + out["extract_s"] + out["dbt_build_s"]
+    import pipelines.definitions  # noqa: F401  (imported before the clock: a process imports it once)
+
+    out["direct_s"], out["direct_cpu_s"] = wall_and_cpu(direct_steps)
+    out["dagster_s"], out["dagster_cpu_s"] = wall_and_cpu(orchestrated)
     return out
 
 
@@ -157,6 +201,11 @@ def report(rows: list[dict]) -> None:
               f"straight SQL {grew('straight_sql_s')}, dbt run {grew('dbt_run_s')}, dbt build {grew('dbt_build_s')}, "
               f"ingest+build {grew('ingest_build_s')}")
     print("overhead = `dbt run` wall time / the same compiled SQL run straight in DuckDB (same run, same data)")
+    for r in rows:
+        print(f"{r['size']}: ingest + transform + publish through Dagster {r['dagster_s']:.1f}s wall, "
+              f"{r['dagster_cpu_s']:.1f}s CPU; the same steps called directly {r['direct_s']:.1f}s wall, "
+              f"{r['direct_cpu_s']:.1f}s CPU; Dagster's overhead x{r['dagster_s'] / r['direct_s']:.2f} wall, "
+              f"x{r['dagster_cpu_s'] / r['direct_cpu_s']:.2f} CPU")
 
 
 def main() -> None:
