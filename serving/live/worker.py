@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 Lane = Literal["score", "index"]
 QUEUE_OF: dict[str, live_queue.Queue] = {"score": "refresh", "index": "index"}
 MAX_RETRY_SECONDS = 60.0
-INDEX_NICE = 10            # the index lane's nice value: background work
+# Each lane's nice value (Linux: per thread). Both are work that can wait for the requests being answered on the
+# same cores; embedding can wait for scoring too. On an idle machine a nice value changes nothing.
+LANE_NICE: dict[str, int] = {"score": 5, "index": 10}
 FRESH_LIMIT: dict[str, int] = {"score": 100, "index": 32}   # rows per tenant per sweep of new arrivals
 # A new change waits for at most about one backlog batch (the sweeps run between them). Embedding is the slow
 # part: 256 texts a batch kept a new note out of the index for ~1 minute behind a first run's backlog.
@@ -185,8 +187,7 @@ class Refresher:
     # ---- running -----------------------------------------------------------------------------------------------
 
     def lane_loop(self, lane: Lane, stop: threading.Event) -> None:
-        if lane == "index":
-            _background_priority()
+        _lower_priority(lane)
         listener = None
         while not stop.is_set():
             started = time.monotonic()
@@ -265,13 +266,14 @@ class Refresher:
         return summary
 
 
-def _background_priority() -> None:
-    """Lower this thread's CPU priority (Linux nice is per thread): a backlog of embedding yields to the
-    score lane, the web server and a pipeline run on the same cores instead of competing with them."""
+def _lower_priority(lane: Lane) -> None:
+    """Lower this thread's CPU priority to the lane's nice value: when the cores are saturated, the web workers'
+    answers come first (a refresh that waits takes more changes in its next batch, which costs less per change),
+    and a backlog of embedding yields to the score lane and to a pipeline run as well."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), INDEX_NICE)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LANE_NICE[lane])
     except (AttributeError, OSError):  # not Linux, or not allowed: same priority, still correct
-        log.debug("could not lower the index lane's priority", exc_info=True)
+        log.debug("could not lower the %s lane's priority", lane, exc_info=True)
 
 
 def drain(queries: FeatureQueries, **kwargs) -> dict:

@@ -256,3 +256,30 @@ def test_a_backlog_is_worked_off_without_rests(queries, only):
         stop.set()
         lane.join(30)
     assert not lane.is_alive()
+
+
+def test_each_lane_works_at_its_lower_priority_and_leaves_the_process_at_its_own(monkeypatch):
+    """The lanes are background work: under saturated cores the web workers come first (nice is per thread)."""
+    import os
+
+    from serving.live.worker import LANE_NICE
+
+    seen: dict[str, int] = {}
+
+    def one_pass(self, lane, skip_failing=True):
+        seen[lane] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        stop.set()
+        return PassReport(lane)
+
+    monkeypatch.setattr(Refresher, "one_pass", one_pass)
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    refresher = Refresher(FeatureQueries("", "", ""))
+    for lane in ("score", "index"):
+        stop = threading.Event()
+        lane_thread = threading.Thread(target=refresher.lane_loop, args=(lane, stop))
+        lane_thread.start()
+        lane_thread.join(10)
+        assert not lane_thread.is_alive()
+    assert seen == {"score": max(own, LANE_NICE["score"]), "index": max(own, LANE_NICE["index"])}
+    assert LANE_NICE["index"] > LANE_NICE["score"] > 0   # embedding yields to scoring, both to the requests
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
