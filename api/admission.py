@@ -146,9 +146,34 @@ class KnownRefusals:
         await problem_for(refusal(refused))(scope, receive, send)
 
 
+class InFlight:
+    """This worker process's API requests being handled, and its answer past CRM_MAX_IN_FLIGHT of them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._refusal: tuple[int, list[tuple[bytes, bytes]], bytes] | None = None   # (count, headers, body)
+
+    def full(self) -> bool:
+        return self.count >= get_settings().crm_max_in_flight
+
+    def refusal(self) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """The 503 problem+json's headers and body, rendered once per in-flight count (always the bound, unless
+        it changed): past capacity most answers are these, and rendering each afresh was a tenth of a refusal's
+        CPU."""
+        if self._refusal is None or self._refusal[0] != self.count:
+            response = problem_for(Overloaded(f"{self.count} requests in flight in this worker"))
+            self._refusal = (self.count, response.raw_headers, response.body)
+        return self._refusal[1], self._refusal[2]
+
+
+in_flight = InFlight()   # one per process: the bound is the worker's, whatever the apps it serves
+
+
 class InFlightLimit:
     """Pure ASGI: at most `CRM_MAX_IN_FLIGHT` requests of this worker process are being handled at once; one
-    more is answered 503 with `Retry-After` at once, before routing, parsing or any database work.
+    more is answered 503 with `Retry-After` at once, before routing, parsing or any database work. Under
+    `crm serve` the HTTP protocol answers most of those itself before calling the app (`api.edge`); this layer
+    answers the rest (any other server, and a request let in while some key's refusal runs here).
 
     Without it an overloaded worker takes every request it is offered, and each one slows all the others:
     past its capacity a crowd of 10,000 connections got no read answered within 30 s. With it the requests
@@ -156,29 +181,27 @@ class InFlightLimit:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.in_flight = 0
-        self._refusal: tuple[int, list[tuple[bytes, bytes]], bytes] | None = None   # (in flight, headers, body)
+
+    @property
+    def in_flight(self) -> int:
+        return in_flight.count
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= get_settings().crm_max_in_flight:
+        if in_flight.full():
             await self._refuse(send)
             return
-        self.in_flight += 1
+        in_flight.count += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            in_flight.count -= 1
 
-    async def _refuse(self, send: Send) -> None:
-        """The 503 problem+json, rendered once per in-flight count (always the bound, unless it changed): past
-        capacity most answers are these, and rendering each afresh was a tenth of a refusal's CPU."""
-        if self._refusal is None or self._refusal[0] != self.in_flight:
-            response = problem_for(Overloaded(f"{self.in_flight} requests in flight in this worker"))
-            self._refusal = (self.in_flight, response.raw_headers, response.body)
-        _, headers, body = self._refusal
+    @staticmethod
+    async def _refuse(send: Send) -> None:
+        headers, body = in_flight.refusal()
         await send({"type": "http.response.start", "status": 503, "headers": list(headers)})
         await send({"type": "http.response.body", "body": body})
 

@@ -90,20 +90,25 @@ class RequestObserver:
             self._record(scope, rid, status, time.perf_counter() - started, db_time.seconds)
 
     def _record(self, scope: Scope, rid: str, status: int, seconds: float, db_seconds: float) -> None:
-        route = self.route_template(scope)
-        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-        principal = scope["state"].get("principal")
-        tenant = str(principal.tenant_id) if principal is not None else ""
-        metrics.tally.add(method, route, status, tenant, seconds, db_seconds,
-                          SCORE_ROUTES[route] if status == 200 and route in SCORE_ROUTES and method == "GET" else None)
-        if access_log.log.isEnabledFor(20):  # INFO; the line is built only when someone reads it
-            key_id = getattr(principal, "api_key_id", None)
-            user_id = getattr(principal, "user_id", None)
-            client = scope.get("client")
-            access_log.write({
-                "ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "request_id": rid,
-                "method": scope["method"], "path": route, "status": status,
-                "duration_ms": round(seconds * 1000, 2), "db_ms": round(db_seconds * 1000, 2),
-                "tenant_id": tenant or None, "key_id": str(key_id) if key_id else None,
-                "user_id": str(user_id) if user_id else None, "client": client[0] if client else None,
-            })
+        record(scope, self.route_template(scope), rid, status, seconds, db_seconds)
+
+
+def record(scope: Scope, route: str, rid: str, status: int, seconds: float, db_seconds: float) -> None:
+    """Count a request in the metrics and write its access line (the observer's, and `api.edge`'s for the
+    requests a worker refuses before its app is called)."""
+    method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+    principal = scope["state"].get("principal")
+    tenant = str(principal.tenant_id) if principal is not None else ""
+    metrics.tally.add(method, route, status, tenant, seconds, db_seconds,
+                      SCORE_ROUTES[route] if status == 200 and route in SCORE_ROUTES and method == "GET" else None)
+    if access_log.log.isEnabledFor(20):  # INFO; the line is built only when someone reads it
+        key_id = getattr(principal, "api_key_id", None)
+        user_id = getattr(principal, "user_id", None)
+        client = scope.get("client")
+        access_log.write({
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "request_id": rid,
+            "method": scope["method"], "path": route, "status": status,
+            "duration_ms": round(seconds * 1000, 2), "db_ms": round(db_seconds * 1000, 2),
+            "tenant_id": tenant or None, "key_id": str(key_id) if key_id else None,
+            "user_id": str(user_id) if user_id else None, "client": client[0] if client else None,
+        })

@@ -15,6 +15,10 @@ when the app sends it: two `send` system calls and two TCP segments for every an
 VM each one wakes the client's process. Here what a request's handling writes in one turn of the event loop is
 joined and written at the end of that turn (`OneWritePerTurn`): one system call, one segment, one wake-up.
 
+And it sheds load at the edge: once a request's head is parsed, a request the worker's in-flight bound refuses
+(`api.edge`) is answered its 503 here, without an asyncio task or the app's layers. Its body, if any, is read and
+dropped by the parser as for any answered request, and the connection stays open for the next one.
+
 uvicorn is given this class by import path (`http="app.cli.http_protocol:SlowClientGuard"`), which also
 works with several worker processes.
 """
@@ -23,10 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
+from api import edge
 from crm.settings import get_settings
 
 
@@ -119,6 +125,32 @@ class SlowClientGuard(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._disarm()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app) -> None:
+        """uvicorn's start of a request's handling (its head parsed, or its turn come on a pipelined connection)."""
+        if edge.shed(cycle.scope):
+            self._shed(cycle)
+        else:
+            super()._start_asgi_task(cycle, app)
+
+    def _shed(self, cycle: RequestResponseCycle) -> None:
+        """Answer `api.edge`'s refusal as uvicorn's cycle would have sent it, and complete the cycle."""
+        started = time.perf_counter()
+        rid, headers, body = edge.refusal(cycle.scope)
+        content = [STATUS_LINE[edge.STATUS]]
+        for name, value in (*cycle.default_headers, *headers):
+            content += [name, b": ", value, b"\r\n"]
+        if not cycle.keep_alive:
+            content.append(b"connection: close\r\n")
+        content += [b"\r\n", body]
+        cycle.response_started = cycle.response_complete = True   # a body still to come is read and dropped
+        cycle.waiting_for_100_continue = False
+        writes = self._writes or self.transport
+        writes.write(b"".join(content))
+        edge.answered(cycle.scope, rid, time.perf_counter() - started)
+        if not cycle.keep_alive:
+            writes.close()
+        cycle.on_response()
 
     def shutdown(self) -> None:
         if self._writes is not None:
