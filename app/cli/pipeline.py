@@ -18,9 +18,11 @@ def run(
     """Materialize the Dagster assets in-process (all of them unless --select), behind a progress bar;
     Dagster's full event log goes to $CRM_HOME/logs/pipeline-<run_id>.log."""
     from app.cli.pipeline_progress import run_with_progress
+    from crm.db.engine import name_connections
     from crm.db.migrate import migrate
     from crm.state import ensure_home
 
+    name_connections("pipelines")
     ensure_home()
     migrate()
     from pipelines.run import group_counts, materialized_keys

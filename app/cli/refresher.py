@@ -31,12 +31,14 @@ def refresher(
 ) -> None:
     """Refresh features, scores and reasons of what each write touched, and index new notes and activities."""
     from crm.db.embedded import stop_on_sigterm
+    from crm.db.engine import name_connections
     from crm.db.migrate import migrate
     from crm.state import ensure_home
     from pipelines.lib.live_report import LiveReporter
     from pipelines.lib.live_sql import feature_queries
     from serving.live.worker import Refresher
 
+    name_connections("refresher")
     stop_on_sigterm()
     ensure_home()
     migrate()

@@ -32,6 +32,7 @@ def serve(
     from app.cli.refresher import start_child
     from app.cli.workflows import start_child as start_workflows
     from crm.db.embedded import stop_on_sigterm
+    from crm.db.engine import name_connections
     from crm.db.migrate import migrate
     from crm.settings import get_settings
     from crm.state import ensure_home
@@ -47,6 +48,7 @@ def serve(
                f"{workers} worker(s)", err=True)
     child = None if no_refresher else start_child()
     worker = None if no_workflows else start_workflows()
+    name_connections("api")   # the workers' connections; the children name their own
     try:
         # deadlines for slow clients' headers and bodies (uvicorn alone bounds only keep-alive idleness);
         # one JSON access line per request from the app (api.observability) instead of uvicorn's

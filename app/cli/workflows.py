@@ -37,10 +37,12 @@ def workflows(
     """Start workflow runs from record events, AI signals, quiet records and schedules; run them; send webhooks."""
     from app.cli.children import stop_when_orphaned
     from crm.db.embedded import stop_on_sigterm
+    from crm.db.engine import name_connections
     from crm.db.migrate import migrate
     from crm.state import ensure_home
     from serving.workflows.worker import WorkflowWorker
 
+    name_connections("workflows")
     stop_on_sigterm()   # until the lanes run, SIGTERM is a normal exit (pgserver detaches on it)
     ensure_home()
     migrate()

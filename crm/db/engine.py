@@ -10,6 +10,7 @@ Two roles connect to PostgreSQL:
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -26,6 +27,16 @@ from crm.ids import parse_uuid
 from crm.settings import get_settings
 
 APP_ROLE = "crm_app"
+APP_NAME_PREFIX = "crm-"
+
+
+def name_connections(role: str) -> None:
+    """Every connection this process opens from now on shows `crm-<role>` as its `application_name` in
+    `pg_stat_activity` (libpq reads PGAPPNAME when it connects): the API's workers, the refresher, the workflow
+    worker and the pipelines each use PostgreSQL under their own name, so an operator sees which of them a
+    session, a query or a lock belongs to. A PGAPPNAME the environment already sets wins. Child processes
+    inherit the name: a command names its connections after starting its own children."""
+    os.environ.setdefault("PGAPPNAME", APP_NAME_PREFIX + role)
 
 
 def admin_url() -> str:

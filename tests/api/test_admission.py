@@ -230,6 +230,9 @@ def test_limits_and_revocation_hold_across_the_worker_processes_of_crm_serve(crm
 
         got, elapsed = statuses(agency["headers"], 300)
         assert set(got) <= {200, 429} and got.count(200) <= 40 + 20 * elapsed
+        with admin_session() as s:   # the workers' connections go by their name in pg_stat_activity
+            names = set(s.execute(text("select application_name from pg_stat_activity")).scalars())
+        assert "crm-api" in names
         if elapsed < (300 - 40) / 20:   # faster than the bucket refills: some were refused
             assert 429 in got
 
