@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -93,11 +93,27 @@ def postgres_pids(home: Path) -> list[int]:
     return descendants(int(pid_file.read_text().split()[0]))
 
 
-def _is_refresher(pid: int) -> bool:
+def _cmdline(pid: int) -> bytes:
     try:
-        return b"refresher" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return False
+        return b""
+
+
+def _is_refresher(pid: int) -> bool:
+    return b"refresher" in _cmdline(pid)
+
+
+def postgres_names() -> dict[int, str]:
+    """Backend pid -> the part of the product it serves: its `application_name` (`crm-api`, `crm-refresher`,
+    `crm-workflows`: `crm.db.engine.name_connections`), else its backend type (checkpointer, walwriter, ...)."""
+    import psycopg
+
+    from crm.db.engine import admin_url, psycopg_conninfo
+
+    with psycopg.connect(psycopg_conninfo(admin_url()), autocommit=True) as conn:
+        rows = conn.execute("select pid, application_name, backend_type from pg_stat_activity").fetchall()
+    return {pid: name or kind for pid, name, kind in rows}
 
 
 @dataclass
@@ -105,24 +121,49 @@ class CpuSample:
     app: float
     refresher: float
     postgres: float
+    parts: dict[str, float] = field(default_factory=dict)   # CPU seconds by process role (see `cpu_sample`)
+    at: float = 0.0                                          # time.monotonic() of the sample
 
     def __sub__(self, other: CpuSample) -> CpuSample:
-        return CpuSample(self.app - other.app, self.refresher - other.refresher, self.postgres - other.postgres)
+        return CpuSample(self.app - other.app, self.refresher - other.refresher, self.postgres - other.postgres,
+                         {k: v - other.parts.get(k, 0.0) for k, v in self.parts.items()}, self.at - other.at)
+
+    def cores(self) -> dict[str, float]:
+        """For a difference of two samples: each role's cores on average between them, busiest first."""
+        span = max(self.at, 1e-9)
+        return dict(sorted(((k, v / span) for k, v in self.parts.items()), key=lambda kv: -kv[1]))
 
 
 def cpu_sample(server_pid: int, home: Path | None) -> CpuSample:
-    """CPU seconds so far of a server's processes: the app (supervisor + workers), the live refresher beside
-    it (a `crm serve` child), and the PostgreSQL processes (all backends: the refresher's too)."""
+    """CPU seconds so far of a server's processes: the app (supervisor + workers, and the workflow worker beside
+    them), the live refresher beside it (a `crm serve` child), and the PostgreSQL processes (all backends: the
+    refresher's too). `parts` splits them by role: `workers`, `workflow worker`, `refresher` and `PostgreSQL
+    for <application_name or backend type>` (the postmaster, and a backend not listed when sampled, under
+    `other processes`; one that has exited by the second sample loses its share)."""
     app = refresher = 0.0
+    parts: dict[str, float] = {}
     tree = descendants(server_pid)
     refreshers = {p for p in tree if _is_refresher(p)}
+    flows = {p for p in tree if b"workflows" in _cmdline(p)}
     for pid in tree:
-        if pid in refreshers or any(p in refreshers for p in _ancestors(pid, server_pid)):
-            refresher += cpu_seconds(pid)
+        seconds = cpu_seconds(pid)
+        line = [pid, *_ancestors(pid, server_pid)]
+        if any(p in refreshers for p in line):
+            refresher += seconds
+            role = "refresher"
         else:
-            app += cpu_seconds(pid)
-    pg = sum(cpu_seconds(p) for p in postgres_pids(home)) if home else 0.0
-    return CpuSample(app, refresher, pg)
+            app += seconds
+            role = "workflow worker" if any(p in flows for p in line) else "workers"
+        parts[role] = parts.get(role, 0.0) + seconds
+    pg = 0.0
+    if home:
+        names = postgres_names()
+        for pid in postgres_pids(home):
+            seconds = cpu_seconds(pid)
+            pg += seconds
+            role = f"PostgreSQL for {names.get(pid, 'other processes')}"
+            parts[role] = parts.get(role, 0.0) + seconds
+    return CpuSample(app, refresher, pg, parts, time.monotonic())
 
 
 def _ancestors(pid: int, stop_at: int) -> list[int]:

@@ -71,6 +71,10 @@ def crowd(fig: Figures, seconds: float, cpu: srv.CpuSample, label: str, generato
           + f"; per 2xx answer {out['cpu_ms_2xx']:.2f} ms\n"
           f"  the generator: {generator_cores:.2f} cores on average from connecting to its last answer, its own lag "
           f"p99 {out['lag_p99']:,.0f} ms", flush=True)
+    if cpu.parts:
+        out["cores_by_part"] = cpu.cores()
+        print("  the server's cores by part over the window: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in out["cores_by_part"].items() if v >= 0.005), flush=True)
     kinds = "  p95 by kind (2xx): " + ", ".join(f"{k} {percentile(v, 95):,.0f} ms ({len(v):,})"
                                                 for k, v in sorted(fig.by_kind.items()))
     print(kinds, flush=True)

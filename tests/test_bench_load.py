@@ -109,3 +109,18 @@ def test_wrk_script_carries_each_entry_and_its_key_and_results_merge_per_thread(
     out = figures(raw)
     assert out["statuses"] == {200: 6, 429: 4}
     assert (out["rps"], out["p50"], out["p99"], out["socket_errors"]) == (5.0, 1.5, 9.0, 3)
+
+
+def test_the_servers_cpu_is_split_by_part_and_postgresql_by_connection_name(monkeypatch):
+    import psycopg
+
+    from bench_servers import CpuSample, postgres_names
+    from crm.db.engine import app_url, psycopg_conninfo
+
+    monkeypatch.setenv("PGAPPNAME", "crm-bench-probe")
+    with psycopg.connect(psycopg_conninfo(app_url())) as conn:
+        backend = conn.execute("select pg_backend_pid()").fetchone()[0]
+        assert postgres_names()[backend] == "crm-bench-probe"
+    before = CpuSample(1.0, 0.5, 2.0, {"workers": 1.0, "PostgreSQL for crm-api": 2.0}, at=10.0)
+    after = CpuSample(3.0, 0.5, 3.0, {"workers": 3.0, "PostgreSQL for crm-api": 3.0}, at=14.0)
+    assert (after - before).cores() == {"workers": 0.5, "PostgreSQL for crm-api": 0.25}
