@@ -113,8 +113,8 @@ def test_wrk_script_carries_each_entry_and_its_key_and_results_merge_per_thread(
 
 def test_the_servers_cpu_is_split_by_part_and_postgresql_by_connection_name(monkeypatch):
     import psycopg
-
     from bench_servers import CpuSample, postgres_names
+
     from crm.db.engine import app_url, psycopg_conninfo
 
     monkeypatch.setenv("PGAPPNAME", "crm-bench-probe")

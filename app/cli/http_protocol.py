@@ -90,6 +90,7 @@ class SlowClientGuard(HttpToolsProtocol):
         self._idle_limit = self.idle_timeout or self.timeout_keep_alive
         self._deadline: asyncio.TimerHandle | None = None
         self._writes: OneWritePerTurn | None = None
+        self._completed: list[RequestResponseCycle] = []   # refused cycles whose completion runs (`_complete`)
 
     def _arm(self, seconds: float, on_expiry: Callable[[], None]) -> None:
         self._disarm()
@@ -150,7 +151,18 @@ class SlowClientGuard(HttpToolsProtocol):
         edge.answered(cycle.scope, rid, time.perf_counter() - started)
         if not cycle.keep_alive:
             writes.close()
-        cycle.on_response()
+        self._complete(cycle)
+
+    def _complete(self, cycle: RequestResponseCycle) -> None:
+        """uvicorn's completion of a response: it starts the next pipelined request, which may be refused here in
+        turn. Those completions run one after another in this loop, not nested (hundreds of pipelined requests
+        refused in a row nested deeper than Python's recursion limit)."""
+        self._completed.append(cycle)
+        if len(self._completed) > 1:   # inside the loop below: it completes this one next
+            return
+        while self._completed:
+            self._completed[0].on_response()
+            self._completed.pop(0)
 
     def shutdown(self) -> None:
         if self._writes is not None:

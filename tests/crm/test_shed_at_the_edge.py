@@ -36,22 +36,30 @@ def server_address(crm_home):
         yield address
 
 
+_unread: dict[int, bytes] = {}   # socket fd -> bytes received past the last response read off it
+
+
 def _connect(address) -> socket.socket:
     sock = socket.create_connection(address)
     sock.settimeout(UPPER_BOUND)
+    _unread.pop(sock.fileno(), None)   # a closed socket's leftovers under the same number
     return sock
 
 
 def _response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    data = b""
+    """The next whole response on the socket (pipelined answers may arrive several in one segment)."""
+    data = _unread.pop(sock.fileno(), b"")
     while b"\r\n\r\n" not in data:
         data += sock.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
+    head, _, rest = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in lines[1:])}
-    while len(body) < int(headers["content-length"]):
-        body += sock.recv(65536)
-    return int(lines[0].split()[1]), headers, body
+    length = int(headers["content-length"])
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    if rest[length:]:
+        _unread[sock.fileno()] = rest[length:]
+    return int(lines[0].split()[1]), headers, rest[:length]
 
 
 def _request(method: str, path: str, key: str, body: bytes = b"", extra: str = "") -> bytes:
@@ -150,3 +158,19 @@ def test_once_the_slot_is_free_the_same_connection_is_answered(server_address, t
         sock.sendall(_request("GET", f"/api/v1/contacts/{one_slot_held['id']}", tenant["api_key"]))
         status, headers, body = _response(sock)
         assert status == 200 and json.loads(body)["id"] == one_slot_held["id"] and "ratelimit-limit" in headers
+
+
+def test_hundreds_of_pipelined_requests_are_each_answered_in_order(server_address, tenant, one_slot_held):
+    """A client may pipeline requests (send the next before the answer): uvicorn queues them behind the one being
+    handled and starts each as the one before completes. Refused there, one after another, they must not nest."""
+    get_settings().crm_max_in_flight = 2   # the held POST and the first GET below: full while it is answered
+    count = 400
+    first = _request("GET", f"/api/v1/contacts/{one_slot_held['id']}", tenant["api_key"])
+    rest = [_request("GET", f"/api/v1/contacts/{one_slot_held['id']}", tenant["api_key"],
+                     extra=f"X-Request-ID: pipelined-{n}\r\n") for n in range(count)]
+    with _connect(server_address) as sock:
+        sock.sendall(first + b"".join(rest))
+        answers = [_response(sock) for _ in range(count + 1)]
+    assert answers[0][0] == 200
+    assert [status for status, _, _ in answers[1:]] == [503] * count
+    assert [headers["x-request-id"] for _, headers, _ in answers[1:]] == [f"pipelined-{n}" for n in range(count)]
