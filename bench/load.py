@@ -1,7 +1,7 @@
 """The API at the product's scale, beside a bare endpoint served the same way, in one run on one machine.
 
-Run: .venv/bin/python bench/load.py [--only table|kinds|crowd|fair] [--seconds 60] [--connections 10000] [--rate 1000]
-                                   [--workers 2] [--demo small|medium|large] [--table-connections 16 64]
+Run: .venv/bin/python bench/load.py [--only table|kinds|crowd|fair|shed] [--seconds 60] [--connections 10000]
+                                   [--rate 1000] [--workers 2] [--demo small|medium|large] [--table-connections 16 64]
 
 In a scratch CRM_HOME (removed at exit) it seeds agencies (companies, contacts, deals, API keys, a published
 lead score per contact), starts the real server exactly as users do (`crm serve --workers N`, live refresher
@@ -20,6 +20,10 @@ no access log), then:
          budget by kind: 1,000 req/s on 2 cores leaves under 2 ms of CPU per request for everything.
   fair   agency A floods (wrk, one key, as fast as it can) while agency B offers a steady open-loop load:
          B's p95 alone and under the flood, and how A was answered (429s).
+  shed   what an overloaded worker's refusal costs: one worker, its in-flight bound (CRM_MAX_IN_FLIGHT=1) held
+         by a POST whose body never comes, reads by id offered open loop (--shed-rate over 1,000 connections):
+         every one is answered 503; worker CPU per refusal beside the bare app's CPU per answered read, same
+         rate and connections, one worker, in the same run.
 Client and servers share the machine's cores; the load average is printed before each part.
 """
 
@@ -31,6 +35,7 @@ import os
 import random
 import resource
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -59,20 +64,22 @@ class Servers:
         self.real = self.bare = None
         self.real_port = self.bare_port = 0
 
-    def start_real(self, unlimited: bool) -> str:
+    def start_real(self, unlimited: bool, extra_env: dict[str, str] | None = None, workers: int | None = None) -> str:
         self.stop_real()
         env = {k: v for k, v in os.environ.items() if k not in UNLIMITED} | {"CRM_HOME": str(self.home)}
-        env |= UNLIMITED if unlimited else {}
+        env |= (UNLIMITED if unlimited else {}) | (extra_env or {})
         self.real_port = srv.free_port()
         self.real = srv.start([str(ROOT / ".venv/bin/crm"), "serve", "--port", str(self.real_port),
-                               "--workers", str(self.workers)], env, self.home / "logs" / "serve.log")
+                               "--workers", str(workers or self.workers)], env, self.home / "logs" / "serve.log")
         srv.wait_up(f"{self.real_url}/healthz", self.real, timeout=180)
         return self.real_url
 
-    def start_bare(self) -> str:
+    def start_bare(self, workers: int | None = None) -> str:
+        self.stop_bare()
         self.bare_port = srv.free_port()
         self.bare = srv.start([sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(ROOT / "bench"),
-                               "--host", "127.0.0.1", "--port", str(self.bare_port), "--workers", str(self.workers),
+                               "--host", "127.0.0.1", "--port", str(self.bare_port), "--workers",
+                               str(workers or self.workers),
                                "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning",
                                "--timeout-keep-alive", f"{self.keep_alive:g}"],
                               dict(os.environ), self.home / "logs" / "bare.log")
@@ -98,11 +105,14 @@ class Servers:
             srv.stop(self.real)
             self.real = None
 
-    def stop(self) -> None:
-        self.stop_real()
+    def stop_bare(self) -> None:
         if self.bare is not None:
             srv.stop(self.bare)
             self.bare = None
+
+    def stop(self) -> None:
+        self.stop_real()
+        self.stop_bare()
 
 
 def table_entries(agencies: list[Agency], rng: random.Random) -> dict[str, list[tuple[str, str | None]]]:
@@ -257,9 +267,39 @@ def run_fair(servers: Servers, agencies: list[Agency], args) -> dict:
     return report.fair(idle, loaded, flood_result, control, control_result)
 
 
+def run_shed(servers: Servers, agencies: list[Agency], args) -> dict:
+    report.part(f"shed: one worker, its in-flight bound held full; reads by id offered at {args.shed_rate:g} req/s "
+                f"over 1,000 connections for {args.shed_seconds:g} s, all refused 503; the bare app, one worker, "
+                "answering the same")
+    ids = tuple(AgencyIds.of(a) for a in agencies)
+    reads = CrowdMix(ids, (("contact", 1.0),))
+    a = agencies[0]
+
+    def offered(url: str, cpu) -> tuple[open_loop.Figures, float]:
+        host, port = url.removeprefix("http://").split(":")
+        samples: dict = {}
+        fig = open_loop.run(host, int(port), reads, 1000, args.shed_rate, args.shed_seconds, warmup=2, processes=1,
+                            timeout=args.timeout, on_window=lambda edge: samples.__setitem__(edge, cpu()))
+        return fig, (samples["end"] - samples["start"]).parts.get("workers", 0.0)
+
+    servers.start_real(unlimited=True, workers=1, extra_env={"CRM_MAX_IN_FLIGHT": "1", "CRM_BODY_TIMEOUT": "600"})
+    holder = socket.create_connection(("127.0.0.1", servers.real_port))
+    try:   # a note whose body never comes: the worker's one in-flight request
+        holder.sendall(f"POST /api/v1/notes HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {a.keys[0]}\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{".encode())
+        time.sleep(1)
+        refused, refusal_cpu = offered(servers.real_url, servers.real_cpu)
+    finally:
+        holder.close()
+    servers.start_bare(workers=1)
+    bare, bare_cpu = offered(servers.bare_url, servers.bare_cpu)
+    servers.start_bare()
+    return report.shed(refused, refusal_cpu, bare, bare_cpu)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--only", choices=("table", "kinds", "crowd", "fair"), action="append",
+    p.add_argument("--only", choices=("table", "kinds", "crowd", "fair", "shed"), action="append",
                    help="run only this part (repeatable); default: all three")
     p.add_argument("--demo", choices=tuple(SIZES), default="small",
                    help="seed size: contacts per agency " + ", ".join(f"{k} {v:,}" for k, v in SIZES.items()))
@@ -283,6 +323,8 @@ def main() -> None:
     p.add_argument("--fair-rate", type=float, default=50)
     p.add_argument("--fair-connections", type=int, default=50)
     p.add_argument("--flood-connections", type=int, default=64)
+    p.add_argument("--shed-rate", type=float, default=1000, help="reads offered per second in the shed part")
+    p.add_argument("--shed-seconds", type=float, default=15)
     p.add_argument("--settle-timeout", type=float, default=600,
                    help="seconds to wait for the refresher to work off what seeding queued before measuring")
     p.add_argument("--keep-logs", type=Path, help="copy the servers' logs (and the refresher's) here at exit")
@@ -332,6 +374,8 @@ def main() -> None:
             if "crowd" in parts:
                 servers.start_real(unlimited=False)   # a fresh server: no backlog left from the crowd
             results["fair"] = run_fair(servers, agencies, args)
+        if "shed" in parts:
+            results["shed"] = run_shed(servers, agencies, args)
         report.summary(results, srv.machine_facts())
     except BaseException:
         for name in ("serve.log", "bare.log"):

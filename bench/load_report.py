@@ -115,6 +115,19 @@ def fair(idle: Figures, loaded: Figures, flood: dict, control: Figures, control_
     return out
 
 
+def shed(refused: Figures, refusal_cpu: float, bare: Figures, bare_cpu: float) -> dict:
+    refusals = refused.statuses.get(503, 0)
+    answered = sum(n for c, n in bare.statuses.items() if 200 <= c < 300)
+    out = {"refusals": refusals, "others": sum(refused.statuses.values()) - refusals,
+           "refusal_ms": refusal_cpu * 1000 / max(refusals, 1), "bare_ms": bare_cpu * 1000 / max(answered, 1),
+           "bare_answered": answered, "refused_p95": percentile(refused.latencies_ms, 95)}
+    print(f"  the CRM: {refusals:,} reads refused 503 ({out['others']:,} other answers), "
+          f"p95 {out['refused_p95']:,.0f} ms; its worker's CPU {out['refusal_ms']:.3f} ms per refusal\n"
+          f"  the bare app: {answered:,} reads answered 200; its worker's CPU {out['bare_ms']:.3f} ms per answer "
+          f"(the refusal costs {out['refusal_ms'] / max(out['bare_ms'], 1e-9):.2f}x a bare answer)", flush=True)
+    return out
+
+
 def summary(results: dict, machine: str) -> None:
     lines = [f"Machine: {machine} (after the run); `crm serve --workers {results['workers']}`, load generators on "
              "the same cores."]
@@ -140,4 +153,8 @@ def summary(results: dict, machine: str) -> None:
                      f"({f['ratio']:.2f}x; {f['b_control_p95']:,.0f} ms = {f['control_ratio']:.2f}x while the same "
                      f"flood hits the bare app); A answered 429 {f['a_429']:,} of {f['a_requests']:,} times; the "
                      f"flooder used {f['flooder_cores']:.2f} of the 2 cores")
+    if sh := results.get("shed"):
+        lines.append(f"- Shed: a refusal of the in-flight bound costs the worker {sh['refusal_ms']:.3f} ms of CPU, "
+                     f"a bare app's answer {sh['bare_ms']:.3f} ms ({sh['refusals']:,} refusals, "
+                     f"{sh['bare_answered']:,} bare answers)")
     print("\n== summary\n" + "\n".join(lines), flush=True)
