@@ -160,9 +160,12 @@ class SlowClientGuard(HttpToolsProtocol):
         self._completed.append(cycle)
         if len(self._completed) > 1:   # inside the loop below: it completes this one next
             return
-        while self._completed:
-            self._completed[0].on_response()
-            self._completed.pop(0)
+        try:
+            while self._completed:
+                self._completed[0].on_response()
+                self._completed.pop(0)
+        finally:
+            self._completed.clear()   # never left non-empty: the next refusal would wait for a loop that is gone
 
     def shutdown(self) -> None:
         if self._writes is not None:

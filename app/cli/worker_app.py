@@ -7,11 +7,10 @@ set one off often: profiling a worker under writes showed a fifth of its CPU in 
 `gc.freeze()` moves everything alive after start-up into a generation the collector never scans, so it only
 looks at what requests created. Only here: a test process that builds many apps keeps collecting them.
 
-What requests create still set the collector off hundreds of times a minute: a worker holding thousands of
-kept-alive connections (each a protocol, a transport, a parser, timers) scanned them again and again. Counted
-with `gc.callbacks` in a worker of bench/load.py's crowd (10,000 connections, 1,000 req/s): 594 young, 53 middle
-and 4 full collections took 5.2 s of its CPU over the run, about a twentieth, and found 31 objects to free in
-all (requests' objects are freed by their reference counts). With the young generation's threshold at 50,000
+What requests and connections create still set the collector off hundreds of times a minute. Counted with
+`gc.callbacks` in a worker of bench/load.py's crowd (10,000 kept-alive connections, 1,000 req/s): 594 young, 53
+middle and 4 full collections took 5.2 s of its CPU over the run, about a twentieth, and found 31 objects to free
+in all (requests' objects are freed by their reference counts). With the young generation's threshold at 50,000
 objects instead of 700 the same run made 4 young collections and no other, 0.3 s in all. Garbage cycles are
 still collected, only later.
 """
