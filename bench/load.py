@@ -1,6 +1,6 @@
 """The API at the product's scale, beside a bare endpoint served the same way, in one run on one machine.
 
-Run: .venv/bin/python bench/load.py [--only table|kinds|crowd|fair|shed] [--seconds 60] [--connections 10000]
+Run: .venv/bin/python bench/load.py [--only table|kinds|crowd|fair|shed] [--kind K] [--seconds 60] [--connections 10000]
                                    [--rate 1000] [--workers 2] [--demo small|medium|large] [--table-connections 16 64]
 
 In a scratch CRM_HOME (removed at exit) it seeds agencies (companies, contacts, deals, API keys, a published
@@ -16,8 +16,10 @@ no access log), then:
          10 agencies x 10 keys, default rate limits on; the same crowd against the bare app as the baseline.
   kinds  each request kind of the crowd alone, open loop at a rate every server answers (--kind-rate), rate limits
          lifted: p95 and CPU per request split into the app's workers, PostgreSQL and the live refresher (the
-         refresher's share counted until it has worked off what the kind's writes queued). This is the crowd's
-         budget by kind: 1,000 req/s on 2 cores leaves under 2 ms of CPU per request for everything.
+         refresher's share counted until it has worked off what the kind's writes queued), then by part (each
+         process role, PostgreSQL by connection name) over the same span. `--kind K` (repeatable) runs only
+         those kinds. This is the crowd's budget by kind: 1,000 req/s on 2 cores leaves under 2 ms of CPU per
+         request for everything.
   fair   agency A floods (wrk, one key, as fast as it can) while agency B offers a steady open-loop load:
          B's p95 alone and under the flood, and how A was answered (429s).
   shed   what an overloaded worker's refusal costs: one worker, its in-flight bound (CRM_MAX_IN_FLIGHT=1) held
@@ -220,15 +222,14 @@ def run_kinds(servers: Servers, agencies: list[Agency], args) -> list[dict]:
     host, port = servers.real_url.removeprefix("http://").split(":")
     ids = tuple(AgencyIds.of(a) for a in agencies)
     rows = []
-    for kind in MIX:
+    for kind in args.kind or MIX:
         samples: dict = {}
         fig = open_loop.run(host, int(port), CrowdMix(ids, ((kind, 1.0),)), args.kind_connections, args.kind_rate,
                             args.kind_seconds, warmup=2, processes=1, timeout=args.timeout,
                             on_window=lambda edge, into=samples: into.__setitem__(edge, servers.real_cpu()))
         wait_for_refresher(args.settle_timeout, quiet=True)
         drained = servers.real_cpu()
-        rows.append(report.kind_row(kind, fig, samples["end"] - samples["start"],
-                                    drained.refresher - samples["start"].refresher))
+        rows.append(report.kind_row(kind, fig, samples["end"] - samples["start"], drained - samples["start"]))
     return rows
 
 
@@ -316,6 +317,8 @@ def main() -> None:
     p.add_argument("--table-connections", type=int, nargs="+", default=[16, 64])
     p.add_argument("--table-seconds", type=float, default=5)
     p.add_argument("--warmup-table", type=float, default=2)
+    p.add_argument("--kind", choices=tuple(MIX), action="append",
+                   help="in the kinds part, only this kind (repeatable; default: every kind of the mix)")
     p.add_argument("--kind-rate", type=float, default=100, help="each kind's offered req/s in the kinds part")
     p.add_argument("--kind-connections", type=int, default=200)
     p.add_argument("--kind-seconds", type=float, default=15)

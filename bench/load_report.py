@@ -81,17 +81,22 @@ def crowd(fig: Figures, seconds: float, cpu: srv.CpuSample, label: str, generato
     return out
 
 
-def kind_row(kind: str, fig: Figures, cpu: srv.CpuSample, refresher: float) -> dict:
+def kind_row(kind: str, fig: Figures, cpu: srv.CpuSample, drained: srv.CpuSample) -> dict:
+    """One kind's figures. `cpu` spans the load's window; `drained` runs on from its start until the live
+    queues were worked off, so it holds what the kind's writes set off in the refresher and the workflow worker."""
     ok = max(sum(n for c, n in fig.statuses.items() if 200 <= c < 300), 1)
     others = {c: n for c, n in fig.statuses.items() if not 200 <= c < 300}
     row = {"kind": kind, "ok": ok, "p50": percentile(fig.latencies_ms, 50), "p95": percentile(fig.latencies_ms, 95),
            "app_ms": cpu.app * 1000 / ok, "postgres_ms": cpu.postgres * 1000 / ok,
-           "refresher_ms": refresher * 1000 / ok}
+           "refresher_ms": drained.refresher * 1000 / ok,
+           "by_part_ms": {k: v * 1000 / ok for k, v in sorted(drained.parts.items(), key=lambda kv: -kv[1])}}
     row["total_ms"] = row["app_ms"] + row["postgres_ms"] + row["refresher_ms"]
     print(f"  {kind:<18} {ok:>6,} x 2xx  p50 {row['p50']:>6,.1f} ms  p95 {row['p95']:>6,.1f} ms  CPU/req: app "
           f"{row['app_ms']:.2f} + PostgreSQL {row['postgres_ms']:.2f} + refresher {row['refresher_ms']:.2f} = "
           f"{row['total_ms']:.2f} ms" + (f"  other answers {others}" if others else "")
           + (f"  errors {dict(fig.errors)}" if sum(fig.errors.values()) else ""), flush=True)
+    print("  " + " " * 18 + " until the queues were worked off, ms per 2xx by part: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in row["by_part_ms"].items() if v >= 0.005), flush=True)
     return row
 
 

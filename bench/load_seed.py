@@ -1,7 +1,9 @@
 """Agencies for bench/load.py in a scratch CRM_HOME, seeded in seconds instead of the demo's whole pipeline:
-companies, contacts, deals written through the app role under RLS (bulk inserts, no change events, so the
-refresher has no backlog to chew on), several API keys each, and a published lead score for every contact
-through `crm.scores.refresh` (the live refresh's own publishing function), so score reads hit real rows."""
+companies, contacts, deals and a few notes written through the app role under RLS (bulk inserts, no change
+events), several API keys each, and a published lead score for every contact through `crm.scores.refresh`
+(the live refresh's own publishing function), so score reads hit real rows. The notes give the insight index
+something to hold: the refresher embeds them while bench/load.py waits for its queues, so its embedding model
+(about 9 s of CPU to load) is loaded before anything is measured, as in a server that has been up."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 
 SIZES = {"small": 2_000, "medium": 10_000, "large": 50_000}   # contacts per agency
+NOTES = 20                                                      # per agency
 FACTORS = json.dumps([{"feature": f, "value": v, "impact": i, "text": t} for f, v, i, t in (
     ("emails_replied_30d", 3, 12.3, "Replied to 3 emails in the last 30 days: +12"),
     ("web_visits_30d", 8, 6.1, "8 website visits in the last 30 days: +6"),
@@ -57,7 +60,7 @@ def _fill(agency: Agency, n: int, rng: random.Random) -> Agency:
 
     from crm import scores
     from crm.db.engine import tenant_session
-    from crm.db.models import Company, Contact, Deal, Pipeline, PipelineStage
+    from crm.db.models import Company, Contact, Deal, Note, Pipeline, PipelineStage
 
     tid = uuid.UUID(agency.tenant_id)
     now = dt.datetime.now(dt.UTC)
@@ -82,6 +85,10 @@ def _fill(agency: Agency, n: int, rng: random.Random) -> Agency:
             {"id": d, "tenant_id": tid, "name": f"Deal {i}", "company_id": companies[i % len(companies)],
              "contact_id": contacts[i], "pipeline_id": pipeline, "stage_id": stages[i % 3], "amount": 1000 + i}
             for i, d in enumerate(deals)])
+        s.execute(insert(Note), [
+            {"id": uuid.uuid4(), "tenant_id": tid, "contact_id": contacts[i],
+             "body": f"Call with First{i}: wants a proposal for {rng.randint(2, 40)} campaigns next quarter."}
+            for i in range(min(NOTES, n))])
         scored = []
         for c in contacts:
             p = rng.random()

@@ -124,3 +124,19 @@ def test_the_servers_cpu_is_split_by_part_and_postgresql_by_connection_name(monk
     before = CpuSample(1.0, 0.5, 2.0, {"workers": 1.0, "PostgreSQL for crm-api": 2.0}, at=10.0)
     after = CpuSample(3.0, 0.5, 3.0, {"workers": 3.0, "PostgreSQL for crm-api": 3.0}, at=14.0)
     assert (after - before).cores() == {"workers": 0.5, "PostgreSQL for crm-api": 0.25}
+
+
+def test_a_kinds_cost_by_part_runs_until_its_queues_were_worked_off(capsys):
+    from bench_servers import CpuSample
+    from load_report import kind_row
+
+    fig = Figures(scheduled=4, latencies_ms=[5.0] * 4, statuses=Counter({201: 4}))
+    window = CpuSample(app=0.02, refresher=0.004, postgres=0.008, parts={"workers": 0.02}, at=1.0)
+    drained = CpuSample(app=0.024, refresher=0.04, postgres=0.012,
+                        parts={"workers": 0.02, "refresher": 0.04, "PostgreSQL for crm-refresher": 0.004}, at=3.0)
+    row = kind_row("note (POST)", fig, window, drained)
+    # the app and PostgreSQL over the load's window, the refresher until what the writes queued was done
+    assert (round(row["app_ms"], 6), round(row["postgres_ms"], 6), round(row["refresher_ms"], 6)) == (5.0, 2.0, 10.0)
+    assert row["by_part_ms"] == pytest.approx({"refresher": 10.0, "workers": 5.0, "PostgreSQL for crm-refresher": 1.0})
+    assert list(row["by_part_ms"]) == ["refresher", "workers", "PostgreSQL for crm-refresher"]   # busiest first
+    assert "refresher 10.00, workers 5.00, PostgreSQL for crm-refresher 1.00" in capsys.readouterr().out
