@@ -23,17 +23,28 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- In a live compile, only the activities a touched entity's features can read: its own (contact or company)
-    and those of its company's contacts. Every feature narrows to the touched ids further down anyway; narrowing
-    here as well lets PostgreSQL read them by index instead of attributing every activity of the tenant first
-    (the activities CTE is shared by several features, so it is computed whole before any later filter). -#}
-{% macro live_activities_of_entities() -%}
+{#- In a live compile, only the rows a touched entity's features can read of a table whose rows name a contact and a
+    company (activities, text sentiment): its own (contact or company) and those of its company's contacts. Every
+    feature narrows to the touched ids further down anyway; narrowing here as well lets PostgreSQL read them by
+    index instead of attributing every row of the tenant first (these CTEs are shared by several features, so they
+    are computed whole before any later filter). -#}
+{% macro live_rows_of_entities() -%}
     {%- if var('live', false) %}
     where cast(:entity_ids as uuid[]) is null
-       or contact_id = any(cast(:entity_ids as uuid[]))
        or company_id = any(cast(:entity_ids as uuid[]))
-       or contact_id in (
+       or contact_id = any(cast(:entity_ids as uuid[]) || array(
            select c.id from {{ source('crm', 'contacts') }} as c where c.company_id = any(cast(:entity_ids as uuid[]))
-       )
+       ))
+    {%- endif -%}
+{%- endmacro %}
+
+{#- In a live compile, only the companies a touched entity's features can read: the touched companies and the
+    touched contacts' own companies. -#}
+{% macro live_companies_of_entities() -%}
+    {%- if var('live', false) %}
+    where cast(:entity_ids as uuid[]) is null
+       or id = any(cast(:entity_ids as uuid[]) || array(
+           select c.company_id from {{ source('crm', 'contacts') }} as c where c.id = any(cast(:entity_ids as uuid[]))
+       ))
     {%- endif -%}
 {%- endmacro %}

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import duckdb
 import polars as pl
 import pytest
+from sqlalchemy import text
 
 from crm.db.engine import tenant_session
 from crm.live_features import ENTITY_KEYS, LABELS, MARTS, compute
@@ -105,3 +106,29 @@ def test_another_tenants_ids_give_nothing(world):
     b_ids = [str(v) for v in world["builds"][world["now"]]["lead"].filter(
         pl.col("tenant_id").cast(pl.Utf8) == b)["contact_id"]]
     assert _live(world, a, "lead", world["now"], b_ids).height == 0  # RLS: B's rows do not exist for A
+
+
+def test_the_narrowed_query_keeps_one_generic_plan_and_puts_the_setting_back(world):
+    """The touched-ids form decides "every entity?" when the clause is made (EVERY_ENTITY is what the macros ask),
+    so a connection's prepared query is planned once: generic plans only, and the session's own setting after."""
+    from sqlalchemy.orm import Session
+
+    from crm.db.engine import app_engine, set_tenant
+    from crm.live_features import EVERY_ENTITY
+
+    queries, tenant = world["queries"], world["tenants"][0]
+    assert EVERY_ENTITY in queries.lead and EVERY_ENTITY in queries.account
+    assert EVERY_ENTITY not in queries.clause("lead").text and EVERY_ENTITY not in queries.clause("lead", True).text
+    some = sorted(str(v) for v in world["builds"][world["now"]]["lead"].filter(
+        pl.col("tenant_id").cast(pl.Utf8) == tenant)["contact_id"])[:3]
+    with app_engine().connect() as conn:
+        session = Session(bind=conn)
+        for _ in range(8):   # the driver prepares a statement from its sixth execution on a connection
+            with session.begin():
+                set_tenant(session, tenant)
+                assert compute(session, queries, "lead", some, world["now"]).height == 3
+                assert session.execute(text("select current_setting('plan_cache_mode')")).scalar_one() == "auto"
+        plans = conn.execute(text(   # both forms, if the every-entity one ran on this connection before
+            "select generic_plans, custom_plans from pg_prepared_statements "
+            "where position('Point-in-time lead features' in statement) > 0")).all()
+    assert plans and sum(g for g, _ in plans) >= 1 and sum(c for _, c in plans) == 0

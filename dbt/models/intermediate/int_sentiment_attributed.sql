@@ -1,14 +1,10 @@
 -- Sentiment scores whose source text still exists, attributed to contact and account (same tenant).
+-- "Still exists" is a semi-join per source kind (ids are UUIDs, unique across tenants): PostgreSQL hashes each
+-- kind's ids once instead of probing every source for every score when a live compile narrows the scores.
 with sentiment as (select * from {{ ref('stg_crm__text_sentiment') }}),
 notes as (select * from {{ ref('stg_crm__notes') }}),
 activities as (select * from {{ ref('stg_crm__activities') }}),
 contacts as (select * from {{ ref('stg_crm__contacts') }}),
-
-live_sources as (
-    select tenant_id, 'note' as source_type, note_id as source_id from notes
-    union all
-    select tenant_id, 'activity' as source_type, activity_id as source_id from activities
-),
 
 final as (
     select
@@ -20,10 +16,10 @@ final as (
         s.occurred_at,
         s.sentiment_score
     from sentiment as s
-    inner join live_sources as l
-        on l.tenant_id = s.tenant_id and l.source_type = s.source_type and l.source_id = s.source_id
     left join contacts as c
         on c.tenant_id = s.tenant_id and c.contact_id = s.contact_id
+    where (s.source_type = 'note' and s.source_id in (select note_id from notes))
+       or (s.source_type = 'activity' and s.source_id in (select activity_id from activities))
 )
 
 select * from final

@@ -1,6 +1,6 @@
 with source as (
     select * from {{ source('crm', 'activities') }}
-    {{- live_activities_of_entities() }}
+    {{- live_rows_of_entities() }}
 ),
 
 final as (

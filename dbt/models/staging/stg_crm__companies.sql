@@ -1,4 +1,4 @@
-with source as (select * from {{ source('crm', 'companies') }}),
+with source as (select * from {{ source('crm', 'companies') }} {{- live_companies_of_entities() }}),
 
 final as (
     select

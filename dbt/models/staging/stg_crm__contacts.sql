@@ -1,4 +1,4 @@
-with source as (select * from {{ source('crm', 'contacts') }}),
+with source as (select * from {{ source('crm', 'contacts') }} where true {{- live_entities(['id', 'company_id']) }}),
 
 final as (
     select

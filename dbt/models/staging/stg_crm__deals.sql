@@ -1,4 +1,4 @@
-with source as (select * from {{ source('crm', 'deals') }}),
+with source as (select * from {{ source('crm', 'deals') }} where true {{- live_entities(['contact_id', 'company_id']) }}),
 
 final as (
     select

@@ -1,4 +1,7 @@
-with source as (select * from {{ source('crm', 'text_sentiment') }}),
+with source as (
+    select * from {{ source('crm', 'text_sentiment') }}
+    {{- live_rows_of_entities() }}
+),
 
 final as (
     select
